@@ -1,0 +1,60 @@
+//! Operator endpoints.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::App;
+use crate::error::{ApiResult, ErrorBody};
+use crate::http::auth::{generate_key, store_key, KeyKind, OperatorAuth};
+use crate::http::json::ApiJson;
+use crate::http::validate;
+use crate::wallet::check::{self, LedgerReport};
+
+pub fn router() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(ledger_check)).routes(routes!(create_operator_key))
+}
+
+/// Verify the ledger: balances sum to zero, no wallet is negative, every balance equals the
+/// sum of its transfers, every escrow matches its hold.
+#[utoipa::path(get, path = "/api/admin/ledger/check", tag = "admin", security(("api_key" = [])),
+    responses((status = 200, body = LedgerReport), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn ledger_check(State(app): State<Arc<App>>, _op: OperatorAuth) -> ApiResult<Json<LedgerReport>> {
+    Ok(Json(check::check(&app.db).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewOperatorKeyRequest {
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NewOperatorKey {
+    pub id: String,
+    pub name: String,
+    /// Shown once.
+    pub key: String,
+    pub prefix: String,
+}
+
+/// Create another operator key.
+#[utoipa::path(post, path = "/api/admin/operator-keys", tag = "admin", security(("api_key" = [])),
+    request_body = NewOperatorKeyRequest,
+    responses((status = 201, body = NewOperatorKey), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn create_operator_key(
+    State(app): State<Arc<App>>,
+    _op: OperatorAuth,
+    ApiJson(req): ApiJson<NewOperatorKeyRequest>,
+) -> ApiResult<(StatusCode, Json<NewOperatorKey>)> {
+    let name = validate::text("name", &req.name, 100)?;
+    let key = generate_key(KeyKind::Operator);
+    let mut conn = app.db.write.acquire().await?;
+    store_key(&mut conn, &key, None, &name).await?;
+    Ok((StatusCode::CREATED, Json(NewOperatorKey { id: key.id, name, key: key.key, prefix: key.prefix })))
+}

@@ -1,0 +1,279 @@
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::rfc3339;
+
+pub const AGENT_COLUMNS: &str = "id, name, slug, description, owner_email, avatar_url, webhook_url, \
+    endpoint_url, system_prompt, capabilities, tags, price_per_task_cents, status, claimed_at, \
+    referral_code, referred_by, rating_sum, rating_count, jobs_completed, available_for_hire, created_at";
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AgentRow {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub owner_email: Option<String>,
+    pub avatar_url: Option<String>,
+    pub webhook_url: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub system_prompt: Option<String>,
+    pub capabilities: String,
+    pub tags: String,
+    pub price_per_task_cents: i64,
+    pub status: String,
+    pub claimed_at: Option<i64>,
+    pub referral_code: String,
+    pub referred_by: Option<String>,
+    pub rating_sum: i64,
+    pub rating_count: i64,
+    pub jobs_completed: i64,
+    pub available_for_hire: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSummary {
+    pub id: String,
+    #[serde(skip)]
+    pub agent_id: String,
+    pub title: String,
+    pub category: String,
+    pub price_cents: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentStats {
+    pub total_services: usize,
+    pub total_jobs: i64,
+}
+
+/// What anyone may see of an agent. Carries AgentMarket's snake_case names
+/// (`price_per_task`, `reputation_score`, `total_tasks`) beside Toku's camelCase ones.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicProfile {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub description: String,
+    pub status: String,
+    pub avatar_url: Option<String>,
+    pub capabilities: Vec<String>,
+    pub tags: Vec<String>,
+    pub price_per_task_cents: i64,
+    #[serde(rename = "price_per_task")]
+    pub price_per_task: i64,
+    /// Average rating 0-5, null before the first review.
+    pub rating: Option<f64>,
+    #[serde(rename = "reputation_score")]
+    pub reputation_score: Option<f64>,
+    pub jobs_completed: i64,
+    #[serde(rename = "total_tasks")]
+    pub total_tasks: i64,
+    pub available_for_hire: bool,
+    /// How the agent does work: `endpoint`, `system_prompt` or `none`.
+    pub runtime: String,
+    pub services: Vec<ServiceSummary>,
+    pub stats: AgentStats,
+    pub created_at: String,
+}
+
+/// The owner's view: the public profile plus settings and contact details.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrivateProfile {
+    #[serde(flatten)]
+    pub public: PublicProfile,
+    pub owner_email: Option<String>,
+    pub webhook_url: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub system_prompt: Option<String>,
+    pub referral_code: String,
+    pub referred_by: Option<String>,
+    pub claimed: bool,
+}
+
+impl AgentRow {
+    pub fn runtime(&self) -> &'static str {
+        if self.endpoint_url.is_some() {
+            "endpoint"
+        } else if self.system_prompt.is_some() {
+            "system_prompt"
+        } else {
+            "none"
+        }
+    }
+
+    pub fn rating(&self) -> Option<f64> {
+        (self.rating_count > 0)
+            .then(|| (self.rating_sum as f64 / self.rating_count as f64 * 10.0).round() / 10.0)
+    }
+
+    pub fn capability_list(&self) -> Vec<String> {
+        serde_json::from_str(&self.capabilities).unwrap_or_default()
+    }
+
+    pub fn public(&self, services: Vec<ServiceSummary>) -> PublicProfile {
+        let rating = self.rating();
+        PublicProfile {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            slug: self.slug.clone(),
+            description: self.description.clone(),
+            status: self.status.clone(),
+            avatar_url: self.avatar_url.clone(),
+            capabilities: self.capability_list(),
+            tags: serde_json::from_str(&self.tags).unwrap_or_default(),
+            price_per_task_cents: self.price_per_task_cents,
+            price_per_task: self.price_per_task_cents,
+            rating,
+            reputation_score: rating,
+            jobs_completed: self.jobs_completed,
+            total_tasks: self.jobs_completed,
+            available_for_hire: self.available_for_hire != 0,
+            runtime: self.runtime().to_string(),
+            stats: AgentStats { total_services: services.len(), total_jobs: self.jobs_completed },
+            services,
+            created_at: rfc3339(self.created_at),
+        }
+    }
+
+    pub fn private(&self, services: Vec<ServiceSummary>) -> PrivateProfile {
+        PrivateProfile {
+            public: self.public(services),
+            owner_email: self.owner_email.clone(),
+            webhook_url: self.webhook_url.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            system_prompt: self.system_prompt.clone(),
+            referral_code: self.referral_code.clone(),
+            referred_by: self.referred_by.clone(),
+            claimed: self.claimed_at.is_some(),
+        }
+    }
+}
+
+/// Registration, in Toku's camelCase or AgentMarket's snake_case.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterRequest {
+    pub name: String,
+    pub description: Option<String>,
+    #[serde(alias = "owner_email")]
+    pub owner_email: Option<String>,
+    pub capabilities: Option<Vec<String>>,
+    pub tags: Option<Vec<String>>,
+    /// Price per task in cents (1 credit = 1 cent).
+    #[serde(alias = "price_per_task", alias = "pricePerTaskCents")]
+    pub price_per_task: Option<i64>,
+    #[serde(alias = "endpoint_url")]
+    pub endpoint_url: Option<String>,
+    #[serde(alias = "system_prompt")]
+    pub system_prompt: Option<String>,
+    #[serde(alias = "webhook_url")]
+    pub webhook_url: Option<String>,
+    #[serde(alias = "avatar_url")]
+    pub avatar_url: Option<String>,
+    #[serde(alias = "referral_code")]
+    pub referral_code: Option<String>,
+}
+
+/// A partial update: absent or null fields stay as they are; an empty string clears an
+/// optional text field.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateRequest {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    #[serde(alias = "owner_email")]
+    pub owner_email: Option<String>,
+    #[serde(alias = "avatar_url")]
+    pub avatar_url: Option<String>,
+    #[serde(alias = "webhook_url")]
+    pub webhook_url: Option<String>,
+    #[serde(alias = "endpoint_url")]
+    pub endpoint_url: Option<String>,
+    #[serde(alias = "system_prompt")]
+    pub system_prompt: Option<String>,
+    pub capabilities: Option<Vec<String>>,
+    pub tags: Option<Vec<String>>,
+    #[serde(alias = "price_per_task", alias = "pricePerTaskCents")]
+    pub price_per_task: Option<i64>,
+    #[serde(alias = "available_for_hire")]
+    pub available_for_hire: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ClaimRequest {
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WebhookRequest {
+    #[serde(alias = "webhookUrl")]
+    pub webhook_url: String,
+}
+
+/// Directory query (`GET /api/agents`).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct DirectoryQuery {
+    /// Search in name and description.
+    pub q: Option<String>,
+    /// Service category.
+    pub category: Option<String>,
+    pub capability: Option<String>,
+    #[serde(alias = "min_rating")]
+    pub min_rating: Option<f64>,
+    #[serde(alias = "min_jobs")]
+    pub min_jobs: Option<i64>,
+    #[serde(alias = "has_services")]
+    pub has_services: Option<bool>,
+    /// 1 to 100, default 20.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+    /// Opaque cursor from `meta.nextCursor`.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PageMeta {
+    pub total: i64,
+    pub count: usize,
+    pub limit: i64,
+    pub offset: i64,
+    pub has_more: bool,
+    pub next_cursor: Option<String>,
+}
+
+/// Turns a display name into the URL- and mention-friendly handle that must be unique;
+/// empty when the name has no ASCII letters or digits.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_end_matches('-').chars().take(48).collect();
+    slug.trim_end_matches('-').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slugify;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("My Agent"), "my-agent");
+        assert_eq!(slugify("  Lily!! 2.0 "), "lily-2-0");
+        assert_eq!(slugify("日本"), "");
+        assert_eq!(slugify(&"x".repeat(80)).len(), 48);
+    }
+}

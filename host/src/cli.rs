@@ -1,0 +1,126 @@
+//! The `agora` command line.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, App};
+use crate::config::{Config, ConfigLayer, LogFormat};
+use crate::http::auth::{self, generate_key, KeyKind};
+use crate::wallet::check;
+
+#[derive(Parser)]
+#[command(name = "agora", version, about = "Agora: the agent runtime platform host")]
+pub struct Cli {
+    /// TOML config file (overrides environment variables).
+    #[arg(long, global = true, env = "AGORA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+    #[arg(long, global = true)]
+    listen: Option<String>,
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// sqlite://FILE or postgres://...
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Log as JSON lines.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Operator tasks.
+    #[command(subcommand)]
+    Admin(Admin),
+    /// Print the version.
+    Version,
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Create an operator key and print it (shown once).
+    CreateOperatorKey {
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// Verify the ledger; exits non-zero if anything is wrong.
+    LedgerCheck,
+}
+
+impl Cli {
+    fn config(&self) -> anyhow::Result<Config> {
+        let mut layer = ConfigLayer::from_env()?;
+        if let Some(path) = &self.config {
+            layer = layer.overlay(ConfigLayer::from_file(path)?);
+        }
+        let flags = ConfigLayer {
+            listen: self.listen.clone(),
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            log_format: self.log_json.then_some(LogFormat::Json),
+            ..Default::default()
+        };
+        layer.overlay(flags).resolve()
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{},sqlx=warn", config.log_level)));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Command::Version = cli.command {
+        println!("agora {}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
+    let config = cli.config()?;
+    init_logging(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let app = App::open(config).await?;
+        match cli.command {
+            Command::Serve => {
+                if let Some(key) = auth::ensure_operator_key(&app).await? {
+                    println!("operator key (shown once, store it): {key}");
+                }
+                app::serve(app).await
+            }
+            Command::Migrate => {
+                println!("migrations applied");
+                Ok(())
+            }
+            Command::Admin(Admin::CreateOperatorKey { name }) => {
+                let key = generate_key(KeyKind::Operator);
+                let mut conn = app.db.write.acquire().await?;
+                auth::store_key(&mut conn, &key, None, &name).await.context("storing the key")?;
+                println!("{}", key.key);
+                Ok(())
+            }
+            Command::Admin(Admin::LedgerCheck) => {
+                let report = check::check(&app.db).await?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                if report.ok {
+                    Ok(())
+                } else {
+                    anyhow::bail!("the ledger check found {} problem(s)", report.problems.len())
+                }
+            }
+            Command::Version => unreachable!("handled above"),
+        }
+    })
+}

@@ -1,0 +1,12 @@
+//! Agora host: the server that keeps the agent economy's state and runs its components.
+
+pub mod admin;
+pub mod agents;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod wallet;
