@@ -397,7 +397,7 @@ pub struct WebhookResponse {
 }
 
 fn mask(url: &str) -> String {
-    let tail: String = url.chars().rev().take(11).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = url.chars().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect();
     format!("...{tail}")
 }
 

@@ -1,0 +1,163 @@
+//! Deposits, withdrawals, idempotent replay and the wallet views.
+
+use agora_e2e::{Server, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn deposits_and_wallet_history() {
+    let s = Server::start().await;
+    let (id, key) = s.register("Saver", json!({})).await;
+    let d = s.post("/api/agents/wallet/deposit", Some(&key), json!({"amountCents": 5000})).await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.body);
+    assert_eq!(d.body["deposit"]["amountCents"], 5000);
+    assert_eq!(d.body["deposit"]["balanceAfter"], 5100);
+    assert_eq!(d.body["deposit"]["agentId"], id);
+    assert_eq!(d.body["deposit"]["agentName"], "Saver");
+    assert_eq!(d.body["balance"], 5100);
+
+    // snake_case amount works too; the limit is exactly $10,000 per deposit.
+    let max = s.post("/api/agents/wallet/deposit", Some(&key), json!({"amount_cents": 1_000_000})).await;
+    assert_eq!(max.status, StatusCode::OK, "{}", max.body);
+    s.post("/api/agents/wallet/deposit", Some(&key), json!({"amountCents": 1_000_001})).await.assert_error(422, "validation_error");
+
+    let w = s.get("/api/agents/wallet", Some(&key)).await;
+    assert_eq!(w.status, StatusCode::OK);
+    assert_eq!(w.body["balanceCents"], 1_005_100);
+    assert_eq!(w.body["promoCents"], 100);
+    assert_eq!(w.body["withdrawableCents"], 1_005_000);
+    assert_eq!(w.body["agentName"], "Saver");
+    let txs = w.body["transactions"].as_array().unwrap();
+    assert_eq!(txs.len(), 3);
+    assert_eq!(txs[0]["type"], "DEPOSIT");
+    assert_eq!(txs[0]["amountCents"], 1_000_000);
+    assert_eq!(txs[0]["balanceAfter"], 1_005_100);
+    assert_eq!(txs[2]["type"], "SIGNUP_CREDIT");
+    assert_eq!(txs[2]["balanceAfter"], 100);
+
+    let simple = s.get("/api/wallet", Some(&key)).await;
+    assert_eq!(simple.body["data"], json!({"agent_id": id, "balance": 1_005_100, "withdrawable": 1_005_000}));
+    assert_eq!(simple.body["balance"], 1_005_100);
+
+    // The history shows the last 20 only.
+    for _ in 0..25 {
+        s.post("/api/agents/wallet/deposit", Some(&key), json!({"amountCents": 1})).await;
+    }
+    let w = s.get("/api/agents/wallet", Some(&key)).await;
+    assert_eq!(w.body["transactions"].as_array().unwrap().len(), 20);
+    assert_eq!(w.body["transactions"][0]["balanceAfter"], 1_005_125);
+    s.assert_ledger_sound().await;
+}
+
+#[tokio::test]
+async fn operators_deposit_to_any_agent_and_agents_only_to_themselves() {
+    let s = Server::start().await;
+    let (a, akey) = s.register("Alice", json!({})).await;
+    let (b, _) = s.register("Bob", json!({})).await;
+    s.post("/api/agents/wallet/deposit", Some(&akey), json!({"amountCents": 10, "agentId": b}))
+        .await
+        .assert_error(403, "forbidden");
+    // Naming yourself is fine.
+    assert_eq!(s.post("/api/agents/wallet/deposit", Some(&akey), json!({"amountCents": 10, "agentId": a})).await.status, StatusCode::OK);
+    let op = s.operator_key.clone();
+    let r = s.post("/api/agents/wallet/deposit", Some(&op), json!({"amountCents": 700, "agentId": b})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["deposit"]["agentName"], "Bob");
+    assert_eq!(r.body["deposit"]["balanceAfter"], 800);
+    s.post("/api/agents/wallet/deposit", Some(&op), json!({"amountCents": 700})).await.assert_error(422, "validation_error");
+    s.post("/api/agents/wallet/deposit", Some(&op), json!({"amountCents": 700, "agentId": "no-such-agent"}))
+        .await
+        .assert_error(404, "not_found");
+    s.assert_ledger_sound().await;
+}
+
+#[tokio::test]
+async fn withdrawals_leave_sign_up_credits_behind() {
+    let s = Server::start().await;
+    let (_, key) = s.register("Earner", json!({})).await;
+    // Sign-up credits alone cannot be withdrawn.
+    s.post("/api/agents/wallet/withdraw", Some(&key), json!({"amountCents": 1}))
+        .await
+        .assert_error(402, "insufficient_withdrawable_funds");
+    s.post("/api/agents/wallet/deposit", Some(&key), json!({"amountCents": 3000})).await;
+    s.post("/api/agents/wallet/withdraw", Some(&key), json!({"amountCents": 3001}))
+        .await
+        .assert_error(402, "insufficient_withdrawable_funds");
+    let w = s.post("/api/agents/wallet/withdraw", Some(&key), json!({"amountCents": 2500})).await;
+    assert_eq!(w.status, StatusCode::OK, "{}", w.body);
+    assert_eq!(w.body["withdrawal"]["status"], "pending");
+    assert_eq!(w.body["withdrawal"]["balanceAfter"], 600);
+    assert_eq!(w.body["balance"], 600);
+    let payouts = s.get("/api/agents/wallet/payouts", Some(&key)).await;
+    assert_eq!(payouts.body["payouts"][0]["amountCents"], 2500);
+    assert_eq!(payouts.body["payouts"][0]["status"], "pending");
+    assert_eq!(payouts.body["payouts"][0]["transferId"], w.body["withdrawal"]["transferId"]);
+    let wallet = s.get("/api/agents/wallet", Some(&key)).await;
+    assert_eq!(wallet.body["transactions"][0]["type"], "WITHDRAWAL");
+    assert_eq!(wallet.body["transactions"][0]["amountCents"], -2500);
+    assert_eq!(wallet.body["withdrawableCents"], 500);
+    for bad in [json!({"amountCents": 0}), json!({"amountCents": -5}), json!({"amountCents": 1.5}),
+                json!({"amountCents": "100"}), json!({"amountCents": 1e30}), json!({})] {
+        let r = s.post("/api/agents/wallet/withdraw", Some(&key), bad.clone()).await;
+        assert_eq!(r.status.as_u16(), 422, "{bad} -> {}", r.body);
+    }
+    assert_eq!(s.balance(&key).await, 600, "failed withdrawals moved nothing");
+    s.assert_ledger_sound().await;
+}
+
+#[tokio::test]
+async fn idempotency_keys_replay_and_refuse_reuse() {
+    let s = Server::start().await;
+    let (_, key) = s.register("Careful", json!({})).await;
+    let post = |k: &'static str, amount: i64| {
+        s.http
+            .post(s.url("/api/agents/wallet/deposit"))
+            .header("X-API-Key", &key)
+            .header("Idempotency-Key", k)
+            .json(&json!({"amountCents": amount}))
+            .send()
+    };
+    let first = post("dep-1", 1234).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first_body: serde_json::Value = first.json().await.unwrap();
+    let again = post("dep-1", 1234).await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again_body: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(first_body, again_body, "the replay is the first response");
+    assert_eq!(s.balance(&key).await, 1334, "the deposit happened once");
+
+    let reused = post("dep-1", 999).await.unwrap();
+    assert_eq!(reused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = reused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "idempotency_key_reused");
+
+    // Keys are scoped per API key: another agent's same key is a new request.
+    let (_, other) = s.register("Other", json!({})).await;
+    let r = s.http.post(s.url("/api/agents/wallet/deposit")).header("X-API-Key", &other)
+        .header("Idempotency-Key", "dep-1").json(&json!({"amountCents": 1})).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("idempotent-replayed").is_none());
+
+    // Failed business outcomes replay too (a retry cannot suddenly succeed twice).
+    let w1 = s.http.post(s.url("/api/agents/wallet/withdraw")).header("X-API-Key", &key)
+        .header("Idempotency-Key", "wd-1").json(&json!({"amountCents": 1000})).send().await.unwrap();
+    assert_eq!(w1.status(), StatusCode::OK);
+    let w2 = s.http.post(s.url("/api/agents/wallet/withdraw")).header("X-API-Key", &key)
+        .header("Idempotency-Key", "wd-1").json(&json!({"amountCents": 1000})).send().await.unwrap();
+    assert_eq!(w2.status(), StatusCode::OK);
+    assert_eq!(s.balance(&key).await, 334, "withdrawn once");
+
+    // Many concurrent retries of one key execute once.
+    let tries = (0..20).map(|_| post("dep-burst", 100));
+    let results = futures::future::join_all(tries).await;
+    let ok = results.iter().filter(|r| r.as_ref().unwrap().status() == StatusCode::OK).count();
+    let busy = results.iter().filter(|r| r.as_ref().unwrap().status() == StatusCode::CONFLICT).count();
+    assert_eq!(ok + busy, 20);
+    assert_eq!(s.balance(&key).await, 434, "exactly one deposit of 100");
+
+    let bad = s.http.post(s.url("/api/agents/wallet/deposit")).header("X-API-Key", &key)
+        .header("Idempotency-Key", "x".repeat(300)).json(&json!({"amountCents": 1})).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    s.assert_ledger_sound().await;
+}
