@@ -38,6 +38,8 @@ pub mod kind {
 pub enum LedgerError {
     #[error("amount must be a positive number of cents")]
     InvalidAmount,
+    #[error("cannot move money from an account to itself")]
+    SameAccount,
     #[error("insufficient funds")]
     InsufficientFunds,
     #[error("insufficient withdrawable funds (sign-up credits cannot be withdrawn)")]
@@ -160,6 +162,9 @@ async fn promo_of(conn: &mut AnyConnection, account: &str) -> Result<i64, Ledger
 async fn post(conn: &mut AnyConnection, m: Move<'_>) -> Result<Transfer, LedgerError> {
     if m.amount <= 0 {
         return Err(LedgerError::InvalidAmount);
+    }
+    if m.from == m.to {
+        return Err(LedgerError::SameAccount);
     }
     let debit_sql = match m.debit {
         Debit::Spend => {

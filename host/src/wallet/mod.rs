@@ -15,7 +15,7 @@ impl From<LedgerError> for ApiError {
     fn from(e: LedgerError) -> Self {
         let msg = e.to_string();
         match e {
-            LedgerError::InvalidAmount | LedgerError::CaptureTooLarge(..) => {
+            LedgerError::InvalidAmount | LedgerError::SameAccount | LedgerError::CaptureTooLarge(..) => {
                 ApiError::unprocessable("validation_error", msg)
             }
             LedgerError::InsufficientFunds => ApiError::new(StatusCode::PAYMENT_REQUIRED, "insufficient_funds", msg),
