@@ -67,6 +67,41 @@ impl utoipa::Modify for Security {
     }
 }
 
+/// Adds the error answers any operation can give (bad request, throttling; for bodies, too
+/// large and invalid; for secured operations, bad or wrong keys) to every operation, so that
+/// each handler documents only its own outcomes.
+struct CommonErrors;
+
+impl utoipa::Modify for CommonErrors {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+                .build()
+        };
+        for item in api.paths.paths.values_mut() {
+            let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+            for op in ops.into_iter().flatten() {
+                let mut add = |code: &str, description: &str| {
+                    op.responses.responses.entry(code.to_string()).or_insert_with(|| error(description).into());
+                };
+                add("400", "Malformed request: bad JSON, query or header");
+                add("429", "Rate limited; see Retry-After");
+                if op.request_body.is_some() {
+                    add("413", "Request body too large");
+                    add("422", "Invalid field");
+                }
+                if op.security.is_some() {
+                    add("401", "Missing or invalid API key");
+                    add("403", "This key may not do this");
+                }
+            }
+        }
+    }
+}
+
 pub fn router(app: Arc<App>) -> Router {
     let money = wallet::routes::money_router()
         .layer(middleware::from_fn_with_state(app.clone(), idempotency::idempotent));
@@ -77,6 +112,9 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(money)
         .merge(admin::router())
         .split_for_parts();
+    let mut api = api;
+    // After the merge: the routers bring the paths.
+    utoipa::Modify::modify(&CommonErrors, &mut api);
     let api = Arc::new(api);
 
     let request_id_span = |req: &Request<_>| {
