@@ -1,1 +1,227 @@
-fn main() {}
+//! Load benchmarks over loopback against the real release binary.
+//!
+//! `agora-bench measure --backend sqlite|postgres --out FILE` starts a server (through the test
+//! harness, so PostgreSQL needs `AGORA_TEST_POSTGRES_URL`), runs each scenario with N
+//! concurrent clients for a fixed number of requests, and writes the results as JSON.
+//! `agora-bench report FILE...` rewrites the generated section of docs/benchmarks.md.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agora_e2e::{Options, Server};
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Measure {
+        #[arg(long)]
+        backend: String,
+        #[arg(long)]
+        out: String,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 4000)]
+        requests: usize,
+    },
+    Report {
+        #[arg(long, default_value = "docs/benchmarks.md")]
+        doc: String,
+        files: Vec<String>,
+    },
+}
+
+struct Stats {
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies_us: Vec<u64>,
+}
+
+impl Stats {
+    fn json(&mut self, scenario: &str) -> Value {
+        self.latencies_us.sort_unstable();
+        let pct = |p: f64| {
+            let i = ((self.latencies_us.len() as f64 * p).ceil() as usize).clamp(1, self.latencies_us.len()) - 1;
+            self.latencies_us[i] as f64 / 1000.0
+        };
+        json!({
+            "scenario": scenario,
+            "requests": self.requests,
+            "errors": self.errors,
+            "seconds": self.elapsed.as_secs_f64(),
+            "per_second": self.requests as f64 / self.elapsed.as_secs_f64(),
+            "p50_ms": pct(0.50),
+            "p99_ms": pct(0.99),
+        })
+    }
+}
+
+/// Runs `total` requests from `concurrency` clients; `make(i)` builds request number i.
+async fn load<F>(concurrency: usize, total: usize, make: F) -> Stats
+where
+    F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let make = Arc::new(make);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (make, next) = (make.clone(), next.clone());
+        workers.push(tokio::spawn(async move {
+            let (mut lat, mut errors) = (Vec::new(), 0);
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let t = Instant::now();
+                match make(i).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                    }
+                    _ => errors += 1,
+                }
+                lat.push(t.elapsed().as_micros() as u64);
+            }
+            (lat, errors)
+        }));
+    }
+    let mut stats = Stats { requests: total, errors: 0, elapsed: Duration::ZERO, latencies_us: Vec::new() };
+    for w in workers {
+        let (lat, errors) = w.await.expect("worker");
+        stats.latencies_us.extend(lat);
+        stats.errors += errors;
+    }
+    stats.elapsed = started.elapsed();
+    stats
+}
+
+async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) -> anyhow::Result<()> {
+    std::env::set_var("AGORA_TEST_BACKEND", backend);
+    let server = Server::start_with(Options::default().env("AGORA_LOG_LEVEL", "warn").env("AGORA_DB_MAX_CONNECTIONS", "32")).await;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let base = server.base.clone();
+
+    // Warm up connections and the database.
+    let _ = load(concurrency, concurrency * 4, {
+        let (http, base) = (http.clone(), base.clone());
+        move |_| http.get(format!("{base}/health"))
+    })
+    .await;
+
+    let mut results = Vec::new();
+    let mut health = load(concurrency, requests, {
+        let (http, base) = (http.clone(), base.clone());
+        move |_| http.get(format!("{base}/health"))
+    })
+    .await;
+    results.push(health.json("GET /health (baseline, no database)"));
+
+    let run = agora_e2e::random_name("bench");
+    let mut register = load(concurrency, requests, {
+        let (http, base, run) = (http.clone(), base.clone(), run.clone());
+        move |i| http.post(format!("{base}/api/agents/register")).json(&json!({"name": format!("{run}-{i}"), "capabilities": ["bench"]}))
+    })
+    .await;
+    results.push(register.json("POST /api/agents/register"));
+
+    let mut keys = Vec::new();
+    for i in 0..concurrency {
+        keys.push(server.register(&format!("{run}-payer-{i}"), json!({})).await.1);
+    }
+    let keys = Arc::new(keys);
+    let mut deposits = load(concurrency, requests, {
+        let (http, base, keys) = (http.clone(), base.clone(), keys.clone());
+        move |i| {
+            http.post(format!("{base}/api/agents/wallet/deposit"))
+                .header("X-API-Key", &keys[i % keys.len()])
+                .json(&json!({"amountCents": 100}))
+        }
+    })
+    .await;
+    results.push(deposits.json("POST /api/agents/wallet/deposit (one ledger transfer)"));
+
+    let mut idem = load(concurrency, requests, {
+        let (http, base, keys, run) = (http.clone(), base.clone(), keys.clone(), run.clone());
+        move |i| {
+            http.post(format!("{base}/api/agents/wallet/deposit"))
+                .header("X-API-Key", &keys[i % keys.len()])
+                .header("Idempotency-Key", format!("{run}-{i}"))
+                .json(&json!({"amountCents": 100}))
+        }
+    })
+    .await;
+    results.push(idem.json("POST /api/agents/wallet/deposit with Idempotency-Key"));
+
+    server.assert_ledger_sound().await;
+    let doc = json!({ "backend": backend, "concurrency": concurrency, "results": results });
+    std::fs::write(out, serde_json::to_string_pretty(&doc)?)?;
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
+}
+
+const START: &str = "<!-- generated:foundation:start -->";
+const END: &str = "<!-- generated:foundation:end -->";
+
+fn report(doc_path: &str, files: &[String]) -> anyhow::Result<()> {
+    let mut table = String::new();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let date = chrono_free_date();
+    table.push_str(&format!("{START}\nMeasured {date} on {cores} cores.\n\n"));
+    table.push_str("| backend | scenario | requests | errors | req/s | p50 ms | p99 ms | ratio to /health req/s |\n");
+    table.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
+    for f in files {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(f).with_context(|| format!("reading {f}"))?)?;
+        let results = v["results"].as_array().context("results")?;
+        let baseline = results[0]["per_second"].as_f64().unwrap_or(1.0);
+        for r in results {
+            let rps = r["per_second"].as_f64().unwrap_or(0.0);
+            table.push_str(&format!(
+                "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.3} |\n",
+                v["backend"].as_str().unwrap_or("?"),
+                r["scenario"].as_str().unwrap_or("?"),
+                r["requests"],
+                r["errors"],
+                rps,
+                r["p50_ms"].as_f64().unwrap_or(0.0),
+                r["p99_ms"].as_f64().unwrap_or(0.0),
+                rps / baseline,
+            ));
+        }
+    }
+    table.push_str(END);
+    let doc = std::fs::read_to_string(doc_path).with_context(|| format!("reading {doc_path}"))?;
+    let (Some(a), Some(b)) = (doc.find(START), doc.find(END)) else {
+        bail!("{doc_path} has no {START} ... {END} section");
+    };
+    let updated = format!("{}{}{}", &doc[..a], table, &doc[b + END.len()..]);
+    std::fs::write(doc_path, updated)?;
+    Ok(())
+}
+
+fn chrono_free_date() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Measure { backend, out, concurrency, requests } => measure(&backend, &out, concurrency, requests).await,
+        Command::Report { doc, files } => report(&doc, &files),
+    }
+}

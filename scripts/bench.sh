@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Benchmarks the release binary over loopback on SQLite and on a throwaway PostgreSQL
+# server (default durability settings), then rewrites the generated table in docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release -p agora-host -p agora-bench
+export AGORA_BIN="$PWD/target/release/agora"
+out=$(mktemp -d /tmp/agora-bench.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+bench=target/release/agora-bench
+args=(--concurrency "${BENCH_CONCURRENCY:-32}" --requests "${BENCH_REQUESTS:-4000}")
+
+"$bench" measure --backend sqlite --out "$out/sqlite.json" "${args[@]}"
+scripts/with-postgres.sh "$bench" measure --backend postgres --out "$out/postgres.json" "${args[@]}"
+"$bench" report --doc docs/benchmarks.md "$out/sqlite.json" "$out/postgres.json"
+echo "docs/benchmarks.md updated" >&2
