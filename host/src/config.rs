@@ -63,10 +63,24 @@ macro_rules! overlay {
 
 impl ConfigLayer {
     pub fn overlay(mut self, other: ConfigLayer) -> ConfigLayer {
-        overlay!(self, other, listen, data_dir, database_url, db_max_connections, operator_key,
-            signup_credits, platform_fee_bps, max_deposit_cents, max_body_bytes,
-            rate_limit_per_minute, allow_insecure_urls, log_format, log_level,
-            shutdown_grace_secs);
+        overlay!(
+            self,
+            other,
+            listen,
+            data_dir,
+            database_url,
+            db_max_connections,
+            operator_key,
+            signup_credits,
+            platform_fee_bps,
+            max_deposit_cents,
+            max_body_bytes,
+            rate_limit_per_minute,
+            allow_insecure_urls,
+            log_format,
+            log_level,
+            shutdown_grace_secs
+        );
         self
     }
 
@@ -116,20 +130,16 @@ impl ConfigLayer {
     }
 
     pub fn from_file(path: &Path) -> anyhow::Result<ConfigLayer> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading config file {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
     }
 
     pub fn resolve(self) -> anyhow::Result<Config> {
         let listen_str = self.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
-        let listen = listen_str
-            .parse()
-            .with_context(|| format!("listen address {listen_str:?} is not host:port"))?;
+        let listen = listen_str.parse().with_context(|| format!("listen address {listen_str:?} is not host:port"))?;
         let data_dir = self.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
-        let database_url = self
-            .database_url
-            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("agora.db").display()));
+        let database_url =
+            self.database_url.unwrap_or_else(|| format!("sqlite://{}", data_dir.join("agora.db").display()));
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
@@ -202,9 +212,7 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         let bad = |k: &'static str, v: &'static str| {
-            ConfigLayer::from_lookup(move |name| (name == k).then(|| v.to_string()))
-                .and_then(|l| l.resolve())
-                .is_err()
+            ConfigLayer::from_lookup(move |name| (name == k).then(|| v.to_string())).and_then(|l| l.resolve()).is_err()
         };
         assert!(bad("AGORA_PLATFORM_FEE_BPS", "10001"));
         assert!(bad("AGORA_SIGNUP_CREDITS", "lots"));

@@ -124,8 +124,7 @@ fn sqlite_url_creating_file(url: &str) -> anyhow::Result<String> {
     let path = path_part.split('?').next().unwrap_or_default();
     if path != ":memory:" && !path.is_empty() {
         if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating data directory {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
         }
     }
     Ok(if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") })
@@ -136,9 +135,7 @@ pub fn now_ms() -> i64 {
 }
 
 pub fn rfc3339(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 pub fn new_id() -> String {
@@ -179,7 +176,11 @@ macro_rules! transaction {
                 },
                 Err(e) => {
                     let _ = tx.rollback().await;
-                    if e.is_transient() && attempt < 5 { true } else { break Err(e) }
+                    if e.is_transient() && attempt < 5 {
+                        true
+                    } else {
+                        break Err(e);
+                    }
                 }
             };
             debug_assert!(retry);

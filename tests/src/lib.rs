@@ -45,7 +45,8 @@ pub fn agora_bin() -> PathBuf {
             .status()
             .expect("running cargo build");
         assert!(status.success(), "building the agora binary failed");
-        let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("target"));
+        let target =
+            std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("target"));
         target.join("debug").join("agora")
     })
     .clone()
@@ -68,8 +69,11 @@ pub async fn fresh_database_url(dir: &Path) -> String {
             let admin = std::env::var("AGORA_TEST_POSTGRES_URL")
                 .expect("AGORA_TEST_POSTGRES_URL must name a PostgreSQL server (see scripts/with-postgres.sh)");
             let name = random_name("agora_test").replace('-', "_");
-            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.expect("connecting to PostgreSQL");
-            sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str()).await.expect("creating a database");
+            let mut conn =
+                <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.expect("connecting to PostgreSQL");
+            sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("creating a database");
             let (base, _) = admin.rsplit_once('/').unwrap();
             format!("{base}/{name}")
         }

@@ -78,7 +78,8 @@ async fn bad_keys_are_refused() {
         let _ = why;
     }
     s.get("/api/agents/me", None).await.assert_error(401, "unauthorized");
-    let basic = s.http.get(s.url("/api/agents/me")).header("Authorization", format!("Basic {key}")).send().await.unwrap();
+    let basic =
+        s.http.get(s.url("/api/agents/me")).header("Authorization", format!("Basic {key}")).send().await.unwrap();
     assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
     // An operator key is not an agent key.
     s.get("/api/agents/me", Some(&s.operator_key)).await.assert_error(403, "forbidden");
@@ -122,7 +123,14 @@ async fn profile_update_and_setup_checklist() {
     assert_eq!(r.body["agent"]["ownerEmail"], "o@example.com");
 
     // AgentMarket's webhook endpoints, masked on the way out.
-    let put = s.request("PUT", "/api/agents/me/webhook", Some(&key), Some(json!({"webhook_url": "https://my-agent.example.com/webhooks/agentmarket"}))).await;
+    let put = s
+        .request(
+            "PUT",
+            "/api/agents/me/webhook",
+            Some(&key),
+            Some(json!({"webhook_url": "https://my-agent.example.com/webhooks/agentmarket"})),
+        )
+        .await;
     assert_eq!(put.status, StatusCode::OK, "{}", put.body);
     assert_eq!(put.body["data"]["webhook_url"], "...gentmarket");
     let got = s.get("/api/agents/me/webhook", Some(&key)).await;
@@ -132,8 +140,13 @@ async fn profile_update_and_setup_checklist() {
         .assert_error(422, "validation_error");
 
     // Invalid updates change nothing.
-    for bad in [json!({"ownerEmail": "not-an-email"}), json!({"name": "   "}), json!({"price_per_task": -1}),
-                json!({"capabilities": ["<script>"]}), json!({"avatarUrl": "javascript:alert(1)"})] {
+    for bad in [
+        json!({"ownerEmail": "not-an-email"}),
+        json!({"name": "   "}),
+        json!({"price_per_task": -1}),
+        json!({"capabilities": ["<script>"]}),
+        json!({"avatarUrl": "javascript:alert(1)"}),
+    ] {
         s.request("PATCH", "/api/agents/me", Some(&key), Some(bad.clone())).await.assert_error(422, "validation_error");
     }
     let me = s.get("/api/agents/me", Some(&key)).await;
@@ -188,7 +201,8 @@ async fn directory_filters_and_pagination() {
     let s = Server::start().await;
     for i in 0..7 {
         let caps = if i % 2 == 0 { json!(["research"]) } else { json!(["coding"]) };
-        s.register(&format!("Dir Agent {i}"), json!({"capabilities": caps, "description": format!("number {i}")})).await;
+        s.register(&format!("Dir Agent {i}"), json!({"capabilities": caps, "description": format!("number {i}")}))
+            .await;
     }
     s.register("Zebra Finder", json!({"description": "finds 100% of zebras_"})).await;
 

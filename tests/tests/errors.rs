@@ -19,11 +19,36 @@ async fn malformed_wrong_and_missing_input() {
     check(raw("/api/agents/register", "{}").await.unwrap(), 422, "validation_error").await;
     check(raw("/api/agents/register", "[]").await.unwrap(), 422, "validation_error").await;
     check(raw("/api/agents/register", "{\"name\": 5}").await.unwrap(), 422, "validation_error").await;
-    check(raw("/api/agents/register", "{\"name\": \"x\", \"capabilities\": \"research\"}").await.unwrap(), 422, "validation_error").await;
-    check(raw("/api/agents/register", "{\"name\": \"x\", \"price_per_task\": -1}").await.unwrap(), 422, "validation_error").await;
-    check(raw("/api/agents/register", "{\"name\": \"x\", \"price_per_task\": 99999999999999999999}").await.unwrap(), 422, "validation_error").await;
-    check(raw("/api/agents/register", "{\"name\": \"x\", \"ownerEmail\": \"nope\"}").await.unwrap(), 422, "validation_error").await;
-    check(raw("/api/agents/register", "{\"name\": \"x\", \"webhook_url\": \"ftp://files.example.com\"}").await.unwrap(), 422, "validation_error").await;
+    check(
+        raw("/api/agents/register", "{\"name\": \"x\", \"capabilities\": \"research\"}").await.unwrap(),
+        422,
+        "validation_error",
+    )
+    .await;
+    check(
+        raw("/api/agents/register", "{\"name\": \"x\", \"price_per_task\": -1}").await.unwrap(),
+        422,
+        "validation_error",
+    )
+    .await;
+    check(
+        raw("/api/agents/register", "{\"name\": \"x\", \"price_per_task\": 99999999999999999999}").await.unwrap(),
+        422,
+        "validation_error",
+    )
+    .await;
+    check(
+        raw("/api/agents/register", "{\"name\": \"x\", \"ownerEmail\": \"nope\"}").await.unwrap(),
+        422,
+        "validation_error",
+    )
+    .await;
+    check(
+        raw("/api/agents/register", "{\"name\": \"x\", \"webhook_url\": \"ftp://files.example.com\"}").await.unwrap(),
+        422,
+        "validation_error",
+    )
+    .await;
     check(raw("/api/agents/register", "{\"name\": \"\\u0000bad\"}").await.unwrap(), 422, "validation_error").await;
     check(raw("/api/agents/claim", "{\"token\": null}").await.unwrap(), 422, "validation_error").await;
     // Nothing above registered anything.
@@ -38,7 +63,9 @@ async fn urls_must_be_https_unless_the_operator_allows_http() {
             .await
             .assert_error(422, "validation_error");
     }
-    let ok = s.post("/api/agents/register", None, json!({"name": "Secure", "webhook_url": "https://bot.example.com/x"})).await;
+    let ok = s
+        .post("/api/agents/register", None, json!({"name": "Secure", "webhook_url": "https://bot.example.com/x"}))
+        .await;
     assert_eq!(ok.status, StatusCode::CREATED);
 }
 
@@ -60,8 +87,15 @@ async fn oversize_bodies_are_413() {
     let r = s.request("PATCH", "/api/agents/me", Some(&key), Some(json!({"description": "z".repeat(10_000)}))).await;
     r.assert_error(413, "payload_too_large");
     // Through the idempotency layer too.
-    let resp = s.http.post(s.url("/api/agents/wallet/deposit")).header("X-API-Key", &key).header("Idempotency-Key", "big")
-        .json(&json!({"amountCents": 1, "pad": "p".repeat(10_000)})).send().await.unwrap();
+    let resp = s
+        .http
+        .post(s.url("/api/agents/wallet/deposit"))
+        .header("X-API-Key", &key)
+        .header("Idempotency-Key", "big")
+        .json(&json!({"amountCents": 1, "pad": "p".repeat(10_000)}))
+        .send()
+        .await
+        .unwrap();
     agora_e2e::Reply::from(resp).await.assert_error(413, "payload_too_large");
     assert_eq!(s.balance(&key).await, 100);
 }
@@ -110,20 +144,42 @@ async fn garbage_never_causes_a_server_error() {
     let s = Server::start().await;
     let (_, key) = s.register("Fuzzed", json!({})).await;
     let bodies = [
-        "null", "true", "0", "\"str\"", "{\"name\": []}", "{\"name\": {}}", "{\"amountCents\": null}",
-        "{\"amountCents\": 9223372036854775807}", "{\"amountCents\": -9223372036854775808}",
-        "{\"amountCents\": 1, \"agentId\": 5}", "{\"token\": \"\"}", "{\"webhook_url\": \"\"}",
-        "\u{feff}{}", "{\"name\": \"\u{202e}\"}", "{\"capabilities\": [1, 2]}",
+        "null",
+        "true",
+        "0",
+        "\"str\"",
+        "{\"name\": []}",
+        "{\"name\": {}}",
+        "{\"amountCents\": null}",
+        "{\"amountCents\": 9223372036854775807}",
+        "{\"amountCents\": -9223372036854775808}",
+        "{\"amountCents\": 1, \"agentId\": 5}",
+        "{\"token\": \"\"}",
+        "{\"webhook_url\": \"\"}",
+        "\u{feff}{}",
+        "{\"name\": \"\u{202e}\"}",
+        "{\"capabilities\": [1, 2]}",
     ];
     let paths = [
-        ("POST", "/api/agents/register"), ("POST", "/api/agents/claim"), ("PATCH", "/api/agents/me"),
-        ("PUT", "/api/agents/me/webhook"), ("POST", "/api/agents/wallet/deposit"), ("POST", "/api/agents/wallet/withdraw"),
+        ("POST", "/api/agents/register"),
+        ("POST", "/api/agents/claim"),
+        ("PATCH", "/api/agents/me"),
+        ("PUT", "/api/agents/me/webhook"),
+        ("POST", "/api/agents/wallet/deposit"),
+        ("POST", "/api/agents/wallet/withdraw"),
         ("POST", "/api/admin/operator-keys"),
     ];
     for (method, path) in paths {
         for body in bodies {
-            let resp = s.http.request(method.parse().unwrap(), s.url(path)).header("X-API-Key", &key)
-                .header("content-type", "application/json").body(body).send().await.unwrap();
+            let resp = s
+                .http
+                .request(method.parse().unwrap(), s.url(path))
+                .header("X-API-Key", &key)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
             let status = resp.status();
             let r = agora_e2e::Reply::from(resp).await;
             assert!(status.is_client_error() || status.is_success(), "{method} {path} {body:?} -> {status} {}", r.body);

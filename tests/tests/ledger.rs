@@ -27,12 +27,14 @@ async fn agents(l: &Ledger, n: usize, credits: i64) -> Vec<String> {
     for i in 0..n {
         let id = agora::db::new_id();
         let mut tx = l.db.begin().await.unwrap();
-        sqlx::query("INSERT INTO agents (id, name, slug, referral_code, created_at, updated_at) VALUES ($1, $2, $2, $1, 0, 0)")
-            .bind(&id)
-            .bind(format!("agent-{i}-{}", &id[..8]))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
+        sqlx::query(
+            "INSERT INTO agents (id, name, slug, referral_code, created_at, updated_at) VALUES ($1, $2, $2, $1, 0, 0)",
+        )
+        .bind(&id)
+        .bind(format!("agent-{i}-{}", &id[..8]))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
         ledger::open_wallet_in(&mut tx, &id, credits).await.unwrap();
         tx.commit().await.unwrap();
         ids.push(id);

@@ -11,8 +11,15 @@ async fn everything_survives_a_restart() {
     let mut s = Server::start().await;
     let (id, key) = s.register("Persistent", json!({"capabilities": ["memory"], "ownerEmail": "p@example.com"})).await;
     s.post("/api/agents/wallet/deposit", Some(&key), json!({"amountCents": 4242})).await;
-    let idem = s.http.post(s.url("/api/agents/wallet/deposit")).header("X-API-Key", &key)
-        .header("Idempotency-Key", "before-restart").json(&json!({"amountCents": 8})).send().await.unwrap();
+    let idem = s
+        .http
+        .post(s.url("/api/agents/wallet/deposit"))
+        .header("X-API-Key", &key)
+        .header("Idempotency-Key", "before-restart")
+        .json(&json!({"amountCents": 8}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(idem.status(), StatusCode::OK);
     let before = s.get("/api/agents/wallet", Some(&key)).await.body;
 
@@ -24,8 +31,15 @@ async fn everything_survives_a_restart() {
     assert_eq!(me.body["agent"]["ownerEmail"], "p@example.com");
     assert_eq!(s.get("/api/agents/wallet", Some(&key)).await.body, before, "same balance and history");
     assert_eq!(s.get("/api/agents?capability=memory", None).await.body["meta"]["total"], 1);
-    let replay = s.http.post(s.url("/api/agents/wallet/deposit")).header("X-API-Key", &key)
-        .header("Idempotency-Key", "before-restart").json(&json!({"amountCents": 8})).send().await.unwrap();
+    let replay = s
+        .http
+        .post(s.url("/api/agents/wallet/deposit"))
+        .header("X-API-Key", &key)
+        .header("Idempotency-Key", "before-restart")
+        .json(&json!({"amountCents": 8}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(replay.headers()["idempotent-replayed"], "true", "idempotency records persist");
     assert_eq!(s.balance(&key).await, 4350);
     s.assert_ledger_sound().await;
@@ -102,9 +116,13 @@ async fn first_start_without_an_operator_key_prints_one_once() {
     let url = agora_e2e::fresh_database_url(dir.path()).await;
     let run = || async {
         let mut cmd = tokio::process::Command::new(agora_e2e::agora_bin());
-        cmd.env_clear().env("AGORA_DATABASE_URL", &url).env("AGORA_DATA_DIR", dir.path())
-            .args(["serve", "--listen", "127.0.0.1:0"]).stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null()).kill_on_drop(true);
+        cmd.env_clear()
+            .env("AGORA_DATABASE_URL", &url)
+            .env("AGORA_DATA_DIR", dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
         let mut child = cmd.spawn().unwrap();
         let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap());
         let mut text = String::new();
@@ -120,7 +138,8 @@ async fn first_start_without_an_operator_key_prints_one_once() {
         text
     };
     let first = run().await;
-    let key = first.lines().find_map(|l| l.strip_prefix("operator key (shown once, store it): ")).expect(&first).to_string();
+    let key =
+        first.lines().find_map(|l| l.strip_prefix("operator key (shown once, store it): ")).expect(&first).to_string();
     assert!(key.starts_with("op_") && key.len() == 51);
     let second = run().await;
     assert!(!second.contains("operator key"), "shown only once: {second}");
@@ -139,12 +158,23 @@ async fn health_ready_and_openapi() {
     assert!(api.body["openapi"].as_str().unwrap().starts_with("3."));
     let paths = api.body["paths"].as_object().unwrap();
     for (path, method) in [
-        ("/api/agents/register", "post"), ("/api/agents/claim", "post"), ("/api/agents/me", "get"),
-        ("/api/agents/me", "patch"), ("/api/agents/me/setup", "get"), ("/api/agents/me/webhook", "put"),
-        ("/api/agents", "get"), ("/api/agents/{id}", "get"), ("/api/agents/wallet", "get"), ("/api/wallet", "get"),
-        ("/api/agents/wallet/deposit", "post"), ("/api/agents/wallet/withdraw", "post"),
-        ("/api/agents/wallet/payouts", "get"), ("/api/admin/ledger/check", "get"), ("/api/admin/operator-keys", "post"),
-        ("/health", "get"), ("/ready", "get"),
+        ("/api/agents/register", "post"),
+        ("/api/agents/claim", "post"),
+        ("/api/agents/me", "get"),
+        ("/api/agents/me", "patch"),
+        ("/api/agents/me/setup", "get"),
+        ("/api/agents/me/webhook", "put"),
+        ("/api/agents", "get"),
+        ("/api/agents/{id}", "get"),
+        ("/api/agents/wallet", "get"),
+        ("/api/wallet", "get"),
+        ("/api/agents/wallet/deposit", "post"),
+        ("/api/agents/wallet/withdraw", "post"),
+        ("/api/agents/wallet/payouts", "get"),
+        ("/api/admin/ledger/check", "get"),
+        ("/api/admin/operator-keys", "post"),
+        ("/health", "get"),
+        ("/ready", "get"),
     ] {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from /openapi.json");
     }
@@ -155,5 +185,27 @@ async fn health_ready_and_openapi() {
             let line = format!("{} {path}", method.to_uppercase());
             assert!(doc.contains(&line), "docs/api.md lacks `{line}`");
         }
+    }
+}
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id() {
+    let s = Server::start_with(agora_e2e::Options::default().env("AGORA_LOG_FORMAT", "json")).await;
+    let r = s.http.get(s.url("/api/agents/nope")).header("x-request-id", "find-me-in-the-log").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // The access log line is written when the response completes.
+    let mut found = None;
+    for _ in 0..50 {
+        found = s.log().lines().find(|l| l.contains("find-me-in-the-log")).map(str::to_string);
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let line = found.expect("a log line with the request id");
+    let v: serde_json::Value = serde_json::from_str(&line).expect("log lines are JSON");
+    assert_eq!(v["span"]["request_id"], "find-me-in-the-log", "{line}");
+    for l in s.log().lines().filter(|l| !l.trim().is_empty()) {
+        serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|_| panic!("not JSON: {l}"));
     }
 }

@@ -18,7 +18,9 @@ async fn deposits_and_wallet_history() {
     // snake_case amount works too; the limit is exactly $10,000 per deposit.
     let max = s.post("/api/agents/wallet/deposit", Some(&key), json!({"amount_cents": 1_000_000})).await;
     assert_eq!(max.status, StatusCode::OK, "{}", max.body);
-    s.post("/api/agents/wallet/deposit", Some(&key), json!({"amountCents": 1_000_001})).await.assert_error(422, "validation_error");
+    s.post("/api/agents/wallet/deposit", Some(&key), json!({"amountCents": 1_000_001}))
+        .await
+        .assert_error(422, "validation_error");
 
     let w = s.get("/api/agents/wallet", Some(&key)).await;
     assert_eq!(w.status, StatusCode::OK);
@@ -57,13 +59,18 @@ async fn operators_deposit_to_any_agent_and_agents_only_to_themselves() {
         .await
         .assert_error(403, "forbidden");
     // Naming yourself is fine.
-    assert_eq!(s.post("/api/agents/wallet/deposit", Some(&akey), json!({"amountCents": 10, "agentId": a})).await.status, StatusCode::OK);
+    assert_eq!(
+        s.post("/api/agents/wallet/deposit", Some(&akey), json!({"amountCents": 10, "agentId": a})).await.status,
+        StatusCode::OK
+    );
     let op = s.operator_key.clone();
     let r = s.post("/api/agents/wallet/deposit", Some(&op), json!({"amountCents": 700, "agentId": b})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.body["deposit"]["agentName"], "Bob");
     assert_eq!(r.body["deposit"]["balanceAfter"], 800);
-    s.post("/api/agents/wallet/deposit", Some(&op), json!({"amountCents": 700})).await.assert_error(422, "validation_error");
+    s.post("/api/agents/wallet/deposit", Some(&op), json!({"amountCents": 700}))
+        .await
+        .assert_error(422, "validation_error");
     s.post("/api/agents/wallet/deposit", Some(&op), json!({"amountCents": 700, "agentId": "no-such-agent"}))
         .await
         .assert_error(404, "not_found");
@@ -95,8 +102,14 @@ async fn withdrawals_leave_sign_up_credits_behind() {
     assert_eq!(wallet.body["transactions"][0]["type"], "WITHDRAWAL");
     assert_eq!(wallet.body["transactions"][0]["amountCents"], -2500);
     assert_eq!(wallet.body["withdrawableCents"], 500);
-    for bad in [json!({"amountCents": 0}), json!({"amountCents": -5}), json!({"amountCents": 1.5}),
-                json!({"amountCents": "100"}), json!({"amountCents": 1e30}), json!({})] {
+    for bad in [
+        json!({"amountCents": 0}),
+        json!({"amountCents": -5}),
+        json!({"amountCents": 1.5}),
+        json!({"amountCents": "100"}),
+        json!({"amountCents": 1e30}),
+        json!({}),
+    ] {
         let r = s.post("/api/agents/wallet/withdraw", Some(&key), bad.clone()).await;
         assert_eq!(r.status.as_u16(), 422, "{bad} -> {}", r.body);
     }
@@ -134,17 +147,38 @@ async fn idempotency_keys_replay_and_refuse_reuse() {
 
     // Keys are scoped per API key: another agent's same key is a new request.
     let (_, other) = s.register("Other", json!({})).await;
-    let r = s.http.post(s.url("/api/agents/wallet/deposit")).header("X-API-Key", &other)
-        .header("Idempotency-Key", "dep-1").json(&json!({"amountCents": 1})).send().await.unwrap();
+    let r = s
+        .http
+        .post(s.url("/api/agents/wallet/deposit"))
+        .header("X-API-Key", &other)
+        .header("Idempotency-Key", "dep-1")
+        .json(&json!({"amountCents": 1}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.headers().get("idempotent-replayed").is_none());
 
     // Failed business outcomes replay too (a retry cannot suddenly succeed twice).
-    let w1 = s.http.post(s.url("/api/agents/wallet/withdraw")).header("X-API-Key", &key)
-        .header("Idempotency-Key", "wd-1").json(&json!({"amountCents": 1000})).send().await.unwrap();
+    let w1 = s
+        .http
+        .post(s.url("/api/agents/wallet/withdraw"))
+        .header("X-API-Key", &key)
+        .header("Idempotency-Key", "wd-1")
+        .json(&json!({"amountCents": 1000}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(w1.status(), StatusCode::OK);
-    let w2 = s.http.post(s.url("/api/agents/wallet/withdraw")).header("X-API-Key", &key)
-        .header("Idempotency-Key", "wd-1").json(&json!({"amountCents": 1000})).send().await.unwrap();
+    let w2 = s
+        .http
+        .post(s.url("/api/agents/wallet/withdraw"))
+        .header("X-API-Key", &key)
+        .header("Idempotency-Key", "wd-1")
+        .json(&json!({"amountCents": 1000}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(w2.status(), StatusCode::OK);
     assert_eq!(s.balance(&key).await, 334, "withdrawn once");
 
@@ -156,8 +190,15 @@ async fn idempotency_keys_replay_and_refuse_reuse() {
     assert_eq!(ok + busy, 20);
     assert_eq!(s.balance(&key).await, 434, "exactly one deposit of 100");
 
-    let bad = s.http.post(s.url("/api/agents/wallet/deposit")).header("X-API-Key", &key)
-        .header("Idempotency-Key", "x".repeat(300)).json(&json!({"amountCents": 1})).send().await.unwrap();
+    let bad = s
+        .http
+        .post(s.url("/api/agents/wallet/deposit"))
+        .header("X-API-Key", &key)
+        .header("Idempotency-Key", "x".repeat(300))
+        .json(&json!({"amountCents": 1}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     s.assert_ledger_sound().await;
 }

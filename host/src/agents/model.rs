@@ -108,8 +108,7 @@ impl AgentRow {
     }
 
     pub fn rating(&self) -> Option<f64> {
-        (self.rating_count > 0)
-            .then(|| (self.rating_sum as f64 / self.rating_count as f64 * 10.0).round() / 10.0)
+        (self.rating_count > 0).then(|| (self.rating_sum as f64 / self.rating_count as f64 * 10.0).round() / 10.0)
     }
 
     pub fn capability_list(&self) -> Vec<String> {

@@ -109,7 +109,8 @@ async fn register(
     if slug.is_empty() {
         slug = format!("agent-{}", random_token(6).to_lowercase());
     }
-    let referral_code = format!("{}-{}", &slug[..slug.len().min(20)].trim_end_matches('-'), random_token(6).to_lowercase());
+    let referral_code =
+        format!("{}-{}", &slug[..slug.len().min(20)].trim_end_matches('-'), random_token(6).to_lowercase());
     let key = generate_key(KeyKind::Agent);
     let claim_token = random_token(32);
 
@@ -217,12 +218,7 @@ async fn me_response(app: &App, agent_id: &str) -> ApiResult<Json<MeResponse>> {
     let row = store::get(&app.db, agent_id).await?;
     let services = store::services_of(&app.db, &[agent_id]).await?.remove(agent_id).unwrap_or_default();
     let balance = app.ledger.balance(agent_id).await?.balance_cents;
-    Ok(Json(MeResponse {
-        success: true,
-        agent: row.private(services.clone()),
-        data: row.private(services),
-        balance,
-    }))
+    Ok(Json(MeResponse { success: true, agent: row.private(services.clone()), data: row.private(services), balance }))
 }
 
 /// Your own profile, settings and balance.
@@ -273,11 +269,7 @@ async fn update_me(
             changes.push((column, text_or_null(value)));
         }
     }
-    let capabilities = req
-        .capabilities
-        .as_deref()
-        .map(|c| validate::labels("capabilities", c, 32))
-        .transpose()?;
+    let capabilities = req.capabilities.as_deref().map(|c| validate::labels("capabilities", c, 32)).transpose()?;
     if let Some(caps) = &capabilities {
         changes.push(("capabilities", Arg::Text(serde_json::to_string(caps).unwrap_or_default())));
     }
@@ -360,8 +352,13 @@ async fn setup(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<Se
         step("avatar", "Profile picture", a.avatar_url.is_some(), "medium", patch("avatarUrl", "https://...")),
         step("description", "Agent description", described, "medium", patch("description", "What you do")),
         step("services", "Listed services", has_services, "high", None),
-        step("runtime", "A way to do work (endpoint_url or system_prompt)", a.runtime() != "none", "high",
-            patch("endpointUrl", "https://...")),
+        step(
+            "runtime",
+            "A way to do work (endpoint_url or system_prompt)",
+            a.runtime() != "none",
+            "high",
+            patch("endpointUrl", "https://..."),
+        ),
     ];
     let done = steps.iter().filter(|s| s.done).count();
     let ready = described && runnable && a.status == "ACTIVE";
@@ -369,8 +366,9 @@ async fn setup(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<Se
     let message = match (ready, left) {
         (true, 0) => "✅ You're live and fully set up.".to_string(),
         (true, n) => format!("✅ You're live! Complete {n} more step(s) for best results."),
-        (false, _) => "Add a description and a way to do work (a service, endpoint_url or system_prompt) to go live."
-            .to_string(),
+        (false, _) => {
+            "Add a description and a way to do work (a service, endpoint_url or system_prompt) to go live.".to_string()
+        }
     };
     let balance = app.ledger.balance(&a.id).await?.balance_cents;
     Ok(Json(SetupResponse {
@@ -508,4 +506,3 @@ async fn profile(
         balance: caller_balance(&app, &who).await?,
     }))
 }
-

@@ -91,7 +91,11 @@ pub async fn id_by_referral_code(conn: &mut AnyConnection, code: &str) -> Result
 }
 
 /// Applies `(column, value)` changes; returns false when the agent does not exist.
-pub async fn update(conn: &mut AnyConnection, id: &str, changes: Vec<(&'static str, Arg)>) -> Result<bool, sqlx::Error> {
+pub async fn update(
+    conn: &mut AnyConnection,
+    id: &str,
+    changes: Vec<(&'static str, Arg)>,
+) -> Result<bool, sqlx::Error> {
     let mut q = SqlBuf::new("UPDATE agents SET updated_at = ");
     let now = q.arg(Arg::Int(now_ms()));
     q.push(&now);
@@ -133,7 +137,9 @@ pub async fn services_of(db: &Db, agent_ids: &[&str]) -> Result<HashMap<String, 
     if agent_ids.is_empty() {
         return Ok(map);
     }
-    let mut q = SqlBuf::new("SELECT id, agent_id, title, category, price_cents FROM services WHERE active = 1 AND agent_id IN (");
+    let mut q = SqlBuf::new(
+        "SELECT id, agent_id, title, category, price_cents FROM services WHERE active = 1 AND agent_id IN (",
+    );
     let placeholders: Vec<String> = agent_ids.iter().map(|id| q.arg(Arg::Text(id.to_string()))).collect();
     q.push(&placeholders.join(", ")).push(") ORDER BY created_at");
     for row in q.query().fetch_all(&db.read).await? {

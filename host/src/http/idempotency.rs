@@ -39,8 +39,11 @@ async fn run(app: &App, req: Request, next: Next) -> Result<Response, Response> 
         .ok()
         .filter(|k| !k.is_empty() && k.len() <= 255)
         .ok_or_else(|| {
-            ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters")
-                .into_response()
+            ApiError::bad_request(
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
+            .into_response()
         })?
         .to_string();
     let scope = presented_key(req.headers()).map(|k| hash_secret(k)).unwrap_or_else(|| "anonymous".into());
@@ -112,8 +115,7 @@ async fn run(app: &App, req: Request, next: Next) -> Result<Response, Response> 
     let resp_bytes = to_bytes(resp_body, usize::MAX).await.unwrap_or_default();
     // Outcomes that never started executing (auth, concurrency, throttling, server faults)
     // are not stored, so the same key may be retried.
-    let keep = !(status.is_server_error()
-        || matches!(status.as_u16(), 401 | 403 | 409 | 429));
+    let keep = !(status.is_server_error() || matches!(status.as_u16(), 401 | 403 | 409 | 429));
     let stored = if keep {
         sqlx::query(
             "UPDATE idempotency_keys SET status_code = $1, response_body = $2 WHERE scope = $3 AND idem_key = $4",

@@ -49,8 +49,7 @@ impl RateLimiter {
         }
         let capacity = f64::from(self.per_minute);
         let per_sec = capacity / 60.0;
-        let mut bucket =
-            self.buckets.entry(key.to_string()).or_insert(Bucket { tokens: capacity, updated: now });
+        let mut bucket = self.buckets.entry(key.to_string()).or_insert(Bucket { tokens: capacity, updated: now });
         let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * per_sec).min(capacity);
         bucket.updated = now;

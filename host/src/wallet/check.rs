@@ -24,9 +24,7 @@ pub struct LedgerReport {
 pub async fn check(db: &Db) -> Result<LedgerReport, sqlx::Error> {
     let mut tx = db.read.begin().await?;
     if db.backend == Backend::Postgres {
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
     }
     let mut problems = Vec::new();
     let scalar = |sql: &'static str| sqlx::query(sql);
@@ -39,8 +37,7 @@ pub async fn check(db: &Db) -> Result<LedgerReport, sqlx::Error> {
     )
     .fetch_one(&mut *tx)
     .await?;
-    let (accounts, total, wallets, escrow): (i64, i64, i64, i64) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (accounts, total, wallets, escrow): (i64, i64, i64, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
     if total != 0 {
         problems.push(format!("balances sum to {total}, not 0"));
     }

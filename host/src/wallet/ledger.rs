@@ -127,11 +127,7 @@ struct Move<'a> {
 
 /// Locks the given accounts in a fixed (sorted) order so that concurrent multi-account
 /// transactions on PostgreSQL cannot deadlock.
-async fn lock_accounts(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    ids: &[&str],
-) -> Result<(), LedgerError> {
+async fn lock_accounts(conn: &mut AnyConnection, backend: Backend, ids: &[&str]) -> Result<(), LedgerError> {
     if backend == Backend::Sqlite {
         return Ok(());
     }
@@ -139,10 +135,8 @@ async fn lock_accounts(
     sorted.sort_unstable();
     sorted.dedup();
     for id in sorted {
-        let found = sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let found =
+            sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut *conn).await?;
         if found.is_none() {
             return Err(LedgerError::UnknownAccount(id.to_string()));
         }
@@ -181,12 +175,7 @@ async fn post(conn: &mut AnyConnection, m: Move<'_>) -> Result<Transfer, LedgerE
              WHERE id = $2 AND (allow_negative = 1 OR balance >= $1) RETURNING balance"
         }
     };
-    let debit_after: i64 = match sqlx::query(debit_sql)
-        .bind(m.amount)
-        .bind(m.from)
-        .fetch_optional(&mut *conn)
-        .await?
-    {
+    let debit_after: i64 = match sqlx::query(debit_sql).bind(m.amount).bind(m.from).fetch_optional(&mut *conn).await? {
         Some(row) => row.get(0),
         None => {
             promo_of(conn, m.from).await?; // UnknownAccount if it does not exist
@@ -252,11 +241,7 @@ pub fn fee_for(gross: i64, fee_bps: i64) -> i64 {
 }
 
 /// Creates the agent's wallet and grants sign-up credits from the promotions account.
-pub async fn open_wallet_in(
-    conn: &mut AnyConnection,
-    agent_id: &str,
-    signup_credits: i64,
-) -> Result<(), LedgerError> {
+pub async fn open_wallet_in(conn: &mut AnyConnection, agent_id: &str, signup_credits: i64) -> Result<(), LedgerError> {
     let account = wallet_account(agent_id);
     sqlx::query("INSERT INTO accounts (id, kind, agent_id, created_at) VALUES ($1, 'wallet', $2, $3)")
         .bind(&account)
@@ -534,11 +519,7 @@ pub async fn capture_in(
 }
 
 /// Returns the whole hold to the payer, sign-up credits included.
-pub async fn release_in(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    hold_id: &str,
-) -> Result<Settlement, LedgerError> {
+pub async fn release_in(conn: &mut AnyConnection, backend: Backend, hold_id: &str) -> Result<Settlement, LedgerError> {
     let hold = take_hold(conn, backend, hold_id, "released", 0).await?;
     lock_accounts(conn, backend, &[&hold.escrow_account, &hold.payer_account]).await?;
     let mut s = Settlement { hold_id: hold.id.clone(), ..Default::default() };

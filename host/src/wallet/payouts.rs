@@ -88,10 +88,7 @@ pub async fn withdraw(
         .await?;
         Ok::<_, LedgerError>(t)
     })?;
-    let status = match provider
-        .submit(PayoutRequest { payout_id: &payout_id, agent_id, amount_cents: amount })
-        .await
-    {
+    let status = match provider.submit(PayoutRequest { payout_id: &payout_id, agent_id, amount_cents: amount }).await {
         Ok(receipt) => {
             sqlx::query("UPDATE payouts SET status = $1, provider_ref = $2, updated_at = $3 WHERE id = $4")
                 .bind(receipt.status.as_str())
