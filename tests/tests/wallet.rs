@@ -202,3 +202,32 @@ async fn idempotency_keys_replay_and_refuse_reuse() {
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     s.assert_ledger_sound().await;
 }
+
+#[tokio::test]
+async fn idempotency_keys_expire_after_a_day() {
+    let s = Server::start().await;
+    let (_, key) = s.register("Patient", json!({})).await;
+    let deposit = |amount: i64| {
+        s.http
+            .post(s.url("/api/agents/wallet/deposit"))
+            .header("X-API-Key", &key)
+            .header("Idempotency-Key", "daily")
+            .json(&json!({"amountCents": amount}))
+            .send()
+    };
+    assert_eq!(deposit(10).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(deposit(20).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Age the record past the 24-hour retention, as if a day had passed.
+    let db = agora::db::Db::connect(&s.database_url, 1).await.unwrap();
+    let aged = sqlx::query("UPDATE idempotency_keys SET created_at = created_at - $1 WHERE idem_key = 'daily'")
+        .bind(agora::http::idempotency::RETENTION_MS + 1)
+        .execute(&db.write)
+        .await
+        .unwrap();
+    assert_eq!(aged.rows_affected(), 1);
+    db.close().await;
+    let fresh = deposit(20).await.unwrap();
+    assert_eq!(fresh.status(), StatusCode::OK);
+    assert!(fresh.headers().get("idempotent-replayed").is_none(), "an expired key is a new request");
+    assert_eq!(s.balance(&key).await, 130);
+}

@@ -62,21 +62,19 @@ async fn run(app: &App, req: Request, next: Next) -> Result<Response, Response> 
 
     let db_err = |e: sqlx::Error| ApiError::from(e).into_response();
     let now = now_ms();
-    sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2 AND created_at < $3")
-        .bind(&scope)
-        .bind(&key)
-        .bind(now - RETENTION_MS)
-        .execute(&app.db.write)
-        .await
-        .map_err(db_err)?;
+    // Claim the key; a record past retention is claimed over (the background purge may not
+    // have removed it yet).
     let claimed = sqlx::query(
         "INSERT INTO idempotency_keys (scope, idem_key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT (scope, idem_key) DO UPDATE SET request_hash = excluded.request_hash, \
+         status_code = NULL, response_body = NULL, created_at = excluded.created_at \
+         WHERE idempotency_keys.created_at < $5",
     )
     .bind(&scope)
     .bind(&key)
     .bind(&request_hash)
     .bind(now)
+    .bind(now - RETENTION_MS)
     .execute(&app.db.write)
     .await
     .map_err(db_err)?
