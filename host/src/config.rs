@@ -26,6 +26,22 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     pub shutdown_grace_secs: u64,
+    /// Accept component uploads without a publisher signature.
+    pub allow_unsigned_components: bool,
+    pub max_component_bytes: usize,
+    /// Let components' outbound HTTP and endpoint agents reach loopback and private addresses.
+    pub allow_private_http: bool,
+    pub max_concurrent_executions: u32,
+    pub exec_fuel: u64,
+    pub exec_timeout_ms: u64,
+    pub exec_memory_bytes: usize,
+    pub exec_max_output_bytes: usize,
+    /// Compute price: fuel units per cent (rounded down; budget minus price bounds the fuel).
+    pub fuel_per_cent: u64,
+    /// Bytes of key-value data each agent may keep.
+    pub kv_quota_bytes: i64,
+    /// How long a remote (endpoint_url) agent may take to answer.
+    pub endpoint_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -53,6 +69,17 @@ pub struct ConfigLayer {
     pub log_format: Option<LogFormat>,
     pub log_level: Option<String>,
     pub shutdown_grace_secs: Option<u64>,
+    pub allow_unsigned_components: Option<bool>,
+    pub max_component_bytes: Option<usize>,
+    pub allow_private_http: Option<bool>,
+    pub max_concurrent_executions: Option<u32>,
+    pub exec_fuel: Option<u64>,
+    pub exec_timeout_ms: Option<u64>,
+    pub exec_memory_bytes: Option<usize>,
+    pub exec_max_output_bytes: Option<usize>,
+    pub fuel_per_cent: Option<u64>,
+    pub kv_quota_bytes: Option<i64>,
+    pub endpoint_timeout_ms: Option<u64>,
 }
 
 macro_rules! overlay {
@@ -126,6 +153,17 @@ impl ConfigLayer {
             log_format,
             log_level: field!("LOG_LEVEL"),
             shutdown_grace_secs: field!("SHUTDOWN_GRACE_SECS"),
+            allow_unsigned_components: field!("ALLOW_UNSIGNED_COMPONENTS"),
+            max_component_bytes: field!("MAX_COMPONENT_BYTES"),
+            allow_private_http: field!("ALLOW_PRIVATE_HTTP"),
+            max_concurrent_executions: field!("MAX_CONCURRENT_EXECUTIONS"),
+            exec_fuel: field!("EXEC_FUEL"),
+            exec_timeout_ms: field!("EXEC_TIMEOUT_MS"),
+            exec_memory_bytes: field!("EXEC_MEMORY_BYTES"),
+            exec_max_output_bytes: field!("EXEC_MAX_OUTPUT_BYTES"),
+            fuel_per_cent: field!("FUEL_PER_CENT"),
+            kv_quota_bytes: field!("KV_QUOTA_BYTES"),
+            endpoint_timeout_ms: field!("ENDPOINT_TIMEOUT_MS"),
         })
     }
 
@@ -177,6 +215,17 @@ impl ConfigLayer {
             log_format: self.log_format.unwrap_or(LogFormat::Text),
             log_level: self.log_level.unwrap_or_else(|| "info".into()),
             shutdown_grace_secs: self.shutdown_grace_secs.unwrap_or(30),
+            allow_unsigned_components: self.allow_unsigned_components.unwrap_or(false),
+            max_component_bytes: self.max_component_bytes.unwrap_or(20 << 20).max(1024),
+            allow_private_http: self.allow_private_http.unwrap_or(false),
+            max_concurrent_executions: self.max_concurrent_executions.unwrap_or(64).clamp(1, 10_000),
+            exec_fuel: self.exec_fuel.unwrap_or(2_000_000_000).max(1),
+            exec_timeout_ms: self.exec_timeout_ms.unwrap_or(5_000).max(1),
+            exec_memory_bytes: self.exec_memory_bytes.unwrap_or(64 << 20).max(1 << 20),
+            exec_max_output_bytes: self.exec_max_output_bytes.unwrap_or(1 << 20).max(1024),
+            fuel_per_cent: self.fuel_per_cent.unwrap_or(100_000_000).max(1),
+            kv_quota_bytes: self.kv_quota_bytes.unwrap_or(1 << 20).max(0),
+            endpoint_timeout_ms: self.endpoint_timeout_ms.unwrap_or(30_000).max(1),
         })
     }
 }

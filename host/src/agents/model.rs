@@ -5,7 +5,8 @@ use crate::db::rfc3339;
 
 pub const AGENT_COLUMNS: &str = "id, name, slug, description, owner_email, avatar_url, webhook_url, \
     endpoint_url, system_prompt, capabilities, tags, price_per_task_cents, status, claimed_at, \
-    referral_code, referred_by, rating_sum, rating_count, jobs_completed, available_for_hire, created_at";
+    referral_code, referred_by, rating_sum, rating_count, jobs_completed, available_for_hire, created_at, \
+    component_id, endpoint_secret";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AgentRow {
@@ -30,6 +31,8 @@ pub struct AgentRow {
     pub jobs_completed: i64,
     pub available_for_hire: i64,
     pub created_at: i64,
+    pub component_id: Option<String>,
+    pub endpoint_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
@@ -74,8 +77,10 @@ pub struct PublicProfile {
     #[serde(rename = "total_tasks")]
     pub total_tasks: i64,
     pub available_for_hire: bool,
-    /// How the agent does work: `endpoint`, `system_prompt` or `none`.
+    /// How the agent does work: `component`, `endpoint`, `system_prompt` or `none`.
     pub runtime: String,
+    /// The Wasm component it runs, with the capabilities the host grants it.
+    pub component: Option<ComponentSummary>,
     pub services: Vec<ServiceSummary>,
     pub stats: AgentStats,
     pub created_at: String,
@@ -94,11 +99,25 @@ pub struct PrivateProfile {
     pub referral_code: String,
     pub referred_by: Option<String>,
     pub claimed: bool,
+    /// Key of the HMAC-SHA256 signature (`X-Agora-Signature`) on calls to your endpoint_url.
+    pub endpoint_secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentSummary {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub digest: String,
+    pub capabilities: crate::components::model::Capabilities,
 }
 
 impl AgentRow {
     pub fn runtime(&self) -> &'static str {
-        if self.endpoint_url.is_some() {
+        if self.component_id.is_some() {
+            "component"
+        } else if self.endpoint_url.is_some() {
             "endpoint"
         } else if self.system_prompt.is_some() {
             "system_prompt"
@@ -115,7 +134,7 @@ impl AgentRow {
         serde_json::from_str(&self.capabilities).unwrap_or_default()
     }
 
-    pub fn public(&self, services: Vec<ServiceSummary>) -> PublicProfile {
+    pub fn public(&self, services: Vec<ServiceSummary>, component: Option<ComponentSummary>) -> PublicProfile {
         let rating = self.rating();
         PublicProfile {
             id: self.id.clone(),
@@ -134,15 +153,16 @@ impl AgentRow {
             total_tasks: self.jobs_completed,
             available_for_hire: self.available_for_hire != 0,
             runtime: self.runtime().to_string(),
+            component,
             stats: AgentStats { total_services: services.len(), total_jobs: self.jobs_completed },
             services,
             created_at: rfc3339(self.created_at),
         }
     }
 
-    pub fn private(&self, services: Vec<ServiceSummary>) -> PrivateProfile {
+    pub fn private(&self, services: Vec<ServiceSummary>, component: Option<ComponentSummary>) -> PrivateProfile {
         PrivateProfile {
-            public: self.public(services),
+            public: self.public(services, component),
             owner_email: self.owner_email.clone(),
             webhook_url: self.webhook_url.clone(),
             endpoint_url: self.endpoint_url.clone(),
@@ -150,6 +170,7 @@ impl AgentRow {
             referral_code: self.referral_code.clone(),
             referred_by: self.referred_by.clone(),
             claimed: self.claimed_at.is_some(),
+            endpoint_secret: self.endpoint_secret.clone(),
         }
     }
 }
@@ -202,6 +223,9 @@ pub struct UpdateRequest {
     pub price_per_task: Option<i64>,
     #[serde(alias = "available_for_hire")]
     pub available_for_hire: Option<bool>,
+    /// One of your published agent components; an empty string detaches it.
+    #[serde(alias = "component_id")]
+    pub component_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -139,6 +139,7 @@ async fn register(
         claim_token_hash: &hash_secret(&claim_token),
         referral_code: &referral_code,
         referred_by: referred_by.as_deref(),
+        endpoint_secret: &random_token(40),
     };
     if let Err(e) = store::insert(&mut tx, &new).await {
         return Err(if is_unique_violation(&e) {
@@ -217,8 +218,14 @@ pub struct MeResponse {
 async fn me_response(app: &App, agent_id: &str) -> ApiResult<Json<MeResponse>> {
     let row = store::get(&app.db, agent_id).await?;
     let services = store::services_of(&app.db, &[agent_id]).await?.remove(agent_id).unwrap_or_default();
+    let component = store::components_of(&app.db, &[&row]).await?.into_values().next();
     let balance = app.ledger.balance(agent_id).await?.balance_cents;
-    Ok(Json(MeResponse { success: true, agent: row.private(services.clone()), data: row.private(services), balance }))
+    Ok(Json(MeResponse {
+        success: true,
+        agent: row.private(services.clone(), component.clone()),
+        data: row.private(services, component),
+        balance,
+    }))
 }
 
 /// Your own profile, settings and balance.
@@ -282,6 +289,22 @@ async fn update_me(
     }
     if let Some(a) = req.available_for_hire {
         changes.push(("available_for_hire", Arg::Int(a.into())));
+    }
+    if let Some(id) = req.component_id.as_deref().map(str::trim) {
+        if id.is_empty() {
+            changes.push(("component_id", Arg::Null));
+        } else {
+            let c = crate::components::store::get(&app.db, id)
+                .await?
+                .ok_or_else(|| validate::fail("componentId", "no such component"))?;
+            if c.publisher_id != who.agent_id {
+                return Err(ApiError::forbidden("an agent can only run components it published"));
+            }
+            if c.kind != "agent" {
+                return Err(validate::fail("componentId", &format!("this is a {} component, not an agent", c.kind)));
+            }
+            changes.push(("component_id", Arg::Text(c.id)));
+        }
     }
     let mut tx = app.db.begin().await?;
     if !store::update(&mut tx, &who.agent_id, changes).await? {
@@ -354,7 +377,7 @@ async fn setup(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<Se
         step("services", "Listed services", has_services, "high", None),
         step(
             "runtime",
-            "A way to do work (endpoint_url or system_prompt)",
+            "A way to do work (a component, endpoint_url or system_prompt)",
             a.runtime() != "none",
             "high",
             patch("endpointUrl", "https://..."),
@@ -367,7 +390,8 @@ async fn setup(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<Se
         (true, 0) => "✅ You're live and fully set up.".to_string(),
         (true, n) => format!("✅ You're live! Complete {n} more step(s) for best results."),
         (false, _) => {
-            "Add a description and a way to do work (a service, endpoint_url or system_prompt) to go live.".to_string()
+            "Add a description and a way to do work (a service, a component, endpoint_url or system_prompt) to go live."
+                .to_string()
         }
     };
     let balance = app.ledger.balance(&a.id).await?.balance_cents;
@@ -469,9 +493,16 @@ async fn directory(
     let page = store::directory(&app.db, &q, limit, offset).await?;
     let ids: Vec<&str> = page.rows.iter().map(|r| r.id.as_str()).collect();
     let mut services = store::services_of(&app.db, &ids).await?;
+    let components = store::components_of(&app.db, &page.rows.iter().collect::<Vec<_>>()).await?;
     let next_cursor = page.rows.last().filter(|_| page.has_more).map(|r| store::encode_cursor(r.created_at, &r.id));
-    let data: Vec<PublicProfile> =
-        page.rows.iter().map(|r| r.public(services.remove(&r.id).unwrap_or_default())).collect();
+    let data: Vec<PublicProfile> = page
+        .rows
+        .iter()
+        .map(|r| {
+            let component = r.component_id.as_ref().and_then(|id| components.get(id).cloned());
+            r.public(services.remove(&r.id).unwrap_or_default(), component)
+        })
+        .collect();
     Ok(Json(DirectoryResponse {
         success: true,
         meta: PageMeta { total: page.total, count: data.len(), limit, offset, has_more: page.has_more, next_cursor },
@@ -499,10 +530,11 @@ async fn profile(
 ) -> ApiResult<Json<ProfileResponse>> {
     let row = store::find(&app.db, &id).await?.ok_or_else(|| ApiError::not_found("agent"))?;
     let services = store::services_of(&app.db, &[&row.id]).await?.remove(&row.id).unwrap_or_default();
+    let component = store::components_of(&app.db, &[&row]).await?.into_values().next();
     Ok(Json(ProfileResponse {
         success: true,
-        agent: row.public(services.clone()),
-        data: row.public(services),
+        agent: row.public(services.clone(), component.clone()),
+        data: row.public(services, component),
         balance: caller_balance(&app, &who).await?,
     }))
 }

@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use sqlx::{AnyConnection, Row};
 
-use super::model::{AgentRow, DirectoryQuery, ServiceSummary, AGENT_COLUMNS};
+use super::model::{AgentRow, ComponentSummary, DirectoryQuery, ServiceSummary, AGENT_COLUMNS};
 use crate::db::{now_ms, Arg, Db, SqlBuf};
 use crate::error::ApiError;
 
@@ -23,6 +23,7 @@ pub struct NewAgent<'a> {
     pub claim_token_hash: &'a str,
     pub referral_code: &'a str,
     pub referred_by: Option<&'a str>,
+    pub endpoint_secret: &'a str,
 }
 
 pub async fn insert(conn: &mut AnyConnection, a: &NewAgent<'_>) -> Result<(), sqlx::Error> {
@@ -30,8 +31,8 @@ pub async fn insert(conn: &mut AnyConnection, a: &NewAgent<'_>) -> Result<(), sq
     sqlx::query(
         "INSERT INTO agents (id, name, slug, description, owner_email, avatar_url, webhook_url, \
          endpoint_url, system_prompt, capabilities, tags, price_per_task_cents, claim_token_hash, \
-         referral_code, referred_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+         referral_code, referred_by, endpoint_secret, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)",
     )
     .bind(a.id)
     .bind(a.name)
@@ -48,6 +49,7 @@ pub async fn insert(conn: &mut AnyConnection, a: &NewAgent<'_>) -> Result<(), sq
     .bind(a.claim_token_hash)
     .bind(a.referral_code)
     .bind(a.referred_by)
+    .bind(a.endpoint_secret)
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -145,6 +147,52 @@ pub async fn services_of(db: &Db, agent_ids: &[&str]) -> Result<HashMap<String, 
     for row in q.query().fetch_all(&db.read).await? {
         let s = <ServiceSummary as sqlx::FromRow<_>>::from_row(&row)?;
         map.entry(s.agent_id.clone()).or_default().push(s);
+    }
+    Ok(map)
+}
+
+/// The agent's endpoint secret, created for agents registered before secrets existed.
+pub async fn endpoint_secret(db: &Db, agent: &AgentRow) -> Result<String, sqlx::Error> {
+    if let Some(s) = &agent.endpoint_secret {
+        return Ok(s.clone());
+    }
+    let secret = crate::http::auth::random_token(40);
+    sqlx::query("UPDATE agents SET endpoint_secret = $1 WHERE id = $2 AND endpoint_secret IS NULL")
+        .bind(&secret)
+        .bind(&agent.id)
+        .execute(&db.write)
+        .await?;
+    let stored: Option<String> = sqlx::query("SELECT endpoint_secret FROM agents WHERE id = $1")
+        .bind(&agent.id)
+        .fetch_one(&db.read)
+        .await?
+        .get(0);
+    Ok(stored.unwrap_or(secret))
+}
+
+/// The agents' components, for their profiles.
+pub async fn components_of(db: &Db, rows: &[&AgentRow]) -> Result<HashMap<String, ComponentSummary>, sqlx::Error> {
+    let mut map = HashMap::new();
+    let ids: Vec<&str> = rows.iter().filter_map(|r| r.component_id.as_deref()).collect();
+    if ids.is_empty() {
+        return Ok(map);
+    }
+    let mut q = SqlBuf::new("SELECT id, name, version, digest, grants FROM components WHERE id IN (");
+    let placeholders: Vec<String> = ids.iter().map(|id| q.arg(Arg::Text(id.to_string()))).collect();
+    q.push(&placeholders.join(", ")).push(")");
+    for row in q.query().fetch_all(&db.read).await? {
+        let id: String = row.get(0);
+        let grants: String = row.get(4);
+        map.insert(
+            id.clone(),
+            ComponentSummary {
+                id,
+                name: row.get(1),
+                version: row.get(2),
+                digest: format!("sha256:{}", row.get::<String, _>(3)),
+                capabilities: serde_json::from_str(&grants).unwrap_or_default(),
+            },
+        );
     }
     Ok(map)
 }

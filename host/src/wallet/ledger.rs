@@ -32,6 +32,7 @@ pub mod kind {
     pub const PLATFORM_FEE: &str = "PLATFORM_FEE";
     pub const REFUND: &str = "REFUND";
     pub const TRANSFER: &str = "TRANSFER";
+    pub const COMPUTE: &str = "COMPUTE";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +51,7 @@ pub enum LedgerError {
     UnknownHold(String),
     #[error("hold is already {0}")]
     HoldSettled(String),
-    #[error("capture amount {0} exceeds the held amount {1}")]
+    #[error("capture of {0} exceeds the held amount {1}")]
     CaptureTooLarge(i64, i64),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
@@ -100,6 +101,7 @@ pub struct Settlement {
     pub hold_id: String,
     pub paid_to_payee: i64,
     pub fee: i64,
+    pub compute: i64,
     pub refunded: i64,
     pub transfers: Vec<Transfer>,
 }
@@ -477,24 +479,30 @@ async fn refund_rest(
     Ok(())
 }
 
-/// Pays `gross` of the hold to the payee (less the platform fee) and releases the rest.
+/// Pays `gross` of the hold to the payee less the platform fee, `compute` (metered execution)
+/// to the platform, and releases the rest to the payer.
 pub async fn capture_in(
     conn: &mut AnyConnection,
     backend: Backend,
     hold_id: &str,
     payee_agent: &str,
     gross: i64,
+    compute: i64,
     fee_bps: i64,
 ) -> Result<Settlement, LedgerError> {
-    if gross < 0 {
+    if gross < 0 || compute < 0 {
         return Err(LedgerError::InvalidAmount);
     }
     let payee = wallet_account(payee_agent);
-    let hold = take_hold(conn, backend, hold_id, "captured", gross).await?;
+    let hold = take_hold(conn, backend, hold_id, "captured", gross.saturating_add(compute)).await?;
     lock_accounts(conn, backend, &[&hold.escrow_account, &hold.payer_account, &payee, REVENUE]).await?;
     let fee = fee_for(gross, fee_bps);
-    let mut s = Settlement { hold_id: hold.id.clone(), paid_to_payee: gross - fee, fee, ..Default::default() };
-    let legs = [(&payee[..], gross - fee, kind::JOB_EARNING), (REVENUE, fee, kind::PLATFORM_FEE)];
+    let mut s = Settlement { hold_id: hold.id.clone(), paid_to_payee: gross - fee, fee, compute, ..Default::default() };
+    let legs = [
+        (&payee[..], gross - fee, kind::JOB_EARNING),
+        (REVENUE, fee, kind::PLATFORM_FEE),
+        (REVENUE, compute, kind::COMPUTE),
+    ];
     for (to, amount, kind) in legs {
         if amount > 0 {
             let t = post(
@@ -514,7 +522,7 @@ pub async fn capture_in(
             s.transfers.push(t);
         }
     }
-    refund_rest(conn, &hold, gross, &mut s).await?;
+    refund_rest(conn, &hold, gross + compute, &mut s).await?;
     Ok(s)
 }
 
@@ -562,7 +570,7 @@ impl Ledger {
 
     pub async fn capture(&self, hold_id: &str, payee_agent: &str, gross: i64) -> Result<Settlement, LedgerError> {
         let (backend, fee) = (self.db.backend, self.fee_bps);
-        transaction!(self.db, |c| capture_in(c, backend, hold_id, payee_agent, gross, fee))
+        transaction!(self.db, |c| capture_in(c, backend, hold_id, payee_agent, gross, 0, fee))
     }
 
     pub async fn release(&self, hold_id: &str) -> Result<Settlement, LedgerError> {

@@ -1,0 +1,187 @@
+//! Runs an agent once, whatever it is made of, and reports the outcome without moving money.
+
+use std::time::Duration;
+
+use crate::agents::model::AgentRow;
+use crate::app::App;
+use crate::components::model::ComponentRow;
+use crate::components::store as components;
+use crate::error::ApiError;
+use crate::execute::endpoint::{self, EndpointCall};
+use crate::runtime::{AgentOutput, AgentTask, ExecError, Execution, Grants, Invocation, Kind, Limits};
+
+/// How an agent does its work.
+pub enum Runner {
+    Component(ComponentRow),
+    Endpoint(String),
+}
+
+impl Runner {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Runner::Component(_) => "component",
+            Runner::Endpoint(_) => "endpoint",
+        }
+    }
+    pub fn component_id(&self) -> Option<&str> {
+        match self {
+            Runner::Component(c) => Some(&c.id),
+            Runner::Endpoint(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    /// The output, or an error code and message.
+    pub result: Result<String, (String, String)>,
+    pub fuel: i64,
+    pub wall_ms: i64,
+    pub memory_bytes: i64,
+    pub logs: Vec<(String, String)>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl RunOutcome {
+    pub fn remote(result: Result<String, (String, String)>, elapsed: Duration) -> RunOutcome {
+        RunOutcome {
+            result,
+            fuel: 0,
+            wall_ms: elapsed.as_millis() as i64,
+            memory_bytes: 0,
+            logs: Vec::new(),
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+
+    fn failed(code: &str, message: String) -> RunOutcome {
+        RunOutcome::remote(Err((code.to_string(), message)), Duration::ZERO)
+    }
+
+    fn from_execution(e: Execution<AgentOutput>) -> RunOutcome {
+        RunOutcome {
+            result: e.result.map(|o| o.output).map_err(|err| (err.code().to_string(), err.to_string())),
+            fuel: e.usage.fuel as i64,
+            wall_ms: e.usage.wall_ms as i64,
+            memory_bytes: e.usage.memory_bytes as i64,
+            logs: e.logs.into_iter().map(|l| (l.level, l.message)).collect(),
+            stdout: e.stdout,
+            stderr: e.stderr,
+        }
+    }
+}
+
+/// Decides how the agent runs; refuses before any money moves when it cannot.
+pub async fn runner_for(app: &App, agent: &AgentRow) -> Result<Runner, ApiError> {
+    if let Some(id) = &agent.component_id {
+        let c = components::get(&app.db, id).await?.ok_or_else(|| ApiError::not_found("component"))?;
+        return Ok(Runner::Component(c));
+    }
+    if let Some(url) = &agent.endpoint_url {
+        return Ok(Runner::Endpoint(url.clone()));
+    }
+    if agent.system_prompt.is_some() {
+        return Err(ApiError::unavailable(
+            "this agent answers through its system_prompt, which runs on the AI gateway; the gateway is not available yet",
+        ));
+    }
+    Err(ApiError::unprocessable(
+        "agent_not_runnable",
+        "this agent has no component, endpoint_url or system_prompt to run",
+    ))
+}
+
+/// Compiles the component on this host if it is not ready yet: from this host's artifact
+/// cache when it has one, else from the stored bytes.
+pub async fn ensure_prepared(app: &App, c: &ComponentRow) -> Result<(), String> {
+    if app.runtime.is_prepared(&c.digest) {
+        return Ok(());
+    }
+    let kind: Kind = c.kind.parse().map_err(|_| format!("unknown component kind {}", c.kind))?;
+    let bytes = components::blob(&app.db, &c.digest)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("component bytes {} are missing", c.digest))?;
+    let (runtime, digest) = (app.runtime.clone(), c.digest.clone());
+    tokio::task::spawn_blocking(move || {
+        if runtime.load_cached(&digest, kind).unwrap_or(false) {
+            return Ok(());
+        }
+        runtime.prepare(&digest, &bytes, kind).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+pub struct RunRequest<'a> {
+    pub agent: &'a AgentRow,
+    pub runner: &'a Runner,
+    pub execution_id: &'a str,
+    pub input: &'a str,
+    pub caller_id: &'a str,
+    pub budget_cents: i64,
+    pub params: Option<String>,
+    pub fuel: u64,
+}
+
+pub fn limits(app: &App, fuel: u64) -> Limits {
+    Limits {
+        fuel,
+        timeout: Duration::from_millis(app.config.exec_timeout_ms),
+        memory_bytes: app.config.exec_memory_bytes,
+        max_output_bytes: app.config.exec_max_output_bytes,
+        ..Limits::default()
+    }
+}
+
+pub async fn run(app: &App, r: RunRequest<'_>) -> RunOutcome {
+    match r.runner {
+        Runner::Component(c) => {
+            if let Err(e) = ensure_prepared(app, c).await {
+                tracing::error!(component = %c.id, error = %e, "component not runnable");
+                return RunOutcome::failed("unavailable", "the agent's component cannot be loaded".into());
+            }
+            let caps = c.capabilities();
+            let invocation = Invocation {
+                namespace: r.agent.id.clone(),
+                grants: Grants {
+                    kv: caps.kv,
+                    http_hosts: caps.http,
+                    allow_private_http: app.config.allow_private_http,
+                },
+                limits: limits(app, r.fuel),
+                kv: app.kv.clone(),
+            };
+            let task = AgentTask {
+                id: r.execution_id.to_string(),
+                input: r.input.to_string(),
+                params: r.params.clone(),
+                budget_cents: r.budget_cents.max(0) as u64,
+                caller: Some(r.caller_id.to_string()),
+            };
+            let execution = app.runtime.run_agent(&c.digest, task, invocation).await;
+            if let Err(ExecError::Busy) = &execution.result {
+                tracing::warn!("execution pool full");
+            }
+            RunOutcome::from_execution(execution)
+        }
+        Runner::Endpoint(url) => {
+            let secret = r.agent.endpoint_secret.clone().unwrap_or_default();
+            endpoint::call(
+                app,
+                EndpointCall {
+                    agent: r.agent,
+                    secret: &secret,
+                    url,
+                    execution_id: r.execution_id,
+                    input: r.input,
+                    budget_cents: r.budget_cents,
+                    caller_id: r.caller_id,
+                },
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,118 @@
+use sqlx::{AnyConnection, Row};
+
+use super::model::{TaskRow, TASK_COLUMNS};
+use crate::db::{now_ms, Arg, Backend, Db, SqlBuf};
+
+pub struct NewTask<'a> {
+    pub id: &'a str,
+    pub poster_id: &'a str,
+    pub title: &'a str,
+    pub description: &'a str,
+    pub budget_cents: i64,
+    pub capabilities: &'a [String],
+    pub hold_id: &'a str,
+}
+
+pub async fn insert(conn: &mut AnyConnection, t: &NewTask<'_>) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO tasks (id, poster_id, title, description, budget_cents, required_capabilities, status, hold_id, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $8)",
+    )
+    .bind(t.id)
+    .bind(t.poster_id)
+    .bind(t.title)
+    .bind(t.description)
+    .bind(t.budget_cents)
+    .bind(serde_json::to_string(t.capabilities).unwrap_or_default())
+    .bind(t.hold_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    for cap in t.capabilities {
+        sqlx::query("INSERT INTO task_capabilities (task_id, capability) VALUES ($1, $2)")
+            .bind(t.id)
+            .bind(cap)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<TaskRow>, sqlx::Error> {
+    sqlx::query_as::<_, TaskRow>(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&db.read)
+        .await
+}
+
+/// The task, locked for update in the caller's transaction.
+pub async fn lock(conn: &mut AnyConnection, backend: Backend, id: &str) -> Result<Option<TaskRow>, sqlx::Error> {
+    let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+    sqlx::query_as::<_, TaskRow>(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1{lock}"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Moves the task from one status to another; false if it was not in `from` any more.
+pub async fn transition(
+    conn: &mut AnyConnection,
+    id: &str,
+    from: &str,
+    to: &str,
+    assigned_to: Option<&str>,
+    result: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
+    let done = sqlx::query(
+        "UPDATE tasks SET status = $1, assigned_to = COALESCE($2, assigned_to), result = COALESCE($3, result), \
+         updated_at = $4, completed_at = CASE WHEN $1 IN ('completed', 'cancelled') THEN $4 ELSE completed_at END \
+         WHERE id = $5 AND status = $6",
+    )
+    .bind(to)
+    .bind(assigned_to)
+    .bind(result)
+    .bind(now)
+    .bind(id)
+    .bind(from)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn set_execution(conn: &mut AnyConnection, id: &str, execution_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tasks SET execution_id = $1 WHERE id = $2").bind(execution_id).bind(id).execute(conn).await?;
+    Ok(())
+}
+
+pub async fn list(
+    db: &Db,
+    status: Option<&str>,
+    capability: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<TaskRow>, i64), sqlx::Error> {
+    let mut q = SqlBuf::new("");
+    let mut filters = vec!["1 = 1".to_string()];
+    if let Some(s) = status {
+        filters.push(format!("t.status = {}", q.arg(Arg::Text(s.to_string()))));
+    }
+    if let Some(c) = capability {
+        let p = q.arg(Arg::Text(c.to_lowercase()));
+        filters
+            .push(format!("EXISTS (SELECT 1 FROM task_capabilities c WHERE c.task_id = t.id AND c.capability = {p})"));
+    }
+    let where_sql = filters.join(" AND ");
+    let mut count = q.clone();
+    count.sql = format!("SELECT COUNT(*) FROM tasks t WHERE {where_sql}");
+    let total: i64 = count.query().fetch_one(&db.read).await?.get(0);
+    let (pl, po) = (q.arg(Arg::Int(limit)), q.arg(Arg::Int(offset)));
+    let columns = TASK_COLUMNS.split(", ").map(|c| format!("t.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    q.sql = format!(
+        "SELECT {columns} FROM tasks t WHERE {where_sql} ORDER BY t.created_at DESC, t.id DESC LIMIT {pl} OFFSET {po}"
+    );
+    let rows = q.query().fetch_all(&db.read).await?;
+    let rows = rows.iter().map(<TaskRow as sqlx::FromRow<_>>::from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok((rows, total))
+}
