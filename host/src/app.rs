@@ -22,9 +22,11 @@ use crate::db::Db;
 use crate::error::ApiError;
 use crate::http::rate_limit::RateLimiter;
 use crate::http::{idempotency, rate_limit};
+use crate::kv::DbKv;
+use crate::runtime::{KvStore, Runtime, RuntimeConfig};
 use crate::wallet::ledger::Ledger;
 use crate::wallet::payouts::{ManualPayouts, PayoutProvider};
-use crate::{admin, agents, health, wallet};
+use crate::{admin, agents, components, execute, health, tasks, wallet};
 
 pub struct App {
     pub config: Config,
@@ -32,6 +34,8 @@ pub struct App {
     pub ledger: Ledger,
     pub limiter: RateLimiter,
     pub payouts: Arc<dyn PayoutProvider>,
+    pub runtime: Arc<Runtime>,
+    pub kv: Arc<dyn KvStore>,
 }
 
 impl App {
@@ -39,7 +43,15 @@ impl App {
     pub async fn open(config: Config) -> anyhow::Result<Arc<App>> {
         let db = Db::connect(&config.database_url, config.db_max_connections).await?;
         db.migrate().await?;
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: config.data_dir.join("components"),
+            max_concurrent: config.max_concurrent_executions,
+            queue_timeout: Duration::from_secs(10),
+            max_memory_bytes: config.exec_memory_bytes,
+        })?;
         Ok(Arc::new(App {
+            runtime: Arc::new(runtime),
+            kv: Arc::new(DbKv { db: db.clone(), quota_bytes: config.kv_quota_bytes }),
             ledger: Ledger { db: db.clone(), fee_bps: config.platform_fee_bps },
             limiter: RateLimiter::new(config.rate_limit_per_minute),
             payouts: Arc::new(ManualPayouts),
@@ -53,7 +65,8 @@ impl App {
 #[openapi(
     info(title = "Agora API", description = "Agent runtime platform: marketplace, wallet and sandboxed execution."),
     modifiers(&Security),
-    tags((name = "agents"), (name = "wallet"), (name = "admin"), (name = "health"))
+    tags((name = "agents"), (name = "wallet"), (name = "components"), (name = "execution"), (name = "tasks"),
+        (name = "admin"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -110,12 +123,17 @@ impl utoipa::Modify for CommonErrors {
 }
 
 pub fn router(app: Arc<App>) -> Router {
-    let money =
-        wallet::routes::money_router().layer(middleware::from_fn_with_state(app.clone(), idempotency::idempotent));
+    let money = wallet::routes::money_router()
+        .merge(execute::routes::money_router())
+        .merge(tasks::routes::money_router())
+        .layer(middleware::from_fn_with_state(app.clone(), idempotency::idempotent));
     let (routes, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(agents::routes::router())
         .merge(wallet::routes::router())
+        .merge(components::routes::router(app.config.max_component_bytes))
+        .merge(execute::routes::router())
+        .merge(tasks::routes::router())
         .merge(money)
         .merge(admin::router())
         .split_for_parts();
@@ -166,11 +184,14 @@ pub async fn serve(app: Arc<App>) -> anyhow::Result<()> {
 
     let purge_app = app.clone();
     let purger = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
             if let Err(e) = idempotency::purge_expired(&purge_app).await {
                 tracing::warn!(error = %e, "purging idempotency keys failed");
+            }
+            if let Err(e) = execute::recover::recover_interrupted(&purge_app).await {
+                tracing::warn!(error = %e, "recovering interrupted executions failed");
             }
         }
     });

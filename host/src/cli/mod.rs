@@ -10,6 +10,8 @@ use crate::config::{Config, ConfigLayer, LogFormat};
 use crate::http::auth::{self, generate_key, KeyKind};
 use crate::wallet::check;
 
+mod publish;
+
 #[derive(Parser)]
 #[command(name = "agora", version, about = "Agora: the agent runtime platform host")]
 pub struct Cli {
@@ -42,6 +44,40 @@ enum Command {
     Admin(Admin),
     /// Print the version.
     Version,
+    /// Create an Ed25519 signing key for publishing components (kept if it exists).
+    Keygen {
+        /// Where to keep it (default: AGORA_SIGNING_KEY_FILE or ~/.config/agora/signing-key).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Replace an existing key.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Sign and upload a component to the server at AGORA_URL with AGORA_API_KEY.
+    Publish {
+        file: PathBuf,
+        /// agent, skill, handler or policy.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "0.1.0")]
+        version: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// A capability to grant: `kv` or `http=HOST[,HOST...]`; repeat for more.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Upload without a signature (only if the server allows it).
+        #[arg(long)]
+        unsigned: bool,
+        #[arg(long, env = "AGORA_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        #[arg(long, env = "AGORA_API_KEY", hide_env_values = true)]
+        api_key: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -84,9 +120,33 @@ fn init_logging(config: &Config) {
 
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Command::Version = cli.command {
-        println!("agora {}", env!("CARGO_PKG_VERSION"));
-        return Ok(());
+    match cli.command {
+        Command::Version => {
+            println!("agora {}", env!("CARGO_PKG_VERSION"));
+            return Ok(());
+        }
+        Command::Keygen { key_file, force } => {
+            let path = key_file.unwrap_or_else(publish::default_key_file);
+            println!("{}", serde_json::to_string_pretty(&publish::keygen(&path, force)?)?);
+            return Ok(());
+        }
+        Command::Publish { file, kind, name, version, description, grants, key_file, unsigned, url, api_key } => {
+            let args = publish::PublishArgs {
+                file,
+                kind,
+                name,
+                version,
+                description,
+                grants,
+                key_file: key_file.unwrap_or_else(publish::default_key_file),
+                unsigned,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let published = runtime.block_on(publish::publish(&url, &api_key, args))?;
+            println!("{}", serde_json::to_string_pretty(&published)?);
+            return Ok(());
+        }
+        _ => {}
     }
     let config = cli.config()?;
     init_logging(&config);
@@ -120,7 +180,7 @@ pub fn run() -> anyhow::Result<()> {
                     anyhow::bail!("the ledger check found {} problem(s)", report.problems.len())
                 }
             }
-            Command::Version => unreachable!("handled above"),
+            Command::Version | Command::Keygen { .. } | Command::Publish { .. } => unreachable!("handled above"),
         }
     })
 }
