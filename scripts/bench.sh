@@ -13,5 +13,6 @@ args=(--concurrency "${BENCH_CONCURRENCY:-32}" --requests "${BENCH_REQUESTS:-400
 
 "$bench" measure --backend sqlite --out "$out/sqlite.json" "${args[@]}"
 scripts/with-postgres.sh "$bench" measure --backend postgres --out "$out/postgres.json" "${args[@]}"
-"$bench" report --doc docs/benchmarks.md "$out/sqlite.json" "$out/postgres.json"
+"$bench" runtime --out "$out/runtime.json"
+"$bench" report --doc docs/benchmarks.md --runtime "$out/runtime.json" "$out/sqlite.json" "$out/postgres.json"
 echo "docs/benchmarks.md updated" >&2

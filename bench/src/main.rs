@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agora_e2e::{Options, Server};
+use agora_e2e::{Options, Server, TestHttp};
+
+mod runtime;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
@@ -32,9 +34,18 @@ enum Command {
         #[arg(long, default_value_t = 4000)]
         requests: usize,
     },
+    /// Instantiate-and-call against native, and concurrent executions held.
+    Runtime {
+        #[arg(long)]
+        out: String,
+        #[arg(long, default_value_t = 2000)]
+        calls: usize,
+    },
     Report {
         #[arg(long, default_value = "docs/benchmarks.md")]
         doc: String,
+        #[arg(long)]
+        runtime: Option<String>,
         files: Vec<String>,
     },
 }
@@ -107,7 +118,9 @@ where
 
 async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) -> anyhow::Result<()> {
     std::env::set_var("AGORA_TEST_BACKEND", backend);
-    let server = Server::start_with(Options::default().env("AGORA_LOG_LEVEL", "warn").env("AGORA_DB_MAX_CONNECTIONS", "32")).await;
+    let server =
+        Server::start_with(Options::default().env("AGORA_LOG_LEVEL", "warn").env("AGORA_DB_MAX_CONNECTIONS", "32"))
+            .await;
     let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let base = server.base.clone();
 
@@ -129,7 +142,10 @@ async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) 
     let run = agora_e2e::random_name("bench");
     let mut register = load(concurrency, requests, {
         let (http, base, run) = (http.clone(), base.clone(), run.clone());
-        move |i| http.post(format!("{base}/api/agents/register")).json(&json!({"name": format!("{run}-{i}"), "capabilities": ["bench"]}))
+        move |i| {
+            http.post(format!("{base}/api/agents/register"))
+                .json(&json!({"name": format!("{run}-{i}"), "capabilities": ["bench"]}))
+        }
     })
     .await;
     results.push(register.json("POST /api/agents/register"));
@@ -162,6 +178,34 @@ async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) 
     .await;
     results.push(idem.json("POST /api/agents/wallet/deposit with Idempotency-Key"));
 
+    // Direct execution: a Wasm component, and the two ways the seeds run agents.
+    let remote = TestHttp::start(|_, body| {
+        let v: Value = serde_json::from_str(body).unwrap_or_default();
+        (200, vec![], json!({ "result": v["task_description"] }).to_string())
+    })
+    .await;
+    let (endpoint_agent, _) = server
+        .register(&format!("{run}-remote"), json!({"endpoint_url": remote.url("/run"), "price_per_task": 1}))
+        .await;
+    let (component_agent, _, _) = server.component_agent("echo", 1, json!({})).await;
+    let exec_requests = requests / 2;
+    for (label, agent) in
+        [("component (Wasm echo)", component_agent), ("endpoint_url agent over loopback HTTP", endpoint_agent)]
+    {
+        let mut stats = load(concurrency, exec_requests, {
+            let (http, base, keys) = (http.clone(), base.clone(), keys.clone());
+            move |i| {
+                http.post(format!("{base}/api/execute"))
+                    .header("X-API-Key", &keys[i % keys.len()])
+                    .json(&json!({"agent_id": agent, "task_description": "Write a haiku about distributed systems", "budget": 2}))
+            }
+        })
+        .await;
+        results.push(stats.json(&format!("POST /api/execute, {label}")));
+    }
+    let mut shell = spawn_load(concurrency, exec_requests).await;
+    results.push(shell.json("spawn `sh -c cat` per task (shell handler, no HTTP, no database)"));
+
     server.assert_ledger_sound().await;
     let doc = json!({ "backend": backend, "concurrency": concurrency, "results": results });
     std::fs::write(out, serde_json::to_string_pretty(&doc)?)?;
@@ -169,10 +213,52 @@ async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) 
     Ok(())
 }
 
+/// The seeds' shell-handler baseline: one native process per task, fed the task on stdin.
+async fn spawn_load(concurrency: usize, total: usize) -> Stats {
+    use tokio::io::AsyncWriteExt;
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let next = next.clone();
+        workers.push(tokio::spawn(async move {
+            let (mut lat, mut errors) = (Vec::new(), 0);
+            while next.fetch_add(1, Ordering::Relaxed) < total {
+                let t = Instant::now();
+                let child = tokio::process::Command::new("sh")
+                    .args(["-c", "cat"])
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn();
+                let ok = match child {
+                    Ok(mut c) => {
+                        let mut stdin = c.stdin.take().expect("stdin");
+                        let _ = stdin.write_all(b"Write a haiku about distributed systems").await;
+                        drop(stdin);
+                        c.wait_with_output().await.is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+                    }
+                    Err(_) => false,
+                };
+                errors += usize::from(!ok);
+                lat.push(t.elapsed().as_micros() as u64);
+            }
+            (lat, errors)
+        }));
+    }
+    let mut stats = Stats { requests: total, errors: 0, elapsed: Duration::ZERO, latencies_us: Vec::new() };
+    for w in workers {
+        let (lat, errors) = w.await.expect("worker");
+        stats.latencies_us.extend(lat);
+        stats.errors += errors;
+    }
+    stats.elapsed = started.elapsed();
+    stats
+}
+
 const START: &str = "<!-- generated:foundation:start -->";
 const END: &str = "<!-- generated:foundation:end -->";
 
-fn report(doc_path: &str, files: &[String]) -> anyhow::Result<()> {
+fn report(doc_path: &str, runtime_file: Option<&str>, files: &[String]) -> anyhow::Result<()> {
     let mut table = String::new();
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let date = chrono_free_date();
@@ -199,13 +285,25 @@ fn report(doc_path: &str, files: &[String]) -> anyhow::Result<()> {
         }
     }
     table.push_str(END);
-    let doc = std::fs::read_to_string(doc_path).with_context(|| format!("reading {doc_path}"))?;
-    let (Some(a), Some(b)) = (doc.find(START), doc.find(END)) else {
-        bail!("{doc_path} has no {START} ... {END} section");
-    };
-    let updated = format!("{}{}{}", &doc[..a], table, &doc[b + END.len()..]);
-    std::fs::write(doc_path, updated)?;
+    let mut doc = std::fs::read_to_string(doc_path).with_context(|| format!("reading {doc_path}"))?;
+    doc = replace_section(&doc, START, END, &table)?;
+    if let Some(f) = runtime_file {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(f).with_context(|| format!("reading {f}"))?)?;
+        let section = format!("{RUNTIME_START}\n{}{RUNTIME_END}", runtime::report_section(&v));
+        doc = replace_section(&doc, RUNTIME_START, RUNTIME_END, &section)?;
+    }
+    std::fs::write(doc_path, doc)?;
     Ok(())
+}
+
+const RUNTIME_START: &str = "<!-- generated:runtime:start -->";
+const RUNTIME_END: &str = "<!-- generated:runtime:end -->";
+
+fn replace_section(doc: &str, start: &str, end: &str, with: &str) -> anyhow::Result<String> {
+    let (Some(a), Some(b)) = (doc.find(start), doc.find(end)) else {
+        bail!("the document has no {start} ... {end} section");
+    };
+    Ok(format!("{}{}{}", &doc[..a], with, &doc[b + end.len()..]))
 }
 
 fn chrono_free_date() -> String {
@@ -218,10 +316,13 @@ fn chrono_free_date() -> String {
         .unwrap_or_default()
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Measure { backend, out, concurrency, requests } => measure(&backend, &out, concurrency, requests).await,
-        Command::Report { doc, files } => report(&doc, &files),
+        Command::Measure { backend, out, concurrency, requests } => {
+            measure(&backend, &out, concurrency, requests).await
+        }
+        Command::Runtime { out, calls } => runtime::measure(&out, calls).await,
+        Command::Report { doc, runtime, files } => report(&doc, runtime.as_deref(), &files),
     }
 }

@@ -28,6 +28,20 @@ pub fn backend() -> Backend {
     }
 }
 
+/// A command that does not inherit the variables cargo sets for this test crate: a nested
+/// cargo that saw them would fingerprint build scripts differently (ring tracks
+/// `CARGO_MANIFEST_DIR`) and rebuild half the world on every test binary.
+fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd
+}
+
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
@@ -39,7 +53,7 @@ pub fn agora_bin() -> PathBuf {
         if let Ok(bin) = std::env::var("AGORA_BIN") {
             return PathBuf::from(bin);
         }
-        let status = std::process::Command::new(env!("CARGO"))
+        let status = clean_command(env!("CARGO"))
             .args(["build", "-q", "-p", "agora-host", "--bin", "agora"])
             .current_dir(workspace_root())
             .status()
@@ -275,5 +289,130 @@ impl Reply {
         assert_eq!(self.status.as_u16(), status, "expected {status} {code}, got {}", self.body);
         assert_eq!(self.body["error"]["code"], json!(code), "error code in {}", self.body);
         assert!(self.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "message in {}", self.body);
+    }
+}
+
+/// A built guest component (`guests/dist/<name>.wasm`), built on first use.
+pub fn guest(name: &str) -> Vec<u8> {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = clean_command(workspace_root().join("scripts/build-guests.sh"))
+            .output()
+            .expect("running scripts/build-guests.sh");
+        assert!(
+            out.status.success(),
+            "building the guest components failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    let path = workspace_root().join("guests/dist").join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// An Ed25519 key registered on an agent, to sign components with.
+pub struct Publisher {
+    pub key: String,
+    pub signing: agora::components::signing::AuthorKey,
+}
+
+impl Server {
+    /// Registers a fresh signing key on the agent behind `key`.
+    pub async fn publisher(&self, key: &str) -> Publisher {
+        let signing = agora::components::signing::AuthorKey::generate();
+        let r = self.post("/api/agents/me/signing-keys", Some(key), json!({"publicKey": signing.public_hex()})).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        Publisher { key: key.to_string(), signing }
+    }
+
+    /// Publishes `bytes` signed by `p`; returns the reply.
+    pub async fn publish(&self, p: &Publisher, bytes: &[u8], kind: &str, name: &str, capabilities: Value) -> Reply {
+        use base64::Engine as _;
+        let signature = p.signing.sign_component(bytes);
+        let body = json!({
+            "kind": kind, "name": name, "version": "0.1.0", "description": format!("{name} for tests"),
+            "capabilities": capabilities,
+            "component": base64::engine::general_purpose::STANDARD.encode(bytes),
+            "signature": signature,
+        });
+        self.post("/api/components", Some(&p.key), body).await
+    }
+
+    /// Publishes a built guest and points a new agent at it; returns (agent id, agent key, component id).
+    pub async fn component_agent(&self, guest_name: &str, price: i64, capabilities: Value) -> (String, String, String) {
+        let (id, key) = self.register(&random_name(guest_name), json!({"price_per_task": price})).await;
+        let p = self.publisher(&key).await;
+        let r = self.publish(&p, &guest(guest_name), "agent", guest_name, capabilities).await;
+        assert_eq!(r.status, StatusCode::CREATED, "publish {guest_name}: {}", r.body);
+        let component = r.body["component"]["id"].as_str().unwrap().to_string();
+        let r = self.request("PATCH", "/api/agents/me", Some(&key), Some(json!({"componentId": component}))).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        (id, key, component)
+    }
+
+    /// A buyer with `cents` deposited on top of the sign-up credits; returns (id, key).
+    pub async fn buyer(&self, cents: i64) -> (String, String) {
+        let (id, key) = self.register(&random_name("buyer"), json!({})).await;
+        if cents > 0 {
+            let r = self.post("/api/agents/wallet/deposit", Some(&key), json!({"amountCents": cents})).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        }
+        (id, key)
+    }
+
+    pub async fn execute(&self, key: &str, agent: &str, input: &str, budget: i64) -> Reply {
+        self.post("/api/execute", Some(key), json!({"agent_id": agent, "task_description": input, "budget": budget}))
+            .await
+    }
+
+    /// Resident memory of the server process, in bytes.
+    pub fn rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .unwrap_or(0)
+    }
+}
+
+/// A tiny HTTP server on loopback for tests: every request is recorded and answered by `reply`.
+pub struct TestHttp {
+    pub addr: std::net::SocketAddr,
+    pub seen: std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String, String)>>>,
+}
+
+impl TestHttp {
+    pub async fn start(
+        reply: impl Fn(&str, &str) -> (u16, Vec<(String, String)>, String) + Clone + Send + Sync + 'static,
+    ) -> TestHttp {
+        use axum::response::IntoResponse;
+        let seen: std::sync::Arc<std::sync::Mutex<Vec<_>>> = Default::default();
+        let log = seen.clone();
+        let app =
+            axum::Router::new().fallback(move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
+                let (reply, log) = (reply.clone(), log.clone());
+                async move {
+                    let path = uri.path().to_string();
+                    log.lock().unwrap().push((headers, path.clone(), body.clone()));
+                    let (status, hdrs, text) = reply(&path, &body);
+                    let mut resp = (axum::http::StatusCode::from_u16(status).unwrap(), text).into_response();
+                    for (k, v) in hdrs {
+                        resp.headers_mut().insert(
+                            axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                            axum::http::HeaderValue::from_str(&v).unwrap(),
+                        );
+                    }
+                    resp
+                }
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        TestHttp { addr, seen }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
     }
 }
