@@ -85,8 +85,8 @@ impl utoipa::Modify for Security {
 }
 
 /// Adds the error answers any operation can give (bad request, throttling; for bodies, too
-/// large and invalid; for secured operations, bad or wrong keys) to every operation, so that
-/// each handler documents only its own outcomes.
+/// large and invalid; for idempotent ones, key conflicts; for secured ones, bad or wrong keys)
+/// to every operation, so that each handler documents only its own outcomes.
 struct CommonErrors;
 
 impl utoipa::Modify for CommonErrors {
@@ -112,6 +112,12 @@ impl utoipa::Modify for CommonErrors {
                 if op.request_body.is_some() {
                     add("413", "Request body too large");
                     add("422", "Invalid field");
+                }
+                let idempotent =
+                    op.parameters.iter().flatten().any(|p| p.name.eq_ignore_ascii_case("idempotency-key"));
+                if idempotent {
+                    add("409", "A request with this Idempotency-Key is still running");
+                    add("422", "This Idempotency-Key was used with a different request");
                 }
                 if op.security.is_some() {
                     add("401", "Missing or invalid API key");
