@@ -1,7 +1,6 @@
 //! Outbound HTTP for guests: only to granted hosts, only to public addresses (unless the
 //! operator allows private ones), redirects followed by hand so that every hop is checked.
 
-mod address;
 mod grant;
 mod resolver;
 
@@ -184,7 +183,7 @@ fn check_destination(url: &Url, to: Destinations<'_>) -> Result<(), OutboundErro
         Host::Ipv6(ip) => ip.into(),
         Host::Domain(_) => return Ok(()),
     };
-    match address::non_public_reason(ip) {
+    match crate::net::non_public_reason(ip) {
         Some(reason) if !to.allow_private => Err(OutboundError::Denied(format!("{ip} is {reason}"))),
         _ => Ok(()),
     }

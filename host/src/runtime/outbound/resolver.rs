@@ -2,7 +2,7 @@
 //! checked is the address connected to (a name cannot resolve to a public address for the
 //! check and to a private one for the connection).
 
-use super::address::non_public_reason;
+use crate::net::non_public_reason;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::net::SocketAddr;
 
