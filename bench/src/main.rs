@@ -76,17 +76,19 @@ impl Stats {
     }
 }
 
-/// Runs `total` requests from `concurrency` clients; `make(i)` builds request number i.
-async fn load<F>(concurrency: usize, total: usize, make: F) -> Stats
+/// Runs operation `0..total` from `concurrency` concurrent workers, timing each; an operation
+/// answers whether it succeeded.
+async fn drive<F, Fut>(concurrency: usize, total: usize, op: F) -> Stats
 where
-    F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
 {
-    let make = Arc::new(make);
+    let op = Arc::new(op);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
-        let (make, next) = (make.clone(), next.clone());
+        let (op, next) = (op.clone(), next.clone());
         workers.push(tokio::spawn(async move {
             let (mut lat, mut errors) = (Vec::new(), 0);
             loop {
@@ -95,12 +97,7 @@ where
                     break;
                 }
                 let t = Instant::now();
-                match make(i).send().await {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                    }
-                    _ => errors += 1,
-                }
+                errors += usize::from(!op(i).await);
                 lat.push(t.elapsed().as_micros() as u64);
             }
             (lat, errors)
@@ -114,6 +111,23 @@ where
     }
     stats.elapsed = started.elapsed();
     stats
+}
+
+/// Sends `total` HTTP requests from `concurrency` clients; `make(i)` builds request number i.
+async fn load<F>(concurrency: usize, total: usize, make: F) -> Stats
+where
+    F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    drive(concurrency, total, move |i| {
+        let req = make(i);
+        async move {
+            match req.send().await {
+                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                _ => false,
+            }
+        }
+    })
+    .await
 }
 
 async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) -> anyhow::Result<()> {
@@ -216,43 +230,19 @@ async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) 
 /// The seeds' shell-handler baseline: one native process per task, fed the task on stdin.
 async fn spawn_load(concurrency: usize, total: usize) -> Stats {
     use tokio::io::AsyncWriteExt;
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let next = next.clone();
-        workers.push(tokio::spawn(async move {
-            let (mut lat, mut errors) = (Vec::new(), 0);
-            while next.fetch_add(1, Ordering::Relaxed) < total {
-                let t = Instant::now();
-                let child = tokio::process::Command::new("sh")
-                    .args(["-c", "cat"])
-                    .stdin(std::process::Stdio::piped())
-                    .stdout(std::process::Stdio::piped())
-                    .spawn();
-                let ok = match child {
-                    Ok(mut c) => {
-                        let mut stdin = c.stdin.take().expect("stdin");
-                        let _ = stdin.write_all(b"Write a haiku about distributed systems").await;
-                        drop(stdin);
-                        c.wait_with_output().await.is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
-                    }
-                    Err(_) => false,
-                };
-                errors += usize::from(!ok);
-                lat.push(t.elapsed().as_micros() as u64);
-            }
-            (lat, errors)
-        }));
-    }
-    let mut stats = Stats { requests: total, errors: 0, elapsed: Duration::ZERO, latencies_us: Vec::new() };
-    for w in workers {
-        let (lat, errors) = w.await.expect("worker");
-        stats.latencies_us.extend(lat);
-        stats.errors += errors;
-    }
-    stats.elapsed = started.elapsed();
-    stats
+    drive(concurrency, total, |_| async {
+        let child = tokio::process::Command::new("sh")
+            .args(["-c", "cat"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn();
+        let Ok(mut c) = child else { return false };
+        let mut stdin = c.stdin.take().expect("stdin");
+        let _ = stdin.write_all(b"Write a haiku about distributed systems").await;
+        drop(stdin);
+        c.wait_with_output().await.is_ok_and(|o| o.status.success() && !o.stdout.is_empty())
+    })
+    .await
 }
 
 const START: &str = "<!-- generated:foundation:start -->";
