@@ -113,8 +113,7 @@ impl utoipa::Modify for CommonErrors {
                     add("413", "Request body too large");
                     add("422", "Invalid field");
                 }
-                let idempotent =
-                    op.parameters.iter().flatten().any(|p| p.name.eq_ignore_ascii_case("idempotency-key"));
+                let idempotent = op.parameters.iter().flatten().any(|p| p.name.eq_ignore_ascii_case("idempotency-key"));
                 if idempotent {
                     add("409", "A request with this Idempotency-Key is still running");
                     add("422", "This Idempotency-Key was used with a different request");

@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use super::run::RunOutcome;
+use super::run::{RunError, RunOutcome};
 use crate::agents::model::AgentRow;
 use crate::app::App;
 
@@ -36,8 +36,8 @@ pub async fn call(app: &App, c: EndpointCall<'_>) -> RunOutcome {
     RunOutcome::remote(result, started.elapsed())
 }
 
-async fn attempt(app: &App, c: &EndpointCall<'_>) -> Result<String, (String, String)> {
-    let fail = |code: &str, msg: String| (code.to_string(), msg);
+async fn attempt(app: &App, c: &EndpointCall<'_>) -> Result<String, RunError> {
+    let fail = |code: &'static str, message: String| RunError { code, message };
     let url =
         url::Url::parse(c.url).map_err(|_| fail("endpoint_error", "the agent's endpoint_url is not a URL".into()))?;
     let addr = crate::net::resolve_allowed(&url, app.config.allow_private_http)

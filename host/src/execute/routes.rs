@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -8,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::model::*;
-use super::run::{self, RunOutcome, RunRequest, Runner};
+use super::run::{self, RunError, RunOutcome, RunRequest, Runner};
 use super::store::{self, NewExecution};
 use crate::agents::model::AgentRow;
 use crate::agents::store as agents;
@@ -198,30 +199,14 @@ async fn execute(
             },
             balance,
         })),
-        Err((code, message)) => Err(execution_error(&code, message, &execution_id, &usage, balance)),
+        Err(e) => Err(execution_error(e, &execution_id, &usage, balance)),
     }
 }
 
 /// A failed run: 503 when the host had no capacity, 422 otherwise, always naming the record.
-fn execution_error(code: &str, message: String, execution_id: &str, usage: &UsageView, balance: i64) -> ApiError {
-    let code: &'static str = match code {
-        "timeout" => "timeout",
-        "out_of_fuel" => "out_of_fuel",
-        "memory_limit" => "memory_limit",
-        "trap" => "trap",
-        "output_too_large" => "output_too_large",
-        "capability_denied" => "capability_denied",
-        "guest_error" => "guest_error",
-        "endpoint_error" => "endpoint_error",
-        "endpoint_refused" => "endpoint_refused",
-        "busy" => "busy",
-        _ => "execution_failed",
-    };
-    let mut err = if code == "busy" {
-        ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, code, message)
-    } else {
-        ApiError::unprocessable(code, message)
-    };
+fn execution_error(e: RunError, execution_id: &str, usage: &UsageView, balance: i64) -> ApiError {
+    let status = if e.code == "busy" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let mut err = ApiError::new(status, e.code, e.message);
     err.details = Some(serde_json::json!({
         "executionId": execution_id,
         "usage": usage,

@@ -31,10 +31,16 @@ impl Runner {
     }
 }
 
+/// Why a run failed: a stable error code (the API's) and a message.
+#[derive(Debug, Clone)]
+pub struct RunError {
+    pub code: &'static str,
+    pub message: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
-    /// The output, or an error code and message.
-    pub result: Result<String, (String, String)>,
+    pub result: Result<String, RunError>,
     pub fuel: i64,
     pub wall_ms: i64,
     pub memory_bytes: i64,
@@ -44,7 +50,7 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
-    pub fn remote(result: Result<String, (String, String)>, elapsed: Duration) -> RunOutcome {
+    pub fn remote(result: Result<String, RunError>, elapsed: Duration) -> RunOutcome {
         RunOutcome {
             result,
             fuel: 0,
@@ -56,13 +62,13 @@ impl RunOutcome {
         }
     }
 
-    fn failed(code: &str, message: String) -> RunOutcome {
-        RunOutcome::remote(Err((code.to_string(), message)), Duration::ZERO)
+    fn failed(code: &'static str, message: String) -> RunOutcome {
+        RunOutcome::remote(Err(RunError { code, message }), Duration::ZERO)
     }
 
     fn from_execution(e: Execution<AgentOutput>) -> RunOutcome {
         RunOutcome {
-            result: e.result.map(|o| o.output).map_err(|err| (err.code().to_string(), err.to_string())),
+            result: e.result.map(|o| o.output).map_err(|err| RunError { code: err.code(), message: err.to_string() }),
             fuel: e.usage.fuel as i64,
             wall_ms: e.usage.wall_ms as i64,
             memory_bytes: e.usage.memory_bytes as i64,

@@ -47,7 +47,7 @@ pub async fn finish(
 ) -> Result<(), sqlx::Error> {
     let (status, result, code, message) = match &outcome.result {
         Ok(out) => ("succeeded", Some(out.as_str()), None, None),
-        Err((code, message)) => ("failed", None, Some(code.as_str()), Some(message.as_str())),
+        Err(e) => ("failed", None, Some(e.code), Some(e.message.as_str())),
     };
     sqlx::query(
         "UPDATE executions SET status = $1, result = $2, error_code = $3, error_message = $4, fuel = $5, wall_ms = $6, \

@@ -334,9 +334,9 @@ async fn run_task(
     match (&outcome.result, settled) {
         (Ok(_), Some(_)) => respond(&app, &id, Some(&who.agent_id)).await,
         (Ok(_), None) => Err(ApiError::conflict("task_not_assigned", "the task changed while it ran")),
-        (Err((code, message)), _) => {
-            let mut err = ApiError::unprocessable("execution_failed", format!("{code}: {message}"));
-            err.details = Some(serde_json::json!({ "executionId": execution_id, "reason": code }));
+        (Err(e), _) => {
+            let mut err = ApiError::unprocessable("execution_failed", format!("{}: {}", e.code, e.message));
+            err.details = Some(serde_json::json!({ "executionId": execution_id, "reason": e.code }));
             Err(err)
         }
     }
