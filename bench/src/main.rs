@@ -118,13 +118,20 @@ async fn load<F>(concurrency: usize, total: usize, make: F) -> Stats
 where
     F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
+    let reported = Arc::new(std::sync::atomic::AtomicBool::new(false));
     drive(concurrency, total, move |i| {
-        let req = make(i);
+        let (req, reported) = (make(i), reported.clone());
         async move {
-            match req.send().await {
-                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
-                _ => false,
+            let failure = match req.send().await {
+                Ok(r) if r.status().is_success() => return r.bytes().await.is_ok(),
+                Ok(r) => format!("{} {}", r.status(), r.text().await.unwrap_or_default()),
+                Err(e) => e.to_string(),
+            };
+            // One sample per scenario, so a broken run says why.
+            if !reported.swap(true, Ordering::Relaxed) {
+                eprintln!("first failure: {failure}");
             }
+            false
         }
     })
     .await
@@ -132,9 +139,13 @@ where
 
 async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) -> anyhow::Result<()> {
     std::env::set_var("AGORA_TEST_BACKEND", backend);
-    let server =
-        Server::start_with(Options::default().env("AGORA_LOG_LEVEL", "warn").env("AGORA_DB_MAX_CONNECTIONS", "32"))
-            .await;
+    let server = Server::start_with(
+        Options::default()
+            .env("AGORA_LOG_LEVEL", "warn")
+            .env("AGORA_DB_MAX_CONNECTIONS", "32")
+            .env("AGORA_ALLOW_PRIVATE_HTTP", "true"),
+    )
+    .await;
     let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let base = server.base.clone();
 

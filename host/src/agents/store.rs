@@ -110,6 +110,15 @@ pub async fn update(
     Ok(q.query().execute(conn).await?.rows_affected() == 1)
 }
 
+/// Counts a finished job for the worker, in the caller's transaction.
+pub async fn count_completed_job(conn: &mut AnyConnection, worker_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE agents SET jobs_completed = jobs_completed + 1 WHERE id = $1")
+        .bind(worker_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Marks the agent holding this claim token as claimed by its owner.
 pub async fn claim(conn: &mut AnyConnection, token_hash: &str) -> Result<Option<(String, bool)>, sqlx::Error> {
     let Some(row) = sqlx::query("SELECT id, claimed_at FROM agents WHERE claim_token_hash = $1")

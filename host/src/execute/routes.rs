@@ -14,7 +14,7 @@ use super::store::{self, NewExecution};
 use crate::agents::model::AgentRow;
 use crate::agents::store as agents;
 use crate::app::App;
-use crate::db::{new_id, Db};
+use crate::db::new_id;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::AgentAuth;
 use crate::http::json::ApiJson;
@@ -63,8 +63,7 @@ pub struct ExecuteResponse {
 }
 
 async fn settle(
-    db: &Db,
-    fee_bps: i64,
+    app: &App,
     execution_id: &str,
     hold_id: &str,
     worker_id: &str,
@@ -72,15 +71,12 @@ async fn settle(
     compute: i64,
     outcome: &RunOutcome,
 ) -> Result<Settlement, LedgerError> {
-    let backend = db.backend;
-    transaction!(db, |c| async {
+    let (backend, fee_bps) = (app.db.backend, app.config.platform_fee_bps);
+    transaction!(app.db, |c| async {
         let money = match outcome.result {
             Ok(_) => {
                 let s = ledger::capture_in(c, backend, hold_id, worker_id, price, compute, fee_bps).await?;
-                sqlx::query("UPDATE agents SET jobs_completed = jobs_completed + 1 WHERE id = $1")
-                    .bind(worker_id)
-                    .execute(&mut *c)
-                    .await?;
+                agents::count_completed_job(c, worker_id).await?;
                 s
             }
             Err(_) => ledger::release_in(c, backend, hold_id).await?,
@@ -176,9 +172,7 @@ async fn execute(
     )
     .await;
     let compute = compute_cents(&app, outcome.fuel).min(budget - price);
-    let money =
-        settle(&app.db, app.config.platform_fee_bps, &execution_id, &hold.id, &agent.id, price, compute, &outcome)
-            .await?;
+    let money = settle(&app, &execution_id, &hold.id, &agent.id, price, compute, &outcome).await?;
     let balance = app.ledger.balance(&who.agent_id).await?.balance_cents;
     let usage = UsageView { fuel: outcome.fuel, wall_ms: outcome.wall_ms, memory_bytes: outcome.memory_bytes };
     match outcome.result {

@@ -193,10 +193,7 @@ async fn close_task(
     let gross = task.budget_cents - compute;
     let s = ledger::capture_in(c, app.db.backend, &task.hold_id, worker, gross, compute, app.config.platform_fee_bps)
         .await?;
-    sqlx::query("UPDATE agents SET jobs_completed = jobs_completed + 1 WHERE id = $1")
-        .bind(worker)
-        .execute(&mut *c)
-        .await?;
+    agents::count_completed_job(c, worker).await?;
     Ok(Some(s))
 }
 
