@@ -287,7 +287,7 @@ pub async fn directory(db: &Db, f: &DirectoryQuery, limit: i64, offset: i64) -> 
         .fetch_all(&db.read)
         .await?
         .iter()
-        .map(|r| <AgentRow as sqlx::FromRow<_>>::from_row(r))
+        .map(<AgentRow as sqlx::FromRow<_>>::from_row)
         .collect::<Result<Vec<_>, _>>()?;
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);

@@ -12,7 +12,7 @@ use crate::runtime::{AgentOutput, AgentTask, ExecError, Execution, Grants, Invoc
 
 /// How an agent does its work.
 pub enum Runner {
-    Component(ComponentRow),
+    Component(Box<ComponentRow>),
     Endpoint(String),
 }
 
@@ -83,7 +83,7 @@ impl RunOutcome {
 pub async fn runner_for(app: &App, agent: &AgentRow) -> Result<Runner, ApiError> {
     if let Some(id) = &agent.component_id {
         let c = components::get(&app.db, id).await?.ok_or_else(|| ApiError::not_found("component"))?;
-        return Ok(Runner::Component(c));
+        return Ok(Runner::Component(Box::new(c)));
     }
     if let Some(url) = &agent.endpoint_url {
         return Ok(Runner::Endpoint(url.clone()));

@@ -46,7 +46,7 @@ async fn run(app: &App, req: Request, next: Next) -> Result<Response, Response> 
             .into_response()
         })?
         .to_string();
-    let scope = presented_key(req.headers()).map(|k| hash_secret(k)).unwrap_or_else(|| "anonymous".into());
+    let scope = presented_key(req.headers()).map(hash_secret).unwrap_or_else(|| "anonymous".into());
 
     let (parts, body) = req.into_parts();
     let bytes = to_bytes(body, app.config.max_body_bytes).await.map_err(|_| {
