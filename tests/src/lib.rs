@@ -235,6 +235,12 @@ impl Server {
         Reply::from(req.send().await.expect("request sent")).await
     }
 
+    /// A POST with an `Idempotency-Key`.
+    pub async fn post_idempotent(&self, path: &str, key: &str, idempotency_key: &str, body: Value) -> Reply {
+        let req = self.http.post(self.url(path)).header("X-API-Key", key).header("Idempotency-Key", idempotency_key);
+        Reply::from(req.json(&body).send().await.expect("request sent")).await
+    }
+
     pub async fn get(&self, path: &str, key: Option<&str>) -> Reply {
         self.request("GET", path, key, None).await
     }
@@ -282,6 +288,11 @@ impl Reply {
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Reply { status, headers, body }
+    }
+
+    /// Whether the server replayed a stored idempotent response.
+    pub fn replayed(&self) -> bool {
+        self.headers.get("idempotent-replayed").is_some_and(|v| v == "true")
     }
 
     /// Asserts the API's error shape with this status and code.

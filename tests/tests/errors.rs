@@ -87,16 +87,9 @@ async fn oversize_bodies_are_413() {
     let r = s.request("PATCH", "/api/agents/me", Some(&key), Some(json!({"description": "z".repeat(10_000)}))).await;
     r.assert_error(413, "payload_too_large");
     // Through the idempotency layer too.
-    let resp = s
-        .http
-        .post(s.url("/api/agents/wallet/deposit"))
-        .header("X-API-Key", &key)
-        .header("Idempotency-Key", "big")
-        .json(&json!({"amountCents": 1, "pad": "p".repeat(10_000)}))
-        .send()
+    s.post_idempotent("/api/agents/wallet/deposit", &key, "big", json!({"amountCents": 1, "pad": "p".repeat(10_000)}))
         .await
-        .unwrap();
-    agora_e2e::Reply::from(resp).await.assert_error(413, "payload_too_large");
+        .assert_error(413, "payload_too_large");
     assert_eq!(s.balance(&key).await, 100);
 }
 

@@ -251,20 +251,12 @@ async fn execute_honours_idempotency_keys() {
     let s = Server::start().await;
     let (counter, _, _) = s.component_agent("counter", 1, json!({"kv": true})).await;
     let (_, buyer) = s.buyer(0).await;
-    let send = || {
-        s.http
-            .post(s.url("/api/execute"))
-            .header("X-API-Key", &buyer)
-            .header("Idempotency-Key", "run-once")
-            .json(&json!({"agent_id": counter, "task_description": "n", "budget": 5}))
-            .send()
-    };
-    let first: serde_json::Value = send().await.unwrap().json().await.unwrap();
-    let second = send().await.unwrap();
-    assert_eq!(second.headers()["idempotent-replayed"], "true");
-    let second: serde_json::Value = second.json().await.unwrap();
-    assert_eq!(first, second);
-    assert_eq!(first["data"]["result"], "1");
+    let body = json!({"agent_id": counter, "task_description": "n", "budget": 5});
+    let first = s.post_idempotent("/api/execute", &buyer, "run-once", body.clone()).await;
+    let second = s.post_idempotent("/api/execute", &buyer, "run-once", body).await;
+    assert!(second.replayed());
+    assert_eq!(first.body, second.body);
+    assert_eq!(first.body["data"]["result"], "1");
     assert_eq!(s.balance(&buyer).await, 99, "charged once");
     let r = s.execute(&buyer, &counter, "n", 5).await;
     assert_eq!(r.body["data"]["result"], "2", "the component ran once for the two requests");

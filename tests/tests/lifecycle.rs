@@ -11,16 +11,8 @@ async fn everything_survives_a_restart() {
     let mut s = Server::start().await;
     let (id, key) = s.register("Persistent", json!({"capabilities": ["memory"], "ownerEmail": "p@example.com"})).await;
     s.post("/api/agents/wallet/deposit", Some(&key), json!({"amountCents": 4242})).await;
-    let idem = s
-        .http
-        .post(s.url("/api/agents/wallet/deposit"))
-        .header("X-API-Key", &key)
-        .header("Idempotency-Key", "before-restart")
-        .json(&json!({"amountCents": 8}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(idem.status(), StatusCode::OK);
+    let idem = s.post_idempotent("/api/agents/wallet/deposit", &key, "before-restart", json!({"amountCents": 8})).await;
+    assert_eq!(idem.status, StatusCode::OK);
     let before = s.get("/api/agents/wallet", Some(&key)).await.body;
 
     s.restart().await;
@@ -31,16 +23,9 @@ async fn everything_survives_a_restart() {
     assert_eq!(me.body["agent"]["ownerEmail"], "p@example.com");
     assert_eq!(s.get("/api/agents/wallet", Some(&key)).await.body, before, "same balance and history");
     assert_eq!(s.get("/api/agents?capability=memory", None).await.body["meta"]["total"], 1);
-    let replay = s
-        .http
-        .post(s.url("/api/agents/wallet/deposit"))
-        .header("X-API-Key", &key)
-        .header("Idempotency-Key", "before-restart")
-        .json(&json!({"amountCents": 8}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(replay.headers()["idempotent-replayed"], "true", "idempotency records persist");
+    let replay =
+        s.post_idempotent("/api/agents/wallet/deposit", &key, "before-restart", json!({"amountCents": 8})).await;
+    assert!(replay.replayed(), "idempotency records persist");
     assert_eq!(s.balance(&key).await, 4350);
     s.assert_ledger_sound().await;
 }

@@ -121,85 +121,44 @@ async fn withdrawals_leave_sign_up_credits_behind() {
 async fn idempotency_keys_replay_and_refuse_reuse() {
     let s = Server::start().await;
     let (_, key) = s.register("Careful", json!({})).await;
-    let post = |k: &'static str, amount: i64| {
-        s.http
-            .post(s.url("/api/agents/wallet/deposit"))
-            .header("X-API-Key", &key)
-            .header("Idempotency-Key", k)
-            .json(&json!({"amountCents": amount}))
-            .send()
+    let deposit = |k: &'static str, amount: i64| {
+        s.post_idempotent("/api/agents/wallet/deposit", &key, k, json!({"amountCents": amount}))
     };
-    let first = post("dep-1", 1234).await.unwrap();
-    assert_eq!(first.status(), StatusCode::OK);
-    assert!(first.headers().get("idempotent-replayed").is_none());
-    let first_body: serde_json::Value = first.json().await.unwrap();
-    let again = post("dep-1", 1234).await.unwrap();
-    assert_eq!(again.status(), StatusCode::OK);
-    assert_eq!(again.headers()["idempotent-replayed"], "true");
-    let again_body: serde_json::Value = again.json().await.unwrap();
-    assert_eq!(first_body, again_body, "the replay is the first response");
+    let first = deposit("dep-1", 1234).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(!first.replayed());
+    let again = deposit("dep-1", 1234).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert!(again.replayed());
+    assert_eq!(first.body, again.body, "the replay is the first response");
     assert_eq!(s.balance(&key).await, 1334, "the deposit happened once");
 
-    let reused = post("dep-1", 999).await.unwrap();
-    assert_eq!(reused.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let body: serde_json::Value = reused.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "idempotency_key_reused");
+    deposit("dep-1", 999).await.assert_error(422, "idempotency_key_reused");
 
     // Keys are scoped per API key: another agent's same key is a new request.
     let (_, other) = s.register("Other", json!({})).await;
-    let r = s
-        .http
-        .post(s.url("/api/agents/wallet/deposit"))
-        .header("X-API-Key", &other)
-        .header("Idempotency-Key", "dep-1")
-        .json(&json!({"amountCents": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers().get("idempotent-replayed").is_none());
+    let r = s.post_idempotent("/api/agents/wallet/deposit", &other, "dep-1", json!({"amountCents": 1})).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.replayed());
 
-    // Failed business outcomes replay too (a retry cannot suddenly succeed twice).
-    let w1 = s
-        .http
-        .post(s.url("/api/agents/wallet/withdraw"))
-        .header("X-API-Key", &key)
-        .header("Idempotency-Key", "wd-1")
-        .json(&json!({"amountCents": 1000}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(w1.status(), StatusCode::OK);
-    let w2 = s
-        .http
-        .post(s.url("/api/agents/wallet/withdraw"))
-        .header("X-API-Key", &key)
-        .header("Idempotency-Key", "wd-1")
-        .json(&json!({"amountCents": 1000}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(w2.status(), StatusCode::OK);
+    // A withdrawal retried with its key is paid once.
+    for _ in 0..2 {
+        let w = s.post_idempotent("/api/agents/wallet/withdraw", &key, "wd-1", json!({"amountCents": 1000})).await;
+        assert_eq!(w.status, StatusCode::OK);
+    }
     assert_eq!(s.balance(&key).await, 334, "withdrawn once");
 
     // Many concurrent retries of one key execute once.
-    let tries = (0..20).map(|_| post("dep-burst", 100));
-    let results = futures::future::join_all(tries).await;
-    let ok = results.iter().filter(|r| r.as_ref().unwrap().status() == StatusCode::OK).count();
-    let busy = results.iter().filter(|r| r.as_ref().unwrap().status() == StatusCode::CONFLICT).count();
+    let results = futures::future::join_all((0..20).map(|_| deposit("dep-burst", 100))).await;
+    let ok = results.iter().filter(|r| r.status == StatusCode::OK).count();
+    let busy = results.iter().filter(|r| r.status == StatusCode::CONFLICT).count();
     assert_eq!(ok + busy, 20);
     assert_eq!(s.balance(&key).await, 434, "exactly one deposit of 100");
 
-    let bad = s
-        .http
-        .post(s.url("/api/agents/wallet/deposit"))
-        .header("X-API-Key", &key)
-        .header("Idempotency-Key", "x".repeat(300))
-        .json(&json!({"amountCents": 1}))
-        .send()
+    let too_long = "x".repeat(300);
+    s.post_idempotent("/api/agents/wallet/deposit", &key, &too_long, json!({"amountCents": 1}))
         .await
-        .unwrap();
-    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        .assert_error(400, "invalid_idempotency_key");
     s.assert_ledger_sound().await;
 }
 
@@ -207,16 +166,10 @@ async fn idempotency_keys_replay_and_refuse_reuse() {
 async fn idempotency_keys_expire_after_a_day() {
     let s = Server::start().await;
     let (_, key) = s.register("Patient", json!({})).await;
-    let deposit = |amount: i64| {
-        s.http
-            .post(s.url("/api/agents/wallet/deposit"))
-            .header("X-API-Key", &key)
-            .header("Idempotency-Key", "daily")
-            .json(&json!({"amountCents": amount}))
-            .send()
-    };
-    assert_eq!(deposit(10).await.unwrap().status(), StatusCode::OK);
-    assert_eq!(deposit(20).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let deposit =
+        |amount: i64| s.post_idempotent("/api/agents/wallet/deposit", &key, "daily", json!({"amountCents": amount}));
+    assert_eq!(deposit(10).await.status, StatusCode::OK);
+    deposit(20).await.assert_error(422, "idempotency_key_reused");
     // Age the record past the 24-hour retention, as if a day had passed.
     let db = agora::db::Db::connect(&s.database_url, 1).await.unwrap();
     let aged = sqlx::query("UPDATE idempotency_keys SET created_at = created_at - $1 WHERE idem_key = 'daily'")
@@ -226,8 +179,8 @@ async fn idempotency_keys_expire_after_a_day() {
         .unwrap();
     assert_eq!(aged.rows_affected(), 1);
     db.close().await;
-    let fresh = deposit(20).await.unwrap();
-    assert_eq!(fresh.status(), StatusCode::OK);
-    assert!(fresh.headers().get("idempotent-replayed").is_none(), "an expired key is a new request");
+    let fresh = deposit(20).await;
+    assert_eq!(fresh.status, StatusCode::OK);
+    assert!(!fresh.replayed(), "an expired key is a new request");
     assert_eq!(s.balance(&key).await, 130);
 }
