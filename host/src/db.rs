@@ -130,6 +130,13 @@ fn sqlite_url_creating_file(url: &str) -> anyhow::Result<String> {
     Ok(if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") })
 }
 
+/// A case-insensitive `LIKE ... ESCAPE '\'` pattern matching `text` anywhere, with the
+/// wildcards in `text` taken literally.
+pub fn like_pattern(text: &str) -> String {
+    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }

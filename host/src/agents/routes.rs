@@ -481,15 +481,7 @@ async fn directory(
     who: MaybeAuth,
     ApiQuery(q): ApiQuery<DirectoryQuery>,
 ) -> ApiResult<Json<DirectoryResponse>> {
-    let limit = q.limit.unwrap_or(20);
-    let offset = q.offset.unwrap_or(0);
-    if limit < 1 {
-        return Err(ApiError::bad_request("invalid_query", "limit must be at least 1"));
-    }
-    if offset < 0 {
-        return Err(ApiError::bad_request("invalid_query", "offset must not be negative"));
-    }
-    let limit = limit.min(100);
+    let (limit, offset) = validate::page(q.limit, q.offset)?;
     let page = store::directory(&app.db, &q, limit, offset).await?;
     let ids: Vec<&str> = page.rows.iter().map(|r| r.id.as_str()).collect();
     let mut services = store::services_of(&app.db, &ids).await?;

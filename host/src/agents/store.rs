@@ -4,7 +4,7 @@ use base64::Engine as _;
 use sqlx::{AnyConnection, Row};
 
 use super::model::{AgentRow, ComponentSummary, DirectoryQuery, ServiceSummary, AGENT_COLUMNS};
-use crate::db::{now_ms, Arg, Db, SqlBuf};
+use crate::db::{like_pattern, now_ms, Arg, Db, SqlBuf};
 use crate::error::ApiError;
 
 pub struct NewAgent<'a> {
@@ -223,11 +223,6 @@ pub struct Page {
     pub rows: Vec<AgentRow>,
     pub total: i64,
     pub has_more: bool,
-}
-
-fn like_pattern(q: &str) -> String {
-    let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{escaped}%")
 }
 
 pub async fn directory(db: &Db, f: &DirectoryQuery, limit: i64, offset: i64) -> Result<Page, ApiError> {

@@ -210,12 +210,7 @@ async fn list_components(
     State(app): State<Arc<App>>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<ComponentList>> {
-    let limit = q.limit.unwrap_or(20);
-    let offset = q.offset.unwrap_or(0);
-    if limit < 1 || offset < 0 {
-        return Err(ApiError::bad_request("invalid_query", "limit must be at least 1 and offset not negative"));
-    }
-    let limit = limit.min(100);
+    let (limit, offset) = validate::page(q.limit, q.offset)?;
     let kind = match q.kind.as_deref().filter(|k| !k.is_empty()) {
         Some(k) => Some(
             k.parse::<Kind>()

@@ -1,7 +1,7 @@
 use sqlx::{AnyConnection, Row};
 
 use super::model::{ComponentRow, COMPONENT_COLUMNS};
-use crate::db::{now_ms, Arg, Db, SqlBuf};
+use crate::db::{like_pattern, now_ms, Arg, Db, SqlBuf};
 
 pub struct NewComponent<'a> {
     pub id: &'a str,
@@ -91,10 +91,7 @@ pub async fn list(db: &Db, f: &ListFilter<'_>) -> Result<(Vec<ComponentRow>, i64
         filters.push(format!("c.publisher_id = {}", q.arg(Arg::Text(p.to_string()))));
     }
     if let Some(text) = f.q {
-        let p = q.arg(Arg::Text(format!(
-            "%{}%",
-            text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-        )));
+        let p = q.arg(Arg::Text(like_pattern(text)));
         filters.push(format!("(LOWER(c.name) LIKE {p} ESCAPE '\\' OR LOWER(c.description) LIKE {p} ESCAPE '\\')"));
     }
     let where_sql = filters.join(" AND ");

@@ -82,6 +82,19 @@ pub fn labels(field: &str, values: &[String], max_items: usize) -> Result<Vec<St
     Ok(out)
 }
 
+/// A page's `limit` (default 20, clamped to 100) and `offset` (default 0) from a query; a
+/// limit below 1 or a negative offset is 400 `invalid_query`.
+pub fn page(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), ApiError> {
+    let (limit, offset) = (limit.unwrap_or(20), offset.unwrap_or(0));
+    if limit < 1 {
+        return Err(ApiError::bad_request("invalid_query", "limit must be at least 1"));
+    }
+    if offset < 0 {
+        return Err(ApiError::bad_request("invalid_query", "offset must not be negative"));
+    }
+    Ok((limit.min(100), offset))
+}
+
 pub fn cents(field: &str, value: i64, min: i64, max: i64) -> Result<i64, ApiError> {
     if value < min || value > max {
         return Err(fail(field, &format!("must be between {min} and {max} cents")));

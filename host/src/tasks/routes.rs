@@ -109,11 +109,7 @@ async fn list_tasks(
     if status.is_some_and(|s| !["open", "assigned", "completed", "cancelled"].contains(&s)) {
         return Err(ApiError::bad_request("invalid_query", "status must be open, assigned, completed or cancelled"));
     }
-    let (limit, offset) = (q.limit.unwrap_or(20), q.offset.unwrap_or(0));
-    if limit < 1 || offset < 0 {
-        return Err(ApiError::bad_request("invalid_query", "limit must be at least 1 and offset not negative"));
-    }
-    let limit = limit.min(100);
+    let (limit, offset) = validate::page(q.limit, q.offset)?;
     let capability = q.capability.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let (mut rows, total) = store::list(&app.db, status, capability, limit + 1, offset).await?;
     let has_more = rows.len() as i64 > limit;
