@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agora::runtime::{AgentTask, Grants, Invocation, Kind, Limits, MemoryKv, Runtime, RuntimeConfig};
+use agora_runtime::{AgentTask, Grants, Invocation, Kind, Limits, MemoryKv, Runtime, RuntimeConfig};
 use serde_json::{json, Value};
 
 fn invocation(limits: Limits) -> Invocation {
@@ -37,10 +37,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 pub async fn measure(out: &str, calls: usize) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("agora-bench-runtime-{}", std::process::id()));
     let runtime = Arc::new(Runtime::new(RuntimeConfig {
-        cache_dir: dir.clone(),
         max_concurrent: 1024,
         queue_timeout: Duration::from_secs(30),
         max_memory_bytes: 16 << 20,
+        ..RuntimeConfig::new(dir.clone())
     })?);
     let echo = agora_e2e::guest("echo");
     let spin = agora_e2e::guest("spin");

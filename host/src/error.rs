@@ -1,4 +1,7 @@
-//! The one error shape of the API: `{"error": {"code": "...", "message": "..."}}`.
+//! The one error shape of the API: `{"error": {"code": "...", "message": "..."}}`. Each
+//! domain's error enum is mapped to it in one place (the domain's `mod.rs`); the shared
+//! building blocks (invalid fields, bad queries, lost idempotency claims, database faults)
+//! are mapped here.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -63,6 +66,12 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
+    /// The same error under another code.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
             error: ErrorDetail {
@@ -102,6 +111,27 @@ impl From<sqlx::Error> for ApiError {
                 tracing::error!(error = %err, "database error");
                 ApiError::internal()
             }
+        }
+    }
+}
+
+impl From<crate::validate::Invalid> for ApiError {
+    fn from(e: crate::validate::Invalid) -> Self {
+        ApiError::unprocessable("validation_error", e.to_string())
+    }
+}
+
+impl From<crate::db::page::BadQuery> for ApiError {
+    fn from(e: crate::db::page::BadQuery) -> Self {
+        ApiError::bad_request("invalid_query", e.0)
+    }
+}
+
+impl From<crate::idempotency::IdempotencyError> for ApiError {
+    fn from(e: crate::idempotency::IdempotencyError) -> Self {
+        match e {
+            crate::idempotency::IdempotencyError::Lost => ApiError::conflict("idempotency_in_progress", e.to_string()),
+            crate::idempotency::IdempotencyError::Db(e) => e.into(),
         }
     }
 }

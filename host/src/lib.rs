@@ -1,18 +1,26 @@
 //! Agora host: the server that keeps the agent economy's state and runs its components.
+//!
+//! `state` builds the `App` every operation works with; each domain (`agents`, `wallet`,
+//! `components`, `executions`, `tasks`, ...) keeps its operations in `service.rs` apart from
+//! its HTTP handlers in `routes.rs`; `server` composes the HTTP side and is used by the CLI
+//! alone. The Wasm runtime is the `agora-runtime` crate.
 
 pub mod admin;
 pub mod agents;
-pub mod app;
 pub mod cli;
 pub mod components;
 pub mod config;
 pub mod db;
 pub mod error;
-pub mod execute;
+pub mod executions;
 pub mod health;
 pub mod http;
+pub mod idempotency;
+pub mod identity;
 pub mod kv;
-pub mod net;
-pub mod runtime;
+pub mod secrets;
+pub mod server;
+pub mod state;
 pub mod tasks;
+pub mod validate;
 pub mod wallet;

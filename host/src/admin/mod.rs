@@ -10,19 +10,21 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::App;
 use crate::error::{ApiResult, ErrorBody};
-use crate::http::auth::{generate_key, store_key, KeyKind, OperatorAuth};
+use crate::http::auth::OperatorAuth;
 use crate::http::json::ApiJson;
-use crate::http::validate;
+use crate::identity::service as identity;
+use crate::state::App;
+use crate::validate;
 use crate::wallet::check::{self, LedgerReport};
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new().routes(routes!(ledger_check)).routes(routes!(create_operator_key))
 }
 
-/// Verify the ledger: balances sum to zero, no wallet is negative, every balance equals the
-/// sum of its transfers, every escrow matches its hold.
+/// Verify the ledger: balances sum to zero, no wallet is negative, credit stays within
+/// balances, every balance equals the sum of its transfers, every escrow matches its hold, and
+/// the withdrawable money in wallets never exceeds the funded money in less the money out.
 #[utoipa::path(get, path = "/api/admin/ledger/check", tag = "admin", security(("api_key" = [])),
     responses((status = 200, body = LedgerReport), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn ledger_check(State(app): State<Arc<App>>, _op: OperatorAuth) -> ApiResult<Json<LedgerReport>> {
@@ -53,8 +55,6 @@ async fn create_operator_key(
     ApiJson(req): ApiJson<NewOperatorKeyRequest>,
 ) -> ApiResult<(StatusCode, Json<NewOperatorKey>)> {
     let name = validate::text("name", &req.name, 100)?;
-    let key = generate_key(KeyKind::Operator);
-    let mut conn = app.db.write.acquire().await?;
-    store_key(&mut conn, &key, None, &name).await?;
+    let key = identity::create_operator_key(&app.db, &name).await?;
     Ok((StatusCode::CREATED, Json(NewOperatorKey { id: key.id, name, key: key.key, prefix: key.prefix })))
 }

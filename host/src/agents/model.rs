@@ -1,12 +1,57 @@
+use std::fmt;
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub use crate::db::page::PageMeta;
 use crate::db::rfc3339;
 
 pub const AGENT_COLUMNS: &str = "id, name, slug, description, owner_email, avatar_url, webhook_url, \
     endpoint_url, system_prompt, capabilities, tags, price_per_task_cents, status, claimed_at, \
     referral_code, referred_by, rating_sum, rating_count, jobs_completed, available_for_hire, created_at, \
     component_id, endpoint_secret";
+
+/// An agent's standing. Stored lowercase (`active`), shown as Toku spells it (`ACTIVE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentStatus {
+    Active,
+    Suspended,
+}
+
+impl AgentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentStatus::Active => "active",
+            AgentStatus::Suspended => "suspended",
+        }
+    }
+
+    /// As the API shows it.
+    pub fn api_name(self) -> &'static str {
+        match self {
+            AgentStatus::Active => "ACTIVE",
+            AgentStatus::Suspended => "SUSPENDED",
+        }
+    }
+}
+
+impl fmt::Display for AgentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AgentStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "active" => Ok(AgentStatus::Active),
+            "suspended" => Ok(AgentStatus::Suspended),
+            other => Err(format!("unknown agent status {other:?}")),
+        }
+    }
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AgentRow {
@@ -114,6 +159,11 @@ pub struct ComponentSummary {
 }
 
 impl AgentRow {
+    /// The stored status; an unknown one counts as suspended.
+    pub fn standing(&self) -> AgentStatus {
+        self.status.parse().unwrap_or(AgentStatus::Suspended)
+    }
+
     pub fn runtime(&self) -> &'static str {
         if self.component_id.is_some() {
             "component"
@@ -141,7 +191,7 @@ impl AgentRow {
             name: self.name.clone(),
             slug: self.slug.clone(),
             description: self.description.clone(),
-            status: self.status.clone(),
+            status: self.standing().api_name().to_string(),
             avatar_url: self.avatar_url.clone(),
             capabilities: self.capability_list(),
             tags: serde_json::from_str(&self.tags).unwrap_or_default(),
@@ -260,43 +310,4 @@ pub struct DirectoryQuery {
     pub offset: Option<i64>,
     /// Opaque cursor from `meta.nextCursor`.
     pub cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PageMeta {
-    pub total: i64,
-    pub count: usize,
-    pub limit: i64,
-    pub offset: i64,
-    pub has_more: bool,
-    pub next_cursor: Option<String>,
-}
-
-/// Turns a display name into the URL- and mention-friendly handle that must be unique;
-/// empty when the name has no ASCII letters or digits.
-pub fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    let slug: String = slug.trim_end_matches('-').chars().take(48).collect();
-    slug.trim_end_matches('-').to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::slugify;
-
-    #[test]
-    fn slugs() {
-        assert_eq!(slugify("My Agent"), "my-agent");
-        assert_eq!(slugify("  Lily!! 2.0 "), "lily-2-0");
-        assert_eq!(slugify("日本"), "");
-        assert_eq!(slugify(&"x".repeat(80)).len(), 48);
-    }
 }

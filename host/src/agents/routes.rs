@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
@@ -9,14 +9,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::model::*;
-use super::store::{self, NewAgent};
-use crate::app::App;
-use crate::db::{is_unique_violation, new_id, Arg};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::auth::{self, generate_key, hash_secret, random_token, AgentAuth, KeyKind, MaybeAuth, Principal};
-use crate::http::json::{ApiJson, ApiQuery};
-use crate::http::validate;
-use crate::wallet::ledger;
+use super::service::{self, Profile};
+use crate::db::page::{BadQuery, Page};
+use crate::error::{ApiResult, ErrorBody};
+use crate::http::auth::{AgentAuth, ClientIp, MaybeAuth};
+use crate::http::json::{ApiJson, ApiPath, ApiQuery};
+use crate::http::rate_limit;
+use crate::state::App;
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
@@ -28,8 +27,6 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(directory))
         .routes(routes!(profile))
 }
-
-const MAX_PRICE_CENTS: i64 = 100_000_000;
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -66,110 +63,35 @@ pub struct RegisterResponse {
     pub important: String,
 }
 
-struct Fields {
-    owner_email: Option<String>,
-    avatar_url: Option<String>,
-    webhook_url: Option<String>,
-    endpoint_url: Option<String>,
-    system_prompt: Option<String>,
-}
-
-fn opt<T>(v: Option<&str>, f: impl Fn(&str) -> Result<T, ApiError>) -> Result<Option<T>, ApiError> {
-    v.map(str::trim).filter(|s| !s.is_empty()).map(f).transpose()
-}
-
-fn check_fields(app: &App, r: &RegisterRequest) -> Result<Fields, ApiError> {
-    let http_ok = app.config.allow_insecure_urls;
-    Ok(Fields {
-        owner_email: opt(r.owner_email.as_deref(), |v| validate::email("ownerEmail", v))?,
-        avatar_url: opt(r.avatar_url.as_deref(), |v| validate::web_url("avatarUrl", v, true))?,
-        webhook_url: opt(r.webhook_url.as_deref(), |v| validate::web_url("webhookUrl", v, http_ok))?,
-        endpoint_url: opt(r.endpoint_url.as_deref(), |v| validate::web_url("endpointUrl", v, http_ok))?,
-        system_prompt: opt(r.system_prompt.as_deref(), |v| validate::optional_text("systemPrompt", v, 20_000))?,
-    })
-}
-
 /// Register an agent: returns its API key (shown once), referral code and sign-up credits.
 #[utoipa::path(post, path = "/api/agents/register", tag = "agents", request_body = RegisterRequest,
     responses((status = 201, body = RegisterResponse), (status = 409, description = "name taken", body = ErrorBody),
+        (status = 429, description = "too many registrations from this address", body = ErrorBody),
         (status = 422, description = "invalid field", body = ErrorBody)))]
 async fn register(
     State(app): State<Arc<App>>,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<RegisterResponse>)> {
-    let name = validate::text("name", &req.name, 100)?;
-    let description = validate::optional_text("description", req.description.as_deref().unwrap_or(""), 5_000)?;
-    let capabilities = validate::labels("capabilities", req.capabilities.as_deref().unwrap_or(&[]), 32)?;
-    let tags = validate::labels("tags", req.tags.as_deref().unwrap_or(&[]), 32)?;
-    let price = validate::cents("price_per_task", req.price_per_task.unwrap_or(0), 0, MAX_PRICE_CENTS)?;
-    let f = check_fields(&app, &req)?;
-
-    let id = new_id();
-    let mut slug = slugify(&name);
-    if slug.is_empty() {
-        slug = format!("agent-{}", random_token(6).to_lowercase());
-    }
-    let referral_code =
-        format!("{}-{}", &slug[..slug.len().min(20)].trim_end_matches('-'), random_token(6).to_lowercase());
-    let key = generate_key(KeyKind::Agent);
-    let claim_token = random_token(32);
-
-    let mut tx = app.db.begin().await?;
-    let referred_by = match req.referral_code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-        Some(code) => Some(
-            store::id_by_referral_code(&mut tx, code)
-                .await?
-                .ok_or_else(|| validate::fail("referralCode", "no agent has this referral code"))?,
-        ),
-        None => None,
-    };
-    let new = NewAgent {
-        id: &id,
-        name: &name,
-        slug: &slug,
-        description: &description,
-        owner_email: f.owner_email.as_deref(),
-        avatar_url: f.avatar_url.as_deref(),
-        webhook_url: f.webhook_url.as_deref(),
-        endpoint_url: f.endpoint_url.as_deref(),
-        system_prompt: f.system_prompt.as_deref(),
-        capabilities: &capabilities,
-        tags: &tags,
-        price_per_task_cents: price,
-        claim_token_hash: &hash_secret(&claim_token),
-        referral_code: &referral_code,
-        referred_by: referred_by.as_deref(),
-        endpoint_secret: &random_token(40),
-    };
-    if let Err(e) = store::insert(&mut tx, &new).await {
-        return Err(if is_unique_violation(&e) {
-            ApiError::conflict("name_taken", format!("an agent named {name:?} already exists"))
-        } else {
-            e.into()
-        });
-    }
-    auth::store_key(&mut tx, &key, Some(&id), "default").await?;
-    ledger::open_wallet_in(&mut tx, &id, app.config.signup_credits).await?;
-    tx.commit().await?;
-
-    let balance = app.config.signup_credits;
+    rate_limit::check_registration(&app, ip)?;
+    let r = service::register(&app, &req).await?;
     Ok((
         StatusCode::CREATED,
         Json(RegisterResponse {
             success: true,
             agent: RegisteredAgent {
-                id: id.clone(),
-                name: name.clone(),
-                slug,
-                api_key: key.key.clone(),
-                status: "ACTIVE".into(),
-                referral_code,
-                claim_token,
-                capabilities: capabilities.clone(),
-                balance_cents: balance,
+                id: r.id.clone(),
+                name: r.name.clone(),
+                slug: r.slug,
+                api_key: r.api_key.clone(),
+                status: AgentStatus::Active.api_name().into(),
+                referral_code: r.referral_code,
+                claim_token: r.claim_token,
+                capabilities: r.capabilities.clone(),
+                balance_cents: r.balance,
             },
-            data: RegisteredAgentSnake { id, name, api_key: key.key, capabilities },
-            balance,
+            data: RegisteredAgentSnake { id: r.id, name: r.name, api_key: r.api_key, capabilities: r.capabilities },
+            balance: r.balance,
             important: "Save your API key! It is shown only once and you need it for all authenticated requests."
                 .into(),
         }),
@@ -193,17 +115,9 @@ pub struct ClaimResponse {
 #[utoipa::path(post, path = "/api/agents/claim", tag = "agents", request_body = ClaimRequest,
     responses((status = 200, body = ClaimResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn claim(State(app): State<Arc<App>>, ApiJson(req): ApiJson<ClaimRequest>) -> ApiResult<Json<ClaimResponse>> {
-    let mut tx = app.db.begin().await?;
-    let outcome = store::claim(&mut tx, &hash_secret(req.token.trim())).await?;
-    tx.commit().await?;
-    match outcome {
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "invalid_claim_token", "no agent has this claim token")),
-        Some((_, false)) => Err(ApiError::conflict("already_claimed", "this agent has already been claimed")),
-        Some((id, true)) => {
-            let a = store::get(&app.db, &id).await?;
-            Ok(Json(ClaimResponse { success: true, agent: ClaimedAgent { id: a.id, name: a.name, status: a.status } }))
-        }
-    }
+    let a = service::claim(&app, &req.token).await?;
+    let status = a.standing().api_name().to_string();
+    Ok(Json(ClaimResponse { success: true, agent: ClaimedAgent { id: a.id, name: a.name, status } }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -216,9 +130,7 @@ pub struct MeResponse {
 }
 
 async fn me_response(app: &App, agent_id: &str) -> ApiResult<Json<MeResponse>> {
-    let row = store::get(&app.db, agent_id).await?;
-    let services = store::services_of(&app.db, &[agent_id]).await?.remove(agent_id).unwrap_or_default();
-    let component = store::components_of(&app.db, &[&row]).await?.into_values().next();
+    let Profile { row, services, component } = service::profile(app, agent_id).await?;
     let balance = app.ledger.balance(agent_id).await?.balance_cents;
     Ok(Json(MeResponse {
         success: true,
@@ -243,77 +155,7 @@ async fn update_me(
     who: AgentAuth,
     ApiJson(req): ApiJson<UpdateRequest>,
 ) -> ApiResult<Json<MeResponse>> {
-    let mut changes: Vec<(&'static str, Arg)> = Vec::new();
-    let text_or_null = |v: Option<String>| v.map_or(Arg::Null, Arg::Text);
-    if let Some(name) = &req.name {
-        changes.push(("name", Arg::Text(validate::text("name", name, 100)?)));
-    }
-    if let Some(d) = &req.description {
-        changes.push(("description", Arg::Text(validate::optional_text("description", d, 5_000)?)));
-    }
-    let as_register = RegisterRequest {
-        name: String::new(),
-        description: None,
-        owner_email: req.owner_email.clone(),
-        capabilities: None,
-        tags: None,
-        price_per_task: None,
-        endpoint_url: req.endpoint_url.clone(),
-        system_prompt: req.system_prompt.clone(),
-        webhook_url: req.webhook_url.clone(),
-        avatar_url: req.avatar_url.clone(),
-        referral_code: None,
-    };
-    let f = check_fields(&app, &as_register)?;
-    for (column, given, value) in [
-        ("owner_email", req.owner_email.is_some(), f.owner_email),
-        ("avatar_url", req.avatar_url.is_some(), f.avatar_url),
-        ("webhook_url", req.webhook_url.is_some(), f.webhook_url),
-        ("endpoint_url", req.endpoint_url.is_some(), f.endpoint_url),
-        ("system_prompt", req.system_prompt.is_some(), f.system_prompt),
-    ] {
-        if given {
-            changes.push((column, text_or_null(value)));
-        }
-    }
-    let capabilities = req.capabilities.as_deref().map(|c| validate::labels("capabilities", c, 32)).transpose()?;
-    if let Some(caps) = &capabilities {
-        changes.push(("capabilities", Arg::Text(serde_json::to_string(caps).unwrap_or_default())));
-    }
-    if let Some(tags) = &req.tags {
-        let tags = validate::labels("tags", tags, 32)?;
-        changes.push(("tags", Arg::Text(serde_json::to_string(&tags).unwrap_or_default())));
-    }
-    if let Some(p) = req.price_per_task {
-        changes.push(("price_per_task_cents", Arg::Int(validate::cents("price_per_task", p, 0, MAX_PRICE_CENTS)?)));
-    }
-    if let Some(a) = req.available_for_hire {
-        changes.push(("available_for_hire", Arg::Int(a.into())));
-    }
-    if let Some(id) = req.component_id.as_deref().map(str::trim) {
-        if id.is_empty() {
-            changes.push(("component_id", Arg::Null));
-        } else {
-            let c = crate::components::store::get(&app.db, id)
-                .await?
-                .ok_or_else(|| validate::fail("componentId", "no such component"))?;
-            if c.publisher_id != who.agent_id {
-                return Err(ApiError::forbidden("an agent can only run components it published"));
-            }
-            if c.kind != "agent" {
-                return Err(validate::fail("componentId", &format!("this is a {} component, not an agent", c.kind)));
-            }
-            changes.push(("component_id", Arg::Text(c.id)));
-        }
-    }
-    let mut tx = app.db.begin().await?;
-    if !store::update(&mut tx, &who.agent_id, changes).await? {
-        return Err(ApiError::not_found("agent"));
-    }
-    if let Some(caps) = &capabilities {
-        store::set_capabilities(&mut tx, &who.agent_id, caps).await?;
-    }
-    tx.commit().await?;
+    service::update(&app, &who.agent_id, &req).await?;
     me_response(&app, &who.agent_id).await
 }
 
@@ -351,8 +193,8 @@ pub struct SetupResponse {
 #[utoipa::path(get, path = "/api/agents/me/setup", tag = "agents", security(("api_key" = [])),
     responses((status = 200, body = SetupResponse), (status = 401, body = ErrorBody)))]
 async fn setup(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<SetupResponse>> {
-    let a = store::get(&app.db, &who.agent_id).await?;
-    let has_services = store::services_of(&app.db, &[&a.id]).await?.contains_key(&a.id);
+    let Profile { row: a, services, .. } = service::profile(&app, &who.agent_id).await?;
+    let has_services = !services.is_empty();
     let patch = |field: &str, example: &str| {
         Some(SetupFix {
             method: "PATCH".into(),
@@ -384,7 +226,7 @@ async fn setup(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<Se
         ),
     ];
     let done = steps.iter().filter(|s| s.done).count();
-    let ready = described && runnable && a.status == "ACTIVE";
+    let ready = described && runnable && a.standing() == AgentStatus::Active;
     let left = steps.len() - done;
     let message = match (ready, left) {
         (true, 0) => "✅ You're live and fully set up.".to_string(),
@@ -424,7 +266,7 @@ fn mask(url: &str) -> String {
 }
 
 async fn webhook_response(app: &App, agent_id: &str) -> ApiResult<Json<WebhookResponse>> {
-    let a = store::get(&app.db, agent_id).await?;
+    let a = service::get(app, agent_id).await?;
     let balance = app.ledger.balance(agent_id).await?.balance_cents;
     Ok(Json(WebhookResponse {
         success: true,
@@ -449,10 +291,7 @@ async fn set_webhook(
     who: AgentAuth,
     ApiJson(req): ApiJson<WebhookRequest>,
 ) -> ApiResult<Json<WebhookResponse>> {
-    let url = validate::web_url("webhook_url", &req.webhook_url, app.config.allow_insecure_urls)?;
-    let mut tx = app.db.begin().await?;
-    store::update(&mut tx, &who.agent_id, vec![("webhook_url", Arg::Text(url))]).await?;
-    tx.commit().await?;
+    service::set_webhook(&app, &who.agent_id, &req.webhook_url).await?;
     webhook_response(&app, &who.agent_id).await
 }
 
@@ -467,9 +306,9 @@ pub struct DirectoryResponse {
 }
 
 async fn caller_balance(app: &App, who: &MaybeAuth) -> ApiResult<Option<i64>> {
-    match &who.0 {
-        Some(Principal::Agent { agent_id }) => Ok(Some(app.ledger.balance(agent_id).await?.balance_cents)),
-        _ => Ok(None),
+    match who.agent_id() {
+        Some(agent_id) => Ok(Some(app.ledger.balance(agent_id).await?.balance_cents)),
+        None => Ok(None),
     }
 }
 
@@ -481,26 +320,14 @@ async fn directory(
     who: MaybeAuth,
     ApiQuery(q): ApiQuery<DirectoryQuery>,
 ) -> ApiResult<Json<DirectoryResponse>> {
-    let (limit, offset) = validate::page(q.limit, q.offset)?;
-    let page = store::directory(&app.db, &q, limit, offset).await?;
-    let ids: Vec<&str> = page.rows.iter().map(|r| r.id.as_str()).collect();
-    let mut services = store::services_of(&app.db, &ids).await?;
-    let components = store::components_of(&app.db, &page.rows.iter().collect::<Vec<_>>()).await?;
-    let next_cursor = page.rows.last().filter(|_| page.has_more).map(|r| store::encode_cursor(r.created_at, &r.id));
-    let data: Vec<PublicProfile> = page
-        .rows
-        .iter()
-        .map(|r| {
-            let component = r.component_id.as_ref().and_then(|id| components.get(id).cloned());
-            r.public(services.remove(&r.id).unwrap_or_default(), component)
-        })
-        .collect();
-    Ok(Json(DirectoryResponse {
-        success: true,
-        meta: PageMeta { total: page.total, count: data.len(), limit, offset, has_more: page.has_more, next_cursor },
-        data,
-        balance: caller_balance(&app, &who).await?,
-    }))
+    let page = Page::parse(q.limit, q.offset, q.cursor.as_deref())?;
+    if q.min_rating.is_some_and(|min| !(0.0..=5.0).contains(&min)) {
+        return Err(BadQuery("minRating must be between 0 and 5".into()).into());
+    }
+    let (profiles, total) = service::directory(&app, &q, &page).await?;
+    let (profiles, meta) = page.cut(profiles, total, |p| (p.row.created_at, p.row.id.clone()));
+    let data = profiles.into_iter().map(|p| p.row.public(p.services, p.component)).collect();
+    Ok(Json(DirectoryResponse { success: true, meta, data, balance: caller_balance(&app, &who).await? }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -518,11 +345,9 @@ pub struct ProfileResponse {
 async fn profile(
     State(app): State<Arc<App>>,
     who: MaybeAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ProfileResponse>> {
-    let row = store::find(&app.db, &id).await?.ok_or_else(|| ApiError::not_found("agent"))?;
-    let services = store::services_of(&app.db, &[&row.id]).await?.remove(&row.id).unwrap_or_default();
-    let component = store::components_of(&app.db, &[&row]).await?.into_values().next();
+    let Profile { row, services, component } = service::find_profile(&app, &id).await?;
     Ok(Json(ProfileResponse {
         success: true,
         agent: row.public(services.clone(), component.clone()),

@@ -1,11 +1,12 @@
 use std::collections::HashMap;
 
-use base64::Engine as _;
 use sqlx::{AnyConnection, Row};
 
-use super::model::{AgentRow, ComponentSummary, DirectoryQuery, ServiceSummary, AGENT_COLUMNS};
-use crate::db::{like_pattern, now_ms, Arg, Db, SqlBuf};
-use crate::error::ApiError;
+use super::model::{AgentRow, AgentStatus, ComponentSummary, DirectoryQuery, ServiceSummary, AGENT_COLUMNS};
+use super::names::name_key;
+use crate::db::page::Page;
+use crate::db::sql::{like_pattern, Arg, SqlBuf};
+use crate::db::{now_ms, Db};
 
 pub struct NewAgent<'a> {
     pub id: &'a str,
@@ -31,8 +32,8 @@ pub async fn insert(conn: &mut AnyConnection, a: &NewAgent<'_>) -> Result<(), sq
     sqlx::query(
         "INSERT INTO agents (id, name, slug, description, owner_email, avatar_url, webhook_url, \
          endpoint_url, system_prompt, capabilities, tags, price_per_task_cents, claim_token_hash, \
-         referral_code, referred_by, endpoint_secret, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)",
+         referral_code, referred_by, endpoint_secret, created_at, updated_at, name_key, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19)",
     )
     .bind(a.id)
     .bind(a.name)
@@ -51,6 +52,8 @@ pub async fn insert(conn: &mut AnyConnection, a: &NewAgent<'_>) -> Result<(), sq
     .bind(a.referred_by)
     .bind(a.endpoint_secret)
     .bind(now)
+    .bind(name_key(a.name))
+    .bind(AgentStatus::Active.as_str())
     .execute(&mut *conn)
     .await?;
     set_capabilities(conn, a.id, a.capabilities).await
@@ -76,12 +79,11 @@ pub async fn find(db: &Db, id_or_slug: &str) -> Result<Option<AgentRow>, sqlx::E
         .await
 }
 
-pub async fn get(db: &Db, id: &str) -> Result<AgentRow, ApiError> {
+pub async fn get(db: &Db, id: &str) -> Result<Option<AgentRow>, sqlx::Error> {
     sqlx::query_as::<_, AgentRow>(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"))
         .bind(id)
         .fetch_optional(&db.read)
-        .await?
-        .ok_or_else(|| ApiError::not_found("agent"))
+        .await
 }
 
 pub async fn id_by_referral_code(conn: &mut AnyConnection, code: &str) -> Result<Option<String>, sqlx::Error> {
@@ -89,7 +91,22 @@ pub async fn id_by_referral_code(conn: &mut AnyConnection, code: &str) -> Result
         .bind(code)
         .fetch_optional(conn)
         .await?
-        .map(|r| r.get(0)))
+        .map(|r| r.get("id")))
+}
+
+/// Computes the comparison key of names stored before keys existed. Names that already
+/// collide keep a key of their own (suffixed with the id), so that nothing is lost.
+pub async fn backfill_name_keys(db: &Db) -> Result<(), sqlx::Error> {
+    let rows = sqlx::query("SELECT id, name FROM agents WHERE name_key IS NULL").fetch_all(&db.write).await?;
+    for row in rows {
+        let (id, name): (String, String) = (row.get("id"), row.get("name"));
+        let key = name_key(&name);
+        let taken =
+            sqlx::query("SELECT id FROM agents WHERE name_key = $1").bind(&key).fetch_optional(&db.write).await?;
+        let key = if taken.is_some() { format!("{key}#{id}") } else { key };
+        sqlx::query("UPDATE agents SET name_key = $1 WHERE id = $2").bind(key).bind(&id).execute(&db.write).await?;
+    }
+    Ok(())
 }
 
 /// Applies `(column, value)` changes; returns false when the agent does not exist.
@@ -128,16 +145,17 @@ pub async fn claim(conn: &mut AnyConnection, token_hash: &str) -> Result<Option<
     else {
         return Ok(None);
     };
-    let (id, claimed_at): (String, Option<i64>) = (row.get(0), row.get(1));
+    let (id, claimed_at): (String, Option<i64>) = (row.get("id"), row.get("claimed_at"));
     if claimed_at.is_some() {
         return Ok(Some((id, false)));
     }
     let now = now_ms();
     let done = sqlx::query(
-        "UPDATE agents SET claimed_at = $1, status = 'ACTIVE', updated_at = $1 WHERE id = $2 AND claimed_at IS NULL",
+        "UPDATE agents SET claimed_at = $1, status = $3, updated_at = $1 WHERE id = $2 AND claimed_at IS NULL",
     )
     .bind(now)
     .bind(&id)
+    .bind(AgentStatus::Active.as_str())
     .execute(&mut *conn)
     .await?;
     Ok(Some((id, done.rows_affected() == 1)))
@@ -165,7 +183,7 @@ pub async fn endpoint_secret(db: &Db, agent: &AgentRow) -> Result<String, sqlx::
     if let Some(s) = &agent.endpoint_secret {
         return Ok(s.clone());
     }
-    let secret = crate::http::auth::random_token(40);
+    let secret = crate::secrets::random_token(40);
     sqlx::query("UPDATE agents SET endpoint_secret = $1 WHERE id = $2 AND endpoint_secret IS NULL")
         .bind(&secret)
         .bind(&agent.id)
@@ -173,9 +191,9 @@ pub async fn endpoint_secret(db: &Db, agent: &AgentRow) -> Result<String, sqlx::
         .await?;
     let stored: Option<String> = sqlx::query("SELECT endpoint_secret FROM agents WHERE id = $1")
         .bind(&agent.id)
-        .fetch_one(&db.read)
+        .fetch_one(&db.write)
         .await?
-        .get(0);
+        .get("endpoint_secret");
     Ok(stored.unwrap_or(secret))
 }
 
@@ -190,15 +208,15 @@ pub async fn components_of(db: &Db, rows: &[&AgentRow]) -> Result<HashMap<String
     let placeholders: Vec<String> = ids.iter().map(|id| q.arg(Arg::Text(id.to_string()))).collect();
     q.push(&placeholders.join(", ")).push(")");
     for row in q.query().fetch_all(&db.read).await? {
-        let id: String = row.get(0);
-        let grants: String = row.get(4);
+        let id: String = row.get("id");
+        let grants: String = row.get("grants");
         map.insert(
             id.clone(),
             ComponentSummary {
                 id,
-                name: row.get(1),
-                version: row.get(2),
-                digest: format!("sha256:{}", row.get::<String, _>(3)),
+                name: row.get("name"),
+                version: row.get("version"),
+                digest: format!("sha256:{}", row.get::<String, _>("digest")),
                 capabilities: serde_json::from_str(&grants).unwrap_or_default(),
             },
         );
@@ -206,28 +224,11 @@ pub async fn components_of(db: &Db, rows: &[&AgentRow]) -> Result<HashMap<String
     Ok(map)
 }
 
-/// Cursor for keyset pagination over (created_at, id), newest first.
-pub fn encode_cursor(created_at: i64, id: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{created_at}:{id}"))
-}
-
-fn decode_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
-    let bad = || ApiError::bad_request("invalid_query", "cursor is not one this server issued");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let text = String::from_utf8(raw).map_err(|_| bad())?;
-    let (ts, id) = text.split_once(':').ok_or_else(bad)?;
-    Ok((ts.parse().map_err(|_| bad())?, id.to_string()))
-}
-
-pub struct Page {
-    pub rows: Vec<AgentRow>,
-    pub total: i64,
-    pub has_more: bool,
-}
-
-pub async fn directory(db: &Db, f: &DirectoryQuery, limit: i64, offset: i64) -> Result<Page, ApiError> {
+/// One page of active agents matching the filter, newest first, fetched with one row more
+/// than the page's limit; and the total.
+pub async fn directory(db: &Db, f: &DirectoryQuery, page: &Page) -> Result<(Vec<AgentRow>, i64), sqlx::Error> {
     let mut q = SqlBuf::new("");
-    let mut filters = vec!["a.status = 'ACTIVE'".to_string()];
+    let mut filters = vec![format!("a.status = {}", q.arg(Arg::Text(AgentStatus::Active.as_str().into())))];
     if let Some(text) = f.q.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let p = q.arg(Arg::Text(like_pattern(text)));
         filters.push(format!("(LOWER(a.name) LIKE {p} ESCAPE '\\' OR LOWER(a.description) LIKE {p} ESCAPE '\\')"));
@@ -249,9 +250,6 @@ pub async fn directory(db: &Db, f: &DirectoryQuery, limit: i64, offset: i64) -> 
         filters.push(format!("{not}EXISTS (SELECT 1 FROM services s WHERE s.agent_id = a.id AND s.active = 1)"));
     }
     if let Some(min) = f.min_rating {
-        if !(0.0..=5.0).contains(&min) {
-            return Err(ApiError::bad_request("invalid_query", "minRating must be between 0 and 5"));
-        }
         let p = q.arg(Arg::Int((min * 100.0).round() as i64));
         filters.push(format!("a.rating_count > 0 AND a.rating_sum * 100 >= {p} * a.rating_count"));
     }
@@ -262,29 +260,26 @@ pub async fn directory(db: &Db, f: &DirectoryQuery, limit: i64, offset: i64) -> 
     let where_sql = filters.join(" AND ");
 
     let mut count = q.clone();
-    count.sql = format!("SELECT COUNT(*) FROM agents a WHERE {where_sql}");
-    let total: i64 = count.query().fetch_one(&db.read).await?.get(0);
+    count.sql = format!("SELECT COUNT(*) AS n FROM agents a WHERE {where_sql}");
+    let total: i64 = count.query().fetch_one(&db.read).await?.get("n");
 
     let mut page_filter = String::new();
-    if let Some(cursor) = f.cursor.as_deref().filter(|c| !c.is_empty()) {
-        let (ts, id) = decode_cursor(cursor)?;
-        let (pt, pi) = (q.arg(Arg::Int(ts)), q.arg(Arg::Text(id)));
+    if let Some((ts, id)) = &page.after {
+        let (pt, pi) = (q.arg(Arg::Int(*ts)), q.arg(Arg::Text(id.clone())));
         page_filter = format!(" AND (a.created_at < {pt} OR (a.created_at = {pt} AND a.id < {pi}))");
     }
-    let (pl, po) = (q.arg(Arg::Int(limit + 1)), q.arg(Arg::Int(offset)));
+    let (pl, po) = (q.arg(Arg::Int(page.limit + 1)), q.arg(Arg::Int(page.offset)));
     let columns = AGENT_COLUMNS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ");
     q.sql = format!(
         "SELECT {columns} FROM agents a WHERE {where_sql}{page_filter} \
          ORDER BY a.created_at DESC, a.id DESC LIMIT {pl} OFFSET {po}"
     );
-    let mut rows = q
+    let rows = q
         .query()
         .fetch_all(&db.read)
         .await?
         .iter()
         .map(<AgentRow as sqlx::FromRow<_>>::from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let has_more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    Ok(Page { rows, total, has_more })
+    Ok((rows, total))
 }

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::app::{self, App};
-use crate::config::{Config, ConfigLayer, LogFormat};
-use crate::http::auth::{self, generate_key, KeyKind};
+use crate::config::{Config, LogFormat};
+use crate::identity::service as identity;
+use crate::server;
+use crate::state::App;
 use crate::wallet::check;
 
 mod publish;
@@ -29,6 +30,9 @@ pub struct Cli {
     /// Log as JSON lines.
     #[arg(long, global = true)]
     log_json: bool,
+    /// Any setting, by its name in the config file: `--set exec_fuel=1000000`; repeat for more.
+    #[arg(long = "set", global = true, value_name = "NAME=VALUE")]
+    set: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -93,26 +97,27 @@ enum Admin {
 
 impl Cli {
     fn config(&self) -> anyhow::Result<Config> {
-        let mut layer = ConfigLayer::from_env()?;
-        if let Some(path) = &self.config {
-            layer = layer.overlay(ConfigLayer::from_file(path)?);
+        let mut flags = Vec::new();
+        for set in &self.set {
+            let (name, value) = set.split_once('=').context("--set takes NAME=VALUE")?;
+            flags.push((name.trim().to_string(), value.to_string()));
         }
-        let flags = ConfigLayer {
-            listen: self.listen.clone(),
-            data_dir: self.data_dir.clone(),
-            database_url: self.database_url.clone(),
-            log_format: self.log_json.then_some(LogFormat::Json),
-            ..Default::default()
-        };
-        layer.overlay(flags).resolve()
+        let named = [
+            ("listen", self.listen.clone()),
+            ("data_dir", self.data_dir.as_ref().map(|d| d.display().to_string())),
+            ("database_url", self.database_url.clone()),
+            ("log_format", self.log_json.then(|| "json".to_string())),
+        ];
+        flags.extend(named.into_iter().filter_map(|(name, value)| value.map(|v| (name.to_string(), v))));
+        Config::load(|name| std::env::var(name).ok(), self.config.as_deref(), &flags)
     }
 }
 
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{},sqlx=warn", config.log_level)));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{},sqlx=warn", config.server.log_level)));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match config.log_format {
+    match config.server.log_format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
         LogFormat::Text => builder.init(),
     }
@@ -155,19 +160,17 @@ pub fn run() -> anyhow::Result<()> {
         let app = App::open(config).await?;
         match cli.command {
             Command::Serve => {
-                if let Some(key) = auth::ensure_operator_key(&app).await? {
+                if let Some(key) = identity::ensure_operator_key(&app.db, &app.config.access.operator_key).await? {
                     println!("operator key (shown once, store it): {key}");
                 }
-                app::serve(app).await
+                server::serve(app).await
             }
             Command::Migrate => {
                 println!("migrations applied");
                 Ok(())
             }
             Command::Admin(Admin::CreateOperatorKey { name }) => {
-                let key = generate_key(KeyKind::Operator);
-                let mut conn = app.db.write.acquire().await?;
-                auth::store_key(&mut conn, &key, None, &name).await.context("storing the key")?;
+                let key = identity::create_operator_key(&app.db, &name).await.context("storing the key")?;
                 println!("{}", key.key);
                 Ok(())
             }

@@ -79,6 +79,10 @@ pub struct ComponentView {
 }
 
 impl ComponentRow {
+    pub fn kind(&self) -> Option<agora_runtime::Kind> {
+        self.kind.parse().ok()
+    }
+
     pub fn capabilities(&self) -> Capabilities {
         serde_json::from_str(&self.grants).unwrap_or_default()
     }

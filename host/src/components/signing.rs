@@ -1,14 +1,20 @@
 //! Ed25519 signatures over a component's SHA-256 digest (the 32 raw bytes), made with a key
-//! the publisher registered on its agent.
+//! the publisher registered on its agent. Verification is strict (RFC 8032 with canonical
+//! encodings and no small-order components), and weak (small-order) public keys are refused
+//! outright: with one, a signature can verify for any message without a private key.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 pub fn parse_public_key(hex_key: &str) -> Result<VerifyingKey, String> {
     let bytes: [u8; 32] = hex::decode(hex_key.trim())
         .map_err(|_| "publicKey must be 64 hex characters".to_string())?
         .try_into()
         .map_err(|_| "publicKey must be 32 bytes (64 hex characters)".to_string())?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| "publicKey is not a valid Ed25519 key".to_string())
+    let key = VerifyingKey::from_bytes(&bytes).map_err(|_| "publicKey is not a valid Ed25519 key".to_string())?;
+    if key.is_weak() {
+        return Err("publicKey is a weak (small-order) Ed25519 key".into());
+    }
+    Ok(key)
 }
 
 pub fn parse_signature(hex_sig: &str) -> Result<Signature, String> {
@@ -19,9 +25,9 @@ pub fn parse_signature(hex_sig: &str) -> Result<Signature, String> {
     Ok(Signature::from_bytes(&bytes))
 }
 
-/// True when `signature` over `digest` verifies with `key`.
+/// True when `signature` over `digest` verifies with `key`, strictly.
 pub fn verifies(key: &VerifyingKey, digest: &[u8; 32], signature: &Signature) -> bool {
-    key.verify(digest, signature).is_ok()
+    !key.is_weak() && key.verify_strict(digest, signature).is_ok()
 }
 
 pub fn sign(key: &SigningKey, digest: &[u8; 32]) -> String {
@@ -71,5 +77,20 @@ mod tests {
         ));
         assert!(parse_public_key("zz").is_err());
         assert!(parse_signature("00").is_err());
+    }
+
+    #[test]
+    fn weak_keys_and_forged_signatures_are_refused() {
+        // The identity point (01 followed by zeros) and another small-order point.
+        let identity = format!("01{}", "00".repeat(31));
+        assert!(parse_public_key(&identity).unwrap_err().contains("weak"));
+        let order_two = format!("ec{}7f", "ff".repeat(30));
+        assert!(parse_public_key(&order_two).is_err());
+        // With the identity key, the signature R = identity, s = 0 "verifies" non-strictly
+        // for every message; strict verification refuses it.
+        let bytes: [u8; 32] = hex::decode(&identity).unwrap().try_into().unwrap();
+        let weak = VerifyingKey::from_bytes(&bytes).unwrap();
+        let forged = parse_signature(&format!("01{}", "00".repeat(63))).unwrap();
+        assert!(!verifies(&weak, &[9u8; 32], &forged));
     }
 }

@@ -1,7 +1,8 @@
 use sqlx::{AnyConnection, Row};
 
 use super::model::{ComponentRow, COMPONENT_COLUMNS};
-use crate::db::{like_pattern, now_ms, Arg, Db, SqlBuf};
+use crate::db::sql::{like_pattern, Arg, SqlBuf};
+use crate::db::{now_ms, Db};
 
 pub struct NewComponent<'a> {
     pub id: &'a str,
@@ -38,7 +39,19 @@ pub async fn blob(db: &Db, digest: &str) -> Result<Option<Vec<u8>>, sqlx::Error>
         .bind(digest)
         .fetch_optional(&db.read)
         .await?
-        .map(|r| r.get(0)))
+        .map(|r| r.get("bytes")))
+}
+
+/// How many components an agent published and their summed size, in its transaction.
+pub async fn usage_of(conn: &mut AnyConnection, publisher_id: &str) -> Result<(i64, i64), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) AS bytes FROM components \
+         WHERE publisher_id = $1",
+    )
+    .bind(publisher_id)
+    .fetch_one(conn)
+    .await?;
+    Ok((row.get("n"), row.get("bytes")))
 }
 
 pub async fn insert(conn: &mut AnyConnection, c: &NewComponent<'_>) -> Result<(), sqlx::Error> {
@@ -96,8 +109,8 @@ pub async fn list(db: &Db, f: &ListFilter<'_>) -> Result<(Vec<ComponentRow>, i64
     }
     let where_sql = filters.join(" AND ");
     let mut count = q.clone();
-    count.sql = format!("SELECT COUNT(*) FROM components c WHERE {where_sql}");
-    let total: i64 = count.query().fetch_one(&db.read).await?.get(0);
+    count.sql = format!("SELECT COUNT(*) AS n FROM components c WHERE {where_sql}");
+    let total: i64 = count.query().fetch_one(&db.read).await?.get("n");
     let (pl, po) = (q.arg(Arg::Int(f.limit)), q.arg(Arg::Int(f.offset)));
     q.sql = format!(
         "SELECT {COMPONENT_COLUMNS} FROM components c JOIN agents a ON a.id = c.publisher_id WHERE {where_sql} \
@@ -116,7 +129,7 @@ pub async fn signing_keys(db: &Db, agent_id: &str) -> Result<Vec<(String, String
     .bind(agent_id)
     .fetch_all(&db.read)
     .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    Ok(rows.iter().map(|r| (r.get("id"), r.get("public_key"), r.get("created_at"))).collect())
 }
 
 pub async fn add_signing_key(

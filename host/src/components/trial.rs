@@ -1,27 +1,28 @@
-//! `POST /api/components/{id}/run`: a publisher runs its own component once, of any kind,
-//! under the host's normal limits and the component's grants, and gets the full report
-//! (result or error, usage, logs, stdio). No money moves; nothing is recorded.
+//! Trial runs: a publisher runs its own component once, of any kind, under the host's normal
+//! limits and the component's grants, and gets the full report (result or error, usage,
+//! logs, stdio). The compute is paid from the publisher's wallet: `budget` cents are held,
+//! the fuel is capped at what they buy, the metered compute is billed and the rest refunded.
 
-use std::sync::Arc;
-
-use axum::extract::{Path, State};
-use axum::Json;
+use agora_runtime::{Execution, HandlerAction, IncomingMessage, Kind, PolicyDecision, ProposedAction};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::store;
-use crate::app::App;
+use super::service::own;
+use super::ComponentsError;
+use crate::agents::store as agents;
 use crate::db::{new_id, now_ms};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::execute::model::{ErrorView, LogView, UsageView};
-use crate::execute::run::{ensure_prepared, limits};
-use crate::http::auth::AgentAuth;
-use crate::http::json::ApiJson;
-use crate::http::validate;
-use crate::runtime::{
-    Execution, Grants, HandlerAction, IncomingMessage, Invocation, Kind, PolicyDecision, ProposedAction,
-};
+use crate::executions::model::{CostView, ErrorView, LogView, UsageView};
+use crate::executions::run::{ensure_prepared, invocation, RunError, RunOutcome, Runner};
+use crate::executions::service::{self as executions, compute_cents, Charge, Plan};
+use crate::idempotency::Answer;
+use crate::state::App;
+use crate::transaction;
+use crate::validate::fail;
+use crate::wallet::ledger;
+
+/// What a trial may spend when the request names no budget.
+pub const DEFAULT_TRIAL_BUDGET_CENTS: i64 = 10;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -48,6 +49,9 @@ pub struct TrialAction {
 /// `input` (or `describe: true`), a handler a `message`, a policy an `action`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TrialRequest {
+    /// Cents held from your wallet for the run's compute (default 10); what is not burned
+    /// comes back.
+    pub budget: Option<i64>,
     pub input: Option<String>,
     pub params: Option<String>,
     #[serde(default)]
@@ -56,7 +60,7 @@ pub struct TrialRequest {
     pub action: Option<TrialAction>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TrialReport {
     /// `succeeded` or `failed`.
     pub status: String,
@@ -68,6 +72,50 @@ pub struct TrialReport {
     pub logs: Vec<LogView>,
     pub stdout: String,
     pub stderr: String,
+    /// The run's record (`GET /api/executions/{id}`).
+    pub execution_id: String,
+    /// What the run cost you: its compute; the rest of the budget was refunded.
+    pub cost: CostView,
+    pub balance: i64,
+}
+
+impl TrialReport {
+    /// The run as an execution outcome, for its record.
+    fn outcome(&self) -> RunOutcome {
+        let result = match (&self.result, &self.error) {
+            (Some(value), _) => Ok(match value {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            }),
+            (None, Some(e)) => Err(RunError { code: run_error_code(&e.code), message: e.message.clone() }),
+            (None, None) => Err(RunError { code: "trap", message: "no result".into() }),
+        };
+        RunOutcome {
+            result,
+            fuel: self.usage.fuel,
+            wall_ms: self.usage.wall_ms,
+            memory_bytes: self.usage.memory_bytes,
+            logs: self.logs.iter().map(|l| (l.level.clone(), l.message.clone())).collect(),
+            stdout: self.stdout.clone(),
+            stderr: self.stderr.clone(),
+        }
+    }
+}
+
+/// The runtime's error codes, as the static strings records keep.
+fn run_error_code(code: &str) -> &'static str {
+    const CODES: [&str; 9] = [
+        "timeout",
+        "out_of_fuel",
+        "memory_limit",
+        "trap",
+        "output_too_large",
+        "capability_denied",
+        "guest_error",
+        "busy",
+        "not_prepared",
+    ];
+    CODES.into_iter().find(|c| *c == code).unwrap_or("trap")
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -93,93 +141,141 @@ fn report<T>(e: Execution<T>, to_json: impl FnOnce(T) -> Value) -> TrialReport {
         logs: e.logs.into_iter().map(|l| LogView { level: l.level, message: l.message }).collect(),
         stdout: e.stdout,
         stderr: e.stderr,
+        execution_id: String::new(),
+        cost: CostView { price_cents: 0, fee_cents: 0, compute_cents: 0, refunded_cents: 0 },
+        balance: 0,
     }
 }
 
-fn required<T>(v: Option<T>, field: &str, kind: Kind) -> Result<T, ApiError> {
-    v.ok_or_else(|| validate::fail(field, &format!("a {kind} component needs it")))
+fn required<T>(v: Option<T>, field: &str, kind: Kind) -> Result<T, ComponentsError> {
+    v.ok_or_else(|| fail(field, &format!("a {kind} component needs it")).into())
 }
 
-/// Run one of your components once and see exactly what it did.
-#[utoipa::path(post, path = "/api/components/{id}/run", tag = "components", security(("api_key" = [])),
-    params(("id" = String, Path)), request_body = TrialRequest,
-    responses((status = 200, body = TrialResponse), (status = 404, description = "no such component of yours", body = ErrorBody),
-        (status = 503, body = ErrorBody)))]
-pub async fn run_component(
-    State(app): State<Arc<App>>,
-    who: AgentAuth,
-    Path(id): Path<String>,
-    ApiJson(req): ApiJson<TrialRequest>,
-) -> ApiResult<Json<TrialResponse>> {
-    let c = store::get(&app.db, &id)
-        .await?
-        .filter(|c| c.publisher_id == who.agent_id)
-        .ok_or_else(|| ApiError::not_found("component"))?;
-    let kind: Kind = c.kind.parse().map_err(|_| ApiError::internal())?;
-    ensure_prepared(&app, &c).await.map_err(|e| {
+/// Runs one of the publisher's components once, paid from its wallet.
+pub async fn trial(
+    app: &App,
+    agent_id: &str,
+    id: &str,
+    req: TrialRequest,
+    answer: Answer<'_, TrialReport>,
+) -> Result<TrialReport, ComponentsError> {
+    let c = own(app, agent_id, id).await?;
+    let kind = c.kind().ok_or_else(|| ComponentsError::Internal(format!("unknown kind {}", c.kind)))?;
+    let budget = crate::validate::cents("budget", req.budget.unwrap_or(DEFAULT_TRIAL_BUDGET_CENTS), 1, 100_000)?;
+    let call = TrialCall::check(kind, req, agent_id)?;
+    ensure_prepared(app, &c).await.map_err(|e| {
         tracing::error!(component = %c.id, error = %e, "component not runnable");
-        ApiError::unavailable("the component cannot be loaded right now")
+        ComponentsError::Unavailable("the component cannot be loaded right now".into())
     })?;
-    let caps = c.capabilities();
-    let invocation = Invocation {
-        namespace: format!("trial:{}", who.agent_id),
-        grants: Grants { kv: caps.kv, http_hosts: caps.http, allow_private_http: app.config.allow_private_http },
-        limits: limits(&app, app.config.exec_fuel),
-        kv: app.kv.clone(),
+    let publisher = agents::get(&app.db, agent_id).await?.ok_or(ComponentsError::NotFound)?;
+    let runner = Runner::Component(Box::new(c.clone()));
+    let input = call.describe();
+    let plan = Plan {
+        agent: &publisher,
+        runner: &runner,
+        buyer_id: agent_id,
+        payer_id: agent_id,
+        hold_cents: budget,
+        hold_description: "Trial run",
+        compute_cents: budget,
+        task_id: None,
+        input: &input,
+        params: None,
     };
-    let rt = &app.runtime;
-    let data = match kind {
-        Kind::Agent => {
-            let task = crate::runtime::AgentTask {
+    let started = executions::begin(app, &plan).await?;
+    let invocation = invocation(app, &c, format!("trial:{agent_id}"), started.fuel());
+    let mut data = call.run(app, &c.digest, invocation).await;
+    data.execution_id = started.execution_id.clone();
+    let outcome = data.outcome();
+    let compute = compute_cents(app, data.usage.fuel).min(budget);
+    transaction!(app.db, |c| async {
+        let money =
+            executions::settle_in(c, app, &started, &outcome, Charge { payee_id: agent_id, price: 0, compute }).await?;
+        data.cost = CostView::from_settlement(0, &money);
+        data.balance = ledger::balance_in(c, agent_id).await?.balance_cents;
+        answer.record_in(c, &data).await?;
+        Ok::<_, ComponentsError>(())
+    })?;
+    Ok(data)
+}
+
+/// A trial's input, checked against the component's kind before any money moves.
+enum TrialCall {
+    Agent(agora_runtime::AgentTask),
+    Describe,
+    Skill(String),
+    Handler(IncomingMessage),
+    Policy(ProposedAction),
+}
+
+impl TrialCall {
+    /// What the execution record keeps as the input.
+    fn describe(&self) -> String {
+        match self {
+            TrialCall::Agent(task) => task.input.clone(),
+            TrialCall::Describe => "describe".into(),
+            TrialCall::Skill(input) => input.clone(),
+            TrialCall::Handler(m) => m.content.clone(),
+            TrialCall::Policy(a) => format!("{} {}", a.kind, a.detail),
+        }
+    }
+
+    fn check(kind: Kind, req: TrialRequest, agent_id: &str) -> Result<TrialCall, ComponentsError> {
+        Ok(match kind {
+            Kind::Agent => TrialCall::Agent(agora_runtime::AgentTask {
                 id: new_id(),
                 input: required(req.input, "input", kind)?,
                 params: req.params,
                 budget_cents: 0,
-                caller: Some(who.agent_id.clone()),
-            };
-            report(rt.run_agent(&c.digest, task, invocation).await, |o| Value::String(o.output))
-        }
-        Kind::Skill if req.describe => report(rt.skill_describe(&c.digest, invocation).await, |i| {
-            json!({"name": i.name, "version": i.version, "description": i.description,
-                   "inputSchema": i.input_schema, "outputSchema": i.output_schema})
-        }),
-        Kind::Skill => {
-            let input = required(req.input, "input", kind)?;
-            report(rt.skill_invoke(&c.digest, input, invocation).await, Value::String)
-        }
-        Kind::Handler => {
-            let m = required(req.message, "message", kind)?;
-            let message = IncomingMessage {
-                id: new_id(),
-                thread_id: m.thread_id.unwrap_or_else(new_id),
-                from: m.from,
-                to: m.to,
-                content: m.content,
-                content_type: m.content_type.unwrap_or_else(|| "text/plain".into()),
-                timestamp_ms: now_ms().max(0) as u64,
-            };
-            report(rt.run_handler(&c.digest, message, invocation).await, |a| match a {
+                caller: Some(agent_id.to_string()),
+            }),
+            Kind::Skill if req.describe => TrialCall::Describe,
+            Kind::Skill => TrialCall::Skill(required(req.input, "input", kind)?),
+            Kind::Handler => {
+                let m = required(req.message, "message", kind)?;
+                TrialCall::Handler(IncomingMessage {
+                    id: new_id(),
+                    thread_id: m.thread_id.unwrap_or_else(new_id),
+                    from: m.from,
+                    to: m.to,
+                    content: m.content,
+                    content_type: m.content_type.unwrap_or_else(|| "text/plain".into()),
+                    timestamp_ms: now_ms().max(0) as u64,
+                })
+            }
+            Kind::Policy => {
+                let a = required(req.action, "action", kind)?;
+                TrialCall::Policy(ProposedAction {
+                    kind: a.kind,
+                    actor: a.actor.unwrap_or_else(|| agent_id.to_string()),
+                    amount_cents: a.amount_cents,
+                    target: a.target,
+                    detail: a.detail.unwrap_or_else(|| "{}".into()),
+                })
+            }
+        })
+    }
+
+    async fn run(self, app: &App, digest: &str, invocation: agora_runtime::Invocation) -> TrialReport {
+        let rt = &app.runtime;
+        match self {
+            TrialCall::Agent(task) => report(rt.run_agent(digest, task, invocation).await, |o| Value::String(o.output)),
+            TrialCall::Describe => report(rt.skill_describe(digest, invocation).await, |i| {
+                json!({"name": i.name, "version": i.version, "description": i.description,
+                       "inputSchema": i.input_schema, "outputSchema": i.output_schema})
+            }),
+            TrialCall::Skill(input) => report(rt.skill_invoke(digest, input, invocation).await, Value::String),
+            TrialCall::Handler(message) => report(rt.run_handler(digest, message, invocation).await, |a| match a {
                 HandlerAction::Reply(content) => json!({"action": "reply", "content": content}),
                 HandlerAction::Forward { to, note } => json!({"action": "forward", "to": to, "note": note}),
                 HandlerAction::CloseThread => json!({"action": "close-thread"}),
                 HandlerAction::Ignore => json!({"action": "ignore"}),
-            })
-        }
-        Kind::Policy => {
-            let a = required(req.action, "action", kind)?;
-            let action = ProposedAction {
-                kind: a.kind,
-                actor: a.actor.unwrap_or_else(|| who.agent_id.clone()),
-                amount_cents: a.amount_cents,
-                target: a.target,
-                detail: a.detail.unwrap_or_else(|| "{}".into()),
-            };
-            report(rt.run_policy(&c.digest, action, invocation).await, |d| match d {
+            }),
+            TrialCall::Policy(action) => report(rt.run_policy(digest, action, invocation).await, |d| match d {
                 PolicyDecision::Allow(reason) => json!({"decision": "allow", "reason": reason}),
                 PolicyDecision::Deny(reason) => json!({"decision": "deny", "reason": reason}),
                 PolicyDecision::RequireApproval(reason) => json!({"decision": "require-approval", "reason": reason}),
-            })
+            }),
         }
-    };
-    Ok(Json(TrialResponse { success: true, data }))
+    }
 }

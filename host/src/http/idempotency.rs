@@ -1,28 +1,30 @@
-//! `Idempotency-Key` for money-moving POSTs, with Stripe's semantics: the first response
-//! for a key is stored and replayed for every retry with the same key and the same request;
-//! the same key with a different request is 422; a retry while the first is still running is
-//! 409. Keys are scoped to the caller's API key and kept for 24 hours.
+//! `Idempotency-Key` on money-moving POSTs (the storage and its guarantees are in
+//! `crate::idempotency`). The same key with the same request replays the first answer; with a
+//! different request it is 422; while the first still runs it is 409.
 //!
-//! A key is claimed (inserted) before the request runs, so two concurrent requests with one
-//! key can never both execute. If the process dies after the money moved but before the
-//! response was stored, the key stays claimed and retries answer 409 rather than pay twice.
+//! The middleware claims the key and hands the claim to the handler (a request extension) so
+//! that the operation records its answer in its own transaction; while the handler runs it
+//! renews the claim's lease. Afterwards it answers with what was committed. An outcome the
+//! operation did not record changed nothing: a refusal (4xx) is stored for replay, anything
+//! that never started executing (auth, throttling, timeouts, server faults, conflicts)
+//! releases the key so that it can be retried.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
-use crate::app::App;
-use crate::db::now_ms;
 use crate::error::ApiError;
-use crate::http::auth::{hash_secret, presented_key};
-
-pub const RETENTION_MS: i64 = 24 * 3600 * 1000;
+use crate::http::auth::presented_key;
+use crate::idempotency::{self, Claim, Claimed, Recorded};
+use crate::secrets::hash_secret;
+use crate::state::App;
 
 pub async fn idempotent(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     match run(&app, req, next).await {
@@ -30,26 +32,20 @@ pub async fn idempotent(State(app): State<Arc<App>>, req: Request, next: Next) -
     }
 }
 
-async fn run(app: &App, req: Request, next: Next) -> Result<Response, Response> {
-    let Some(key) = req.headers().get("idempotency-key") else {
-        return Ok(next.run(req).await);
-    };
-    let key = key
-        .to_str()
-        .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 255)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_idempotency_key",
-                "Idempotency-Key must be 1 to 255 visible ASCII characters",
-            )
+/// The key as sent, if any; 400 if it is not 1 to 255 visible ASCII characters.
+fn key_of(req: &Request) -> Result<Option<String>, Response> {
+    let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
+    value.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 255).map(|k| Some(k.to_string())).ok_or_else(|| {
+        ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters")
             .into_response()
-        })?
-        .to_string();
-    let scope = presented_key(req.headers()).map(hash_secret).unwrap_or_else(|| "anonymous".into());
+    })
+}
 
+async fn run(app: &App, req: Request, next: Next) -> Result<Response, Response> {
+    let Some(key) = key_of(&req)? else { return Ok(next.run(req).await) };
+    let scope = presented_key(req.headers()).map(hash_secret).unwrap_or_else(|| "anonymous".into());
     let (parts, body) = req.into_parts();
-    let bytes = to_bytes(body, app.config.max_body_bytes).await.map_err(|_| {
+    let bytes = to_bytes(body, app.config.server.max_body_bytes as usize).await.map_err(|_| {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "request body is too large").into_response()
     })?;
     let mut hasher = Sha256::new();
@@ -61,96 +57,109 @@ async fn run(app: &App, req: Request, next: Next) -> Result<Response, Response> 
     let request_hash = hex::encode(hasher.finalize());
 
     let db_err = |e: sqlx::Error| ApiError::from(e).into_response();
-    let now = now_ms();
-    // Claim the key; a record past retention is claimed over (the background purge may not
-    // have removed it yet).
-    let claimed = sqlx::query(
-        "INSERT INTO idempotency_keys (scope, idem_key, request_hash, created_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (scope, idem_key) DO UPDATE SET request_hash = excluded.request_hash, \
-         status_code = NULL, response_body = NULL, created_at = excluded.created_at \
-         WHERE idempotency_keys.created_at < $5",
-    )
-    .bind(&scope)
-    .bind(&key)
-    .bind(&request_hash)
-    .bind(now)
-    .bind(now - RETENTION_MS)
-    .execute(&app.db.write)
-    .await
-    .map_err(db_err)?
-    .rows_affected()
-        == 1;
-
-    if !claimed {
-        let row = sqlx::query(
-            "SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE scope = $1 AND idem_key = $2",
-        )
-        .bind(&scope)
-        .bind(&key)
-        .fetch_one(&app.db.read)
-        .await
-        .map_err(db_err)?;
-        if row.get::<String, _>(0) != request_hash {
+    let lease = Duration::from_millis(app.config.server.idempotency_lease_ms);
+    let claim = match idempotency::claim(&app.db, &scope, &key, &request_hash, lease).await.map_err(db_err)? {
+        Claimed::Fresh(claim) => Arc::new(claim),
+        Claimed::Replay(answer) => return Ok(replay(answer)),
+        Claimed::Reused => {
             return Err(ApiError::unprocessable(
                 "idempotency_key_reused",
                 "this Idempotency-Key was used with a different request",
             )
-            .into_response());
+            .into_response())
         }
-        return match (row.get::<Option<i64>, _>(1), row.get::<Option<String>, _>(2)) {
-            (Some(status), Some(body)) => Ok(replay(status, body)),
-            _ => Err(ApiError::conflict(
+        Claimed::InProgress => {
+            return Err(ApiError::conflict(
                 "idempotency_in_progress",
                 "a request with this Idempotency-Key is still being processed",
             )
-            .into_response()),
-        };
-    }
+            .into_response())
+        }
+    };
 
-    let resp = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let mut req = Request::from_parts(parts, Body::from(bytes));
+    req.extensions_mut().insert(IdempotencyClaim(claim.clone()));
+    let resp = keep_leased(app, &claim, next.run(req)).await;
+
+    if let Some(answer) = claim.committed(&app.db).await.map_err(db_err)? {
+        return Ok(answer_response(answer, false));
+    }
     let status = resp.status();
     let (resp_parts, resp_body) = resp.into_parts();
     let resp_bytes = to_bytes(resp_body, usize::MAX).await.unwrap_or_default();
-    // Outcomes that never started executing (auth, concurrency, throttling, server faults)
-    // are not stored, so the same key may be retried.
-    let keep = !(status.is_server_error() || matches!(status.as_u16(), 401 | 403 | 409 | 429));
-    let stored = if keep {
-        sqlx::query(
-            "UPDATE idempotency_keys SET status_code = $1, response_body = $2 WHERE scope = $3 AND idem_key = $4",
-        )
-        .bind(i64::from(status.as_u16()))
-        .bind(String::from_utf8_lossy(&resp_bytes).into_owned())
-        .bind(&scope)
-        .bind(&key)
-        .execute(&app.db.write)
-        .await
+    // Not recorded by the operation: a refusal that changed nothing (or, defensively, a
+    // success an operation failed to record) is kept; what never ran is released.
+    let keep = !(status.is_server_error() || matches!(status.as_u16(), 401 | 403 | 408 | 409 | 429));
+    let kept = if keep {
+        let answer = Recorded { status: status.as_u16(), body: String::from_utf8_lossy(&resp_bytes).into_owned() };
+        claim.record(&app.db, answer).await.map_err(|e| e.to_string())
     } else {
-        sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2")
-            .bind(&scope)
-            .bind(&key)
-            .execute(&app.db.write)
-            .await
+        claim.release(&app.db).await.map_err(|e| e.to_string())
     };
-    if let Err(e) = stored {
-        tracing::error!(error = %e, "could not record idempotent response");
+    if let Err(e) = kept {
+        tracing::error!(error = %e, "could not settle an idempotency key");
     }
     Ok(Response::from_parts(resp_parts, Body::from(resp_bytes)))
 }
 
-fn replay(status: i64, body: String) -> Response {
-    let status = u16::try_from(status).ok().and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(StatusCode::OK);
-    let mut resp = (status, body).into_response();
+/// Runs the handler, renewing the claim's lease meanwhile.
+async fn keep_leased(app: &App, claim: &Claim, handler: impl std::future::Future<Output = Response>) -> Response {
+    tokio::pin!(handler);
+    let mut tick = tokio::time::interval(claim.renew_every());
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            resp = &mut handler => return resp,
+            _ = tick.tick() => {
+                if let Err(e) = claim.renew(&app.db).await {
+                    tracing::warn!(error = %e, "could not renew an idempotency lease");
+                }
+            }
+        }
+    }
+}
+
+fn answer_response(answer: Recorded, replayed: bool) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let mut resp = (status, answer.body).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    if replayed {
+        h.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
     resp
 }
 
-/// Forgets keys older than the retention period.
-pub async fn purge_expired(app: &App) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-        .bind(now_ms() - RETENTION_MS)
-        .execute(&app.db.write)
-        .await?
-        .rows_affected())
+fn replay(answer: Recorded) -> Response {
+    answer_response(answer, true)
+}
+
+/// The claim of the request's `Idempotency-Key`, for a handler to pass to its operation.
+#[derive(Clone)]
+pub struct IdempotencyClaim(pub Arc<Claim>);
+
+/// `Option<IdempotencyClaim>` as an extractor.
+pub struct MaybeClaim(pub Option<Arc<Claim>>);
+
+impl MaybeClaim {
+    pub fn get(&self) -> Option<&Claim> {
+        self.0.as_deref()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeClaim {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(MaybeClaim(parts.extensions.get::<IdempotencyClaim>().map(|c| c.0.clone())))
+    }
+}
+
+/// The answer of a successful operation: status and JSON body.
+pub fn json_answer<T: serde::Serialize>(status: StatusCode, body: &T) -> Recorded {
+    Recorded { status: status.as_u16(), body: serde_json::to_string(body).unwrap_or_default() }
+}
+
+/// The answer of a failed operation, in the API's error shape.
+pub fn error_answer(error: &ApiError) -> Recorded {
+    json_answer(error.status, &error.body())
 }

@@ -1,24 +1,28 @@
-//! Per-key rate limiting: a token bucket per API key (or per client address for anonymous
-//! requests) holding one minute's allowance and refilling continuously. Buckets live in this
+//! Rate limiting: token buckets holding one window's allowance and refilling continuously.
+//! Requests count against their agent or operator when their key is valid, and against the
+//! client address otherwise (anonymous requests and refused keys alike), so made-up keys get
+//! no fresh buckets. Registration has its own per-address limit. Buckets live in this
 //! process; behind a load balancer each host enforces its own share.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use dashmap::DashMap;
 
-use crate::app::App;
+use super::auth::{client_ip, Caller};
 use crate::error::ApiError;
-use crate::http::auth::{hash_secret, presented_key};
+use crate::identity::Principal;
+use crate::state::App;
 
 pub struct RateLimiter {
-    per_minute: u32,
+    capacity: u32,
+    window: Duration,
     buckets: DashMap<String, Bucket>,
     calls: AtomicU64,
 }
@@ -35,8 +39,20 @@ pub struct Decision {
 }
 
 impl RateLimiter {
-    pub fn new(per_minute: u32) -> Self {
-        Self { per_minute, buckets: DashMap::new(), calls: AtomicU64::new(0) }
+    pub fn new(capacity: u32, window: Duration) -> Self {
+        Self { capacity, window, buckets: DashMap::new(), calls: AtomicU64::new(0) }
+    }
+
+    pub fn per_minute(capacity: u32) -> Self {
+        Self::new(capacity, Duration::from_secs(60))
+    }
+
+    pub fn per_hour(capacity: u32) -> Self {
+        Self::new(capacity, Duration::from_secs(3600))
+    }
+
+    pub fn capacity(&self) -> u32 {
+        self.capacity
     }
 
     pub fn check(&self, key: &str) -> Decision {
@@ -47,8 +63,8 @@ impl RateLimiter {
         if self.calls.fetch_add(1, Ordering::Relaxed) % 10_000 == 9_999 {
             self.forget_full_buckets(now);
         }
-        let capacity = f64::from(self.per_minute);
-        let per_sec = capacity / 60.0;
+        let capacity = f64::from(self.capacity);
+        let per_sec = capacity / self.window.as_secs_f64();
         let mut bucket = self.buckets.entry(key.to_string()).or_insert(Bucket { tokens: capacity, updated: now });
         let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * per_sec).min(capacity);
@@ -62,19 +78,27 @@ impl RateLimiter {
         }
     }
 
-    /// A bucket untouched for a minute is full again and need not be kept.
+    /// A bucket untouched for a whole window is full again and need not be kept.
     fn forget_full_buckets(&self, now: Instant) {
-        self.buckets.retain(|_, b| now.saturating_duration_since(b.updated) < Duration::from_secs(60));
+        self.buckets.retain(|_, b| now.saturating_duration_since(b.updated) < self.window);
     }
 }
 
-fn client_key(req: &Request) -> String {
-    if let Some(key) = presented_key(req.headers()) {
-        return format!("key:{}", &hash_secret(key)[..24]);
-    }
-    match req.extensions().get::<ConnectInfo<SocketAddr>>() {
-        Some(ConnectInfo(addr)) => format!("ip:{}", addr.ip()),
-        None => "anonymous".to_string(),
+/// A 429 telling the client when to come back.
+pub fn too_many(retry_after_secs: u64, message: &str) -> ApiError {
+    let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+    err.retry_after_secs = Some(retry_after_secs);
+    err
+}
+
+fn bucket_key(req: &Request) -> String {
+    match req.extensions().get::<Caller>() {
+        Some(Caller::Known(Principal::Agent { agent_id })) => format!("agent:{agent_id}"),
+        Some(Caller::Known(Principal::Operator { key_id })) => format!("operator:{key_id}"),
+        _ => match client_ip(req.extensions()) {
+            Some(ip) => format!("ip:{ip}"),
+            None => "anonymous".to_string(),
+        },
     }
 }
 
@@ -82,18 +106,42 @@ pub async fn limit(State(app): State<Arc<App>>, req: Request, next: Next) -> Res
     if matches!(req.uri().path(), "/health" | "/ready") {
         return next.run(req).await;
     }
-    let decision = app.limiter.check(&client_key(&req));
+    let decision = app.limits.requests.check(&bucket_key(&req));
     let mut resp = if decision.allowed {
         next.run(req).await
     } else {
-        let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests, slow down");
-        err.retry_after_secs = Some(decision.retry_after_secs);
-        err.into_response()
+        too_many(decision.retry_after_secs, "too many requests, slow down").into_response()
     };
     let headers = resp.headers_mut();
-    headers.insert("x-ratelimit-limit", HeaderValue::from(app.limiter.per_minute));
+    headers.insert("x-ratelimit-limit", HeaderValue::from(app.limits.requests.capacity()));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(decision.remaining));
     resp
+}
+
+/// The per-address registration limit.
+pub fn check_registration(app: &App, ip: Option<IpAddr>) -> Result<(), ApiError> {
+    let key = ip.map_or_else(|| "anonymous".to_string(), |ip| ip.to_string());
+    let decision = app.limits.registrations.check(&key);
+    if decision.allowed {
+        Ok(())
+    } else {
+        Err(too_many(decision.retry_after_secs, "too many registrations from this address, try again later"))
+    }
+}
+
+/// The request rate limit and the registration limit of one host.
+pub struct Limits {
+    pub requests: RateLimiter,
+    pub registrations: RateLimiter,
+}
+
+impl Limits {
+    pub fn new(requests_per_minute: u32, registrations_per_hour: u32) -> Arc<Self> {
+        Arc::new(Limits {
+            requests: RateLimiter::per_minute(requests_per_minute),
+            registrations: RateLimiter::per_hour(registrations_per_hour),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -102,7 +150,7 @@ mod tests {
 
     #[test]
     fn bucket_empties_then_refills() {
-        let rl = RateLimiter::new(60);
+        let rl = RateLimiter::per_minute(60);
         let t0 = Instant::now();
         for i in 0..60 {
             let d = rl.check_at("k", t0);
@@ -115,5 +163,16 @@ mod tests {
         assert!(rl.check_at("other", t0).allowed, "keys are independent");
         assert!(rl.check_at("k", t0 + Duration::from_millis(1000)).allowed, "one token per second");
         assert!(!rl.check_at("k", t0 + Duration::from_millis(1000)).allowed);
+    }
+
+    #[test]
+    fn hourly_buckets_refill_by_the_hour() {
+        let rl = RateLimiter::per_hour(2);
+        let t0 = Instant::now();
+        assert!(rl.check_at("ip", t0).allowed && rl.check_at("ip", t0).allowed);
+        let refused = rl.check_at("ip", t0);
+        assert!(!refused.allowed);
+        assert_eq!(refused.retry_after_secs, 1800);
+        assert!(rl.check_at("ip", t0 + Duration::from_secs(1800)).allowed);
     }
 }

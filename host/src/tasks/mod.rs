@@ -4,4 +4,70 @@
 
 pub mod model;
 pub mod routes;
+pub mod service;
 pub mod store;
+
+use crate::error::ApiError;
+use crate::executions::ExecutionError;
+use crate::idempotency::IdempotencyError;
+use crate::validate::Invalid;
+use crate::wallet::ledger::LedgerError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("task not found")]
+    NotFound,
+    #[error("the task is {0}")]
+    NotOpen(String),
+    #[error("the task is {0}")]
+    NotAssigned(String),
+    #[error("only the agent the task is assigned to may do this")]
+    NotAssignee,
+    #[error("only the poster may cancel a task")]
+    NotPoster,
+    #[error("this task requires capabilities you do not list: {}", .0.join(", "))]
+    MissingCapabilities(Vec<String>),
+    #[error("the task changed while it ran")]
+    ChangedWhileRunning,
+    #[error(transparent)]
+    Execution(#[from] ExecutionError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl crate::db::Transient for TaskError {
+    fn is_transient(&self) -> bool {
+        match self {
+            TaskError::Ledger(e) => e.is_transient(),
+            TaskError::Idempotency(e) => e.is_transient(),
+            TaskError::Db(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+impl From<TaskError> for ApiError {
+    fn from(e: TaskError) -> Self {
+        let message = e.to_string();
+        match e {
+            TaskError::Invalid(e) => e.into(),
+            TaskError::NotFound => ApiError::not_found("task"),
+            TaskError::NotOpen(_) => ApiError::conflict("task_not_open", message),
+            TaskError::NotAssigned(_) | TaskError::ChangedWhileRunning => {
+                ApiError::conflict("task_not_assigned", message)
+            }
+            TaskError::NotAssignee | TaskError::NotPoster => ApiError::forbidden(message),
+            TaskError::MissingCapabilities(_) => ApiError::unprocessable("missing_capabilities", message),
+            TaskError::Execution(e) => e.into(),
+            TaskError::Ledger(e) => e.into(),
+            TaskError::Idempotency(e) => e.into(),
+            TaskError::Db(e) => e.into(),
+        }
+    }
+}

@@ -1,7 +1,50 @@
+use std::fmt;
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::rfc3339;
+
+/// A task's lifecycle; stored as written here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatus {
+    Open,
+    Assigned,
+    Completed,
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub const ALL: [TaskStatus; 4] =
+        [TaskStatus::Open, TaskStatus::Assigned, TaskStatus::Completed, TaskStatus::Cancelled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Open => "open",
+            TaskStatus::Assigned => "assigned",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, TaskStatus::Completed | TaskStatus::Cancelled)
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TaskStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        TaskStatus::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| format!("unknown task status {s:?}"))
+    }
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewTaskRequest {
@@ -69,6 +112,11 @@ pub struct TaskView {
 }
 
 impl TaskRow {
+    /// The stored status; an unknown one reads as cancelled (nothing more can happen to it).
+    pub fn state(&self) -> TaskStatus {
+        self.status.parse().unwrap_or(TaskStatus::Cancelled)
+    }
+
     pub fn capabilities(&self) -> Vec<String> {
         serde_json::from_str(&self.required_capabilities).unwrap_or_default()
     }

@@ -1,7 +1,8 @@
 use sqlx::{AnyConnection, Row};
 
-use super::model::{TaskRow, TASK_COLUMNS};
-use crate::db::{now_ms, Arg, Backend, Db, SqlBuf};
+use super::model::{TaskRow, TaskStatus, TASK_COLUMNS};
+use crate::db::sql::{Arg, SqlBuf};
+use crate::db::{now_ms, Db};
 
 pub struct NewTask<'a> {
     pub id: &'a str,
@@ -17,7 +18,7 @@ pub async fn insert(conn: &mut AnyConnection, t: &NewTask<'_>) -> Result<(), sql
     let now = now_ms();
     sqlx::query(
         "INSERT INTO tasks (id, poster_id, title, description, budget_cents, required_capabilities, status, hold_id, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $8, $8)",
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
     )
     .bind(t.id)
     .bind(t.poster_id)
@@ -25,6 +26,7 @@ pub async fn insert(conn: &mut AnyConnection, t: &NewTask<'_>) -> Result<(), sql
     .bind(t.description)
     .bind(t.budget_cents)
     .bind(serde_json::to_string(t.capabilities).unwrap_or_default())
+    .bind(TaskStatus::Open.as_str())
     .bind(t.hold_id)
     .bind(now)
     .execute(&mut *conn)
@@ -39,6 +41,14 @@ pub async fn insert(conn: &mut AnyConnection, t: &NewTask<'_>) -> Result<(), sql
     Ok(())
 }
 
+/// The task, read in the caller's transaction.
+pub async fn get_in(conn: &mut AnyConnection, id: &str) -> Result<Option<TaskRow>, sqlx::Error> {
+    sqlx::query_as::<_, TaskRow>(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
 pub async fn get(db: &Db, id: &str) -> Result<Option<TaskRow>, sqlx::Error> {
     sqlx::query_as::<_, TaskRow>(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"))
         .bind(id)
@@ -46,36 +56,28 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<TaskRow>, sqlx::Error> {
         .await
 }
 
-/// The task, locked for update in the caller's transaction.
-pub async fn lock(conn: &mut AnyConnection, backend: Backend, id: &str) -> Result<Option<TaskRow>, sqlx::Error> {
-    let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
-    sqlx::query_as::<_, TaskRow>(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1{lock}"))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-}
-
 /// Moves the task from one status to another; false if it was not in `from` any more.
 pub async fn transition(
     conn: &mut AnyConnection,
     id: &str,
-    from: &str,
-    to: &str,
+    from: TaskStatus,
+    to: TaskStatus,
     assigned_to: Option<&str>,
     result: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
     let now = now_ms();
     let done = sqlx::query(
         "UPDATE tasks SET status = $1, assigned_to = COALESCE($2, assigned_to), result = COALESCE($3, result), \
-         updated_at = $4, completed_at = CASE WHEN $1 IN ('completed', 'cancelled') THEN $4 ELSE completed_at END \
+         updated_at = $4, completed_at = CASE WHEN $7 = 1 THEN $4 ELSE completed_at END \
          WHERE id = $5 AND status = $6",
     )
-    .bind(to)
+    .bind(to.as_str())
     .bind(assigned_to)
     .bind(result)
     .bind(now)
     .bind(id)
-    .bind(from)
+    .bind(from.as_str())
+    .bind(i64::from(to.is_final()))
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -88,7 +90,7 @@ pub async fn set_execution(conn: &mut AnyConnection, id: &str, execution_id: &st
 
 pub async fn list(
     db: &Db,
-    status: Option<&str>,
+    status: Option<TaskStatus>,
     capability: Option<&str>,
     limit: i64,
     offset: i64,
@@ -96,7 +98,7 @@ pub async fn list(
     let mut q = SqlBuf::new("");
     let mut filters = vec!["1 = 1".to_string()];
     if let Some(s) = status {
-        filters.push(format!("t.status = {}", q.arg(Arg::Text(s.to_string()))));
+        filters.push(format!("t.status = {}", q.arg(Arg::Text(s.as_str().to_string()))));
     }
     if let Some(c) = capability {
         let p = q.arg(Arg::Text(c.to_lowercase()));
@@ -105,8 +107,8 @@ pub async fn list(
     }
     let where_sql = filters.join(" AND ");
     let mut count = q.clone();
-    count.sql = format!("SELECT COUNT(*) FROM tasks t WHERE {where_sql}");
-    let total: i64 = count.query().fetch_one(&db.read).await?.get(0);
+    count.sql = format!("SELECT COUNT(*) AS n FROM tasks t WHERE {where_sql}");
+    let total: i64 = count.query().fetch_one(&db.read).await?.get("n");
     let (pl, po) = (q.arg(Arg::Int(limit)), q.arg(Arg::Int(offset)));
     let columns = TASK_COLUMNS.split(", ").map(|c| format!("t.{}", c.trim())).collect::<Vec<_>>().join(", ");
     q.sql = format!(

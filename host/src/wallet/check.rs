@@ -4,6 +4,7 @@ use serde::Serialize;
 use sqlx::Row;
 use utoipa::ToSchema;
 
+use super::ledger::{kind, EXTERNAL};
 use crate::db::{Backend, Db};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -16,8 +17,14 @@ pub struct LedgerReport {
     pub total_cents: i64,
     /// Money held by agents in their wallets.
     pub wallets_cents: i64,
+    /// The withdrawable part of it (wallet balances less credit).
+    pub withdrawable_cents: i64,
     /// Money in escrow for open holds.
     pub escrow_cents: i64,
+    /// Funded money that came in (operator deposits, confirmed payments).
+    pub funded_in_cents: i64,
+    /// Money withdrawn.
+    pub paid_out_cents: i64,
     pub problems: Vec<String>,
 }
 
@@ -27,35 +34,36 @@ pub async fn check(db: &Db) -> Result<LedgerReport, sqlx::Error> {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
     }
     let mut problems = Vec::new();
-    let scalar = |sql: &'static str| sqlx::query(sql);
 
-    let row = scalar(
-        "SELECT COUNT(*), CAST(COALESCE(SUM(balance), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(CASE WHEN kind = 'wallet' THEN balance ELSE 0 END), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(CASE WHEN kind = 'escrow' THEN balance ELSE 0 END), 0) AS BIGINT) \
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS total, \
+         CAST(COALESCE(SUM(CASE WHEN kind = 'wallet' THEN balance ELSE 0 END), 0) AS BIGINT) AS wallets, \
+         CAST(COALESCE(SUM(CASE WHEN kind = 'wallet' THEN balance - promo_balance ELSE 0 END), 0) AS BIGINT) AS cash, \
+         CAST(COALESCE(SUM(CASE WHEN kind = 'escrow' THEN balance ELSE 0 END), 0) AS BIGINT) AS escrow \
          FROM accounts",
     )
     .fetch_one(&mut *tx)
     .await?;
-    let (accounts, total, wallets, escrow): (i64, i64, i64, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (accounts, total, wallets, withdrawable, escrow): (i64, i64, i64, i64, i64) =
+        (row.get("n"), row.get("total"), row.get("wallets"), row.get("cash"), row.get("escrow"));
     if total != 0 {
         problems.push(format!("balances sum to {total}, not 0"));
     }
-    let transfers: i64 = scalar("SELECT COUNT(*) FROM transfers").fetch_one(&mut *tx).await?.get(0);
+    let transfers: i64 = sqlx::query("SELECT COUNT(*) AS n FROM transfers").fetch_one(&mut *tx).await?.get("n");
 
-    for row in scalar(
+    for row in sqlx::query(
         "SELECT id, balance, promo_balance FROM accounts \
          WHERE allow_negative = 0 AND (balance < 0 OR promo_balance < 0 OR promo_balance > balance)",
     )
     .fetch_all(&mut *tx)
     .await?
     {
-        let (id, b, p): (String, i64, i64) = (row.get(0), row.get(1), row.get(2));
-        problems.push(format!("account {id} has balance {b} and sign-up credit {p}"));
+        let (id, b, p): (String, i64, i64) = (row.get("id"), row.get("balance"), row.get("promo_balance"));
+        problems.push(format!("account {id} has balance {b} and credit {p}"));
     }
 
-    for row in scalar(
-        "SELECT a.id, a.balance, CAST(COALESCE(c.s, 0) - COALESCE(d.s, 0) AS BIGINT) \
+    for row in sqlx::query(
+        "SELECT a.id, a.balance, CAST(COALESCE(c.s, 0) - COALESCE(d.s, 0) AS BIGINT) AS sum \
          FROM accounts a \
          LEFT JOIN (SELECT credit_account AS id, SUM(amount) AS s FROM transfers GROUP BY credit_account) c ON c.id = a.id \
          LEFT JOIN (SELECT debit_account AS id, SUM(amount) AS s FROM transfers GROUP BY debit_account) d ON d.id = a.id \
@@ -64,19 +72,46 @@ pub async fn check(db: &Db) -> Result<LedgerReport, sqlx::Error> {
     .fetch_all(&mut *tx)
     .await?
     {
-        let (id, b, sum): (String, i64, i64) = (row.get(0), row.get(1), row.get(2));
+        let (id, b, sum): (String, i64, i64) = (row.get("id"), row.get("balance"), row.get("sum"));
         problems.push(format!("account {id} has balance {b} but its transfers sum to {sum}"));
     }
 
-    for row in scalar(
-        "SELECT h.id, h.status, h.amount, a.balance FROM holds h JOIN accounts a ON a.id = h.escrow_account \
-         WHERE (h.status = 'held' AND a.balance <> h.amount) OR (h.status <> 'held' AND a.balance <> 0)",
+    for row in sqlx::query(
+        "SELECT h.id, h.status, h.amount, h.promo_amount, a.balance, a.promo_balance \
+         FROM holds h JOIN accounts a ON a.id = h.escrow_account \
+         WHERE (h.status = 'held' AND (a.balance <> h.amount OR a.promo_balance <> h.promo_amount)) \
+            OR (h.status <> 'held' AND a.balance <> 0)",
     )
     .fetch_all(&mut *tx)
     .await?
     {
-        let (id, status, amount, b): (String, String, i64, i64) = (row.get(0), row.get(1), row.get(2), row.get(3));
-        problems.push(format!("hold {id} is {status} for {amount} but its escrow holds {b}"));
+        let (id, status, amount, promo, b, p): (String, String, i64, i64, i64, i64) = (
+            row.get("id"),
+            row.get("status"),
+            row.get("amount"),
+            row.get("promo_amount"),
+            row.get("balance"),
+            row.get("promo_balance"),
+        );
+        problems
+            .push(format!("hold {id} is {status} for {amount} ({promo} credit) but its escrow holds {b} ({p} credit)"));
+    }
+
+    // Withdrawable money can only have come from funded sources.
+    let row = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN debit_account = $1 THEN amount ELSE 0 END), 0) AS BIGINT) AS funded, \
+         CAST(COALESCE(SUM(CASE WHEN kind = $2 THEN amount ELSE 0 END), 0) AS BIGINT) AS out FROM transfers",
+    )
+    .bind(EXTERNAL)
+    .bind(kind::WITHDRAWAL)
+    .fetch_one(&mut *tx)
+    .await?;
+    let (funded_in, paid_out): (i64, i64) = (row.get("funded"), row.get("out"));
+    if withdrawable > funded_in - paid_out {
+        problems.push(format!(
+            "wallets may withdraw {withdrawable} but only {} of funded money came in and stayed (in {funded_in}, out {paid_out})",
+            funded_in - paid_out
+        ));
     }
     tx.commit().await?;
     Ok(LedgerReport {
@@ -85,7 +120,10 @@ pub async fn check(db: &Db) -> Result<LedgerReport, sqlx::Error> {
         transfers,
         total_cents: total,
         wallets_cents: wallets,
+        withdrawable_cents: withdrawable,
         escrow_cents: escrow,
+        funded_in_cents: funded_in,
+        paid_out_cents: paid_out,
         problems,
     })
 }

@@ -1,14 +1,18 @@
-//! The wallet: a double-entry ledger with holds, deposits, withdrawals through a payout
-//! provider, and the ledger check.
+//! The wallet: a double-entry ledger with holds, deposits (funded money or credit),
+//! withdrawals through a payout provider, and the ledger check.
 
 pub mod check;
 pub mod ledger;
 pub mod payouts;
 pub mod routes;
+pub mod service;
+pub mod store;
 
 use axum::http::StatusCode;
 
 use crate::error::ApiError;
+use crate::idempotency::IdempotencyError;
+use crate::validate::Invalid;
 use ledger::LedgerError;
 
 impl From<LedgerError> for ApiError {
@@ -26,6 +30,50 @@ impl From<LedgerError> for ApiError {
             LedgerError::UnknownHold(_) => ApiError::not_found("hold"),
             LedgerError::HoldSettled(_) => ApiError::conflict("hold_settled", msg),
             LedgerError::Db(e) => e.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WalletError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("agent not found")]
+    AgentNotFound,
+    #[error("deposits need a payment: ask an operator (this server does not credit agents' own deposits)")]
+    SelfDepositRefused,
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Idempotency(#[from] IdempotencyError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl crate::db::Transient for WalletError {
+    fn is_transient(&self) -> bool {
+        match self {
+            WalletError::Ledger(e) => e.is_transient(),
+            WalletError::Idempotency(e) => e.is_transient(),
+            WalletError::Db(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
+
+impl From<WalletError> for ApiError {
+    fn from(e: WalletError) -> Self {
+        let message = e.to_string();
+        match e {
+            WalletError::Invalid(e) => e.into(),
+            WalletError::Forbidden(m) => ApiError::forbidden(m),
+            WalletError::AgentNotFound => ApiError::not_found("agent"),
+            WalletError::SelfDepositRefused => ApiError::forbidden(message).with_code("deposit_needs_payment"),
+            WalletError::Ledger(e) => e.into(),
+            WalletError::Idempotency(e) => e.into(),
+            WalletError::Db(e) => e.into(),
         }
     }
 }

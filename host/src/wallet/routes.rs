@@ -1,22 +1,23 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ledger::{self, Balance, WalletEntry};
-use super::payouts;
-use crate::agents::store as agents;
-use crate::app::App;
+use super::ledger::{Balance, DepositSource};
+use super::service::{self, Deposit, Withdrawal};
+use super::store::{self, WalletEntry};
 use crate::db::rfc3339;
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::auth::{AgentAuth, Auth, Principal};
+use crate::error::{ApiResult, ErrorBody};
+use crate::http::auth::{AgentAuth, Auth};
+use crate::http::idempotency::{json_answer, MaybeClaim};
 use crate::http::json::ApiJson;
-use crate::http::validate;
+use crate::idempotency::{Answer, Recorded};
+use crate::state::App;
 
 /// Routes that read.
 pub fn router() -> OpenApiRouter<Arc<App>> {
@@ -45,9 +46,9 @@ pub struct WalletResponse {
 #[utoipa::path(get, path = "/api/agents/wallet", tag = "wallet", security(("api_key" = [])),
     responses((status = 200, body = WalletResponse), (status = 401, body = ErrorBody)))]
 async fn wallet(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<WalletResponse>> {
-    let agent = agents::get(&app.db, &who.agent_id).await?;
+    let agent = crate::agents::service::get(&app, &who.agent_id).await?;
     let balances = app.ledger.balance(&agent.id).await?;
-    let transactions = ledger::history(&app.db, &agent.id, 20).await?;
+    let transactions = store::history(&app.db, &agent.id, 20).await?;
     Ok(Json(WalletResponse {
         success: true,
         agent_id: agent.id,
@@ -103,6 +104,8 @@ pub struct DepositView {
     pub balance_after: i64,
     pub agent_id: String,
     pub agent_name: String,
+    /// True when a payment stands behind it (withdrawable money); false for credit.
+    pub funded: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -112,44 +115,45 @@ pub struct DepositResponse {
     pub balance: i64,
 }
 
-/// Deposit into your wallet (an operator may deposit into any agent's with `agentId`).
+impl From<&Deposit> for DepositResponse {
+    fn from(d: &Deposit) -> Self {
+        DepositResponse {
+            success: true,
+            deposit: DepositView {
+                transaction_id: d.transfer.id.clone(),
+                amount_cents: d.transfer.amount,
+                balance_after: d.transfer.credit_balance_after,
+                agent_id: d.agent_id.clone(),
+                agent_name: d.agent_name.clone(),
+                funded: d.source == DepositSource::Funded,
+            },
+            balance: d.transfer.credit_balance_after,
+        }
+    }
+}
+
+fn render_deposit(d: &Deposit) -> Recorded {
+    json_answer(StatusCode::OK, &DepositResponse::from(d))
+}
+
+/// Deposit into a wallet. An operator deposits funded money into any agent's wallet (with
+/// `agentId`), after a payment made outside the platform. An agent's own deposit has no
+/// payment behind it: it is credited as credit (spendable, not withdrawable), or refused if
+/// the operator set `AGORA_SELF_DEPOSIT=refuse`.
 #[utoipa::path(post, path = "/api/agents/wallet/deposit", tag = "wallet", security(("api_key" = [])),
     request_body = DepositRequest, params(("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
-    responses((status = 200, body = DepositResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = DepositResponse), (status = 401, body = ErrorBody),
+        (status = 403, description = "another agent's wallet, or agents' own deposits are refused here", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn deposit(
     State(app): State<Arc<App>>,
     Auth(who): Auth,
+    claim: MaybeClaim,
     ApiJson(req): ApiJson<DepositRequest>,
 ) -> ApiResult<Json<DepositResponse>> {
-    let amount = validate::cents("amountCents", req.amount_cents, 1, app.config.max_deposit_cents)?;
-    let agent_id = match (&who, req.agent_id) {
-        (Principal::Operator { .. }, Some(id)) => id,
-        (Principal::Operator { .. }, None) => {
-            return Err(validate::fail("agentId", "operators must name the agent to credit"))
-        }
-        (Principal::Agent { agent_id }, Some(other)) if &other != agent_id => {
-            return Err(ApiError::forbidden("only an operator may deposit into another agent's wallet"))
-        }
-        (Principal::Agent { agent_id }, _) => agent_id.clone(),
-    };
-    let agent = agents::get(&app.db, &agent_id).await?;
-    let description = match who {
-        Principal::Operator { .. } => "Deposit by operator",
-        Principal::Agent { .. } => "Deposit",
-    };
-    let t = app.ledger.deposit(&agent.id, amount, description).await?;
-    Ok(Json(DepositResponse {
-        success: true,
-        deposit: DepositView {
-            transaction_id: t.id,
-            amount_cents: amount,
-            balance_after: t.credit_balance_after,
-            agent_id: agent.id,
-            agent_name: agent.name,
-        },
-        balance: t.credit_balance_after,
-    }))
+    let answer = Answer::new(claim.get(), render_deposit);
+    let done = service::deposit(&app, &who, req.amount_cents, req.agent_id.as_deref(), answer).await?;
+    Ok(Json(DepositResponse::from(&done)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -177,7 +181,27 @@ pub struct WithdrawResponse {
     pub balance: i64,
 }
 
-/// Withdraw earned money (sign-up credits cannot be withdrawn).
+impl From<&Withdrawal> for WithdrawResponse {
+    fn from(w: &Withdrawal) -> Self {
+        WithdrawResponse {
+            success: true,
+            withdrawal: WithdrawalView {
+                amount_cents: w.transfer.amount,
+                transfer_id: w.transfer.id.clone(),
+                payout_id: w.payout_id.clone(),
+                status: w.status.as_str().into(),
+                balance_after: w.transfer.debit_balance_after,
+            },
+            balance: w.transfer.debit_balance_after,
+        }
+    }
+}
+
+fn render_withdrawal(w: &Withdrawal) -> Recorded {
+    json_answer(StatusCode::OK, &WithdrawResponse::from(w))
+}
+
+/// Withdraw money that came from funded sources (credit cannot be withdrawn).
 #[utoipa::path(post, path = "/api/agents/wallet/withdraw", tag = "wallet", security(("api_key" = [])),
     request_body = WithdrawRequest, params(("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
     responses((status = 200, body = WithdrawResponse), (status = 401, body = ErrorBody),
@@ -185,21 +209,12 @@ pub struct WithdrawResponse {
 async fn withdraw(
     State(app): State<Arc<App>>,
     who: AgentAuth,
+    claim: MaybeClaim,
     ApiJson(req): ApiJson<WithdrawRequest>,
 ) -> ApiResult<Json<WithdrawResponse>> {
-    let amount = validate::cents("amountCents", req.amount_cents, 1, i64::MAX)?;
-    let p = payouts::withdraw(&app.db, app.payouts.as_ref(), &who.agent_id, amount).await?;
-    Ok(Json(WithdrawResponse {
-        success: true,
-        withdrawal: WithdrawalView {
-            amount_cents: amount,
-            transfer_id: p.transfer.id,
-            payout_id: p.id,
-            status: p.status.as_str().into(),
-            balance_after: p.transfer.debit_balance_after,
-        },
-        balance: p.transfer.debit_balance_after,
-    }))
+    let answer = Answer::new(claim.get(), render_withdrawal);
+    let done = service::withdraw(&app, &who.agent_id, req.amount_cents, answer).await?;
+    Ok(Json(WithdrawResponse::from(&done)))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -223,22 +238,16 @@ pub struct PayoutsResponse {
 #[utoipa::path(get, path = "/api/agents/wallet/payouts", tag = "wallet", security(("api_key" = [])),
     responses((status = 200, body = PayoutsResponse), (status = 401, body = ErrorBody)))]
 async fn list_payouts(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<PayoutsResponse>> {
-    let rows = sqlx::query(
-        "SELECT id, amount, status, provider, transfer_id, created_at FROM payouts WHERE agent_id = $1 \
-         ORDER BY created_at DESC, id DESC LIMIT 100",
-    )
-    .bind(&who.agent_id)
-    .fetch_all(&app.db.read)
-    .await?;
-    let payouts = rows
-        .iter()
+    let payouts = store::payouts_of(&app.db, &who.agent_id, 100)
+        .await?
+        .into_iter()
         .map(|r| PayoutView {
-            id: r.get(0),
-            amount_cents: r.get(1),
-            status: r.get(2),
-            provider: r.get(3),
-            transfer_id: r.get(4),
-            created_at: rfc3339(r.get(5)),
+            id: r.id,
+            amount_cents: r.amount,
+            status: r.status,
+            provider: r.provider,
+            transfer_id: r.transfer_id,
+            created_at: rfc3339(r.created_at),
         })
         .collect();
     Ok(Json(PayoutsResponse { success: true, payouts }))

@@ -1,0 +1,313 @@
+//! The settings, one serde struct per section with its defaults and its checks. Every
+//! setting has one flat public name (its field name): `AGORA_<NAME>` in the environment,
+//! `<name> = ...` in the config file, `--set <name>=...` on the command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A setting's value is out of range; the message names the setting.
+pub type Check = Result<(), String>;
+
+fn within<T: PartialOrd + std::fmt::Display>(name: &str, value: T, min: T, max: T) -> Check {
+    if value < min || value > max {
+        return Err(format!("{name} must be between {min} and {max}, got {value}"));
+    }
+    Ok(())
+}
+
+const MIB: u64 = 1 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Listening, connections, requests and logs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Server {
+    /// Address to serve on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Largest request body; larger is 413.
+    pub max_body_bytes: u64,
+    /// How long in-flight requests may run after SIGTERM.
+    pub shutdown_grace_secs: u64,
+    /// Time a client has to send a request's headers, counted from when the connection opens
+    /// or its previous response ends: it also closes idle keep-alive connections.
+    pub header_read_timeout_ms: u64,
+    /// Longest a request may take, body upload and handler included; then 503 `timeout`.
+    pub request_timeout_ms: u64,
+    /// Open connections at once; further clients wait in the listen backlog.
+    pub max_connections: u64,
+    /// How long an `Idempotency-Key` stays claimed by a request that stopped renewing it
+    /// (its host died); then a retry may execute.
+    pub idempotency_lease_ms: u64,
+    pub log_format: LogFormat,
+    /// Tracing filter; `RUST_LOG` overrides it.
+    pub log_level: String,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            max_body_bytes: MIB,
+            shutdown_grace_secs: 30,
+            header_read_timeout_ms: 15_000,
+            request_timeout_ms: 120_000,
+            max_connections: 4_096,
+            idempotency_lease_ms: 30_000,
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+        }
+    }
+}
+
+impl Server {
+    fn check(&self) -> Check {
+        within("max_body_bytes", self.max_body_bytes, 1024, 1 << 30)?;
+        within("header_read_timeout_ms", self.header_read_timeout_ms, 100, 600_000)?;
+        within("idempotency_lease_ms", self.idempotency_lease_ms, 100, 3_600_000)?;
+        within("request_timeout_ms", self.request_timeout_ms, 1_000, 3_600_000)?;
+        within("max_connections", self.max_connections, 16, 1_000_000)?;
+        if self.log_level.trim().is_empty() {
+            return Err("log_level must not be empty".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Database {
+    /// `sqlite://FILE` or `postgres://...`; empty means `sqlite://<data_dir>/agora.db`.
+    pub database_url: String,
+    /// PostgreSQL pool size; SQLite uses one writer and up to 8 readers.
+    pub db_max_connections: u32,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database { database_url: String::new(), db_max_connections: 16 }
+    }
+}
+
+impl Database {
+    fn check(&self) -> Check {
+        let url = &self.database_url;
+        let known = ["sqlite:", "postgres://", "postgresql://"].iter().any(|p| url.starts_with(p));
+        if !url.is_empty() && !known {
+            return Err("database_url must start with sqlite: or postgres://".into());
+        }
+        within("db_max_connections", self.db_max_connections, 1, 1_000)
+    }
+}
+
+/// Keys, abuse limits and what URLs agents may register.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Access {
+    /// Bootstrap operator key (`op_` + 48 letters and digits); empty: generated once.
+    pub operator_key: String,
+    /// Requests per minute per agent or operator, and per client address for requests
+    /// without a valid key.
+    pub rate_limit_per_minute: u32,
+    /// Registrations per hour per client address.
+    pub register_per_hour: u32,
+    /// Accept `http://` webhook and endpoint URLs (tests, local development).
+    pub allow_insecure_urls: bool,
+}
+
+impl Default for Access {
+    fn default() -> Self {
+        Access {
+            operator_key: String::new(),
+            rate_limit_per_minute: 600,
+            register_per_hour: 30,
+            allow_insecure_urls: false,
+        }
+    }
+}
+
+impl Access {
+    fn check(&self) -> Check {
+        within("rate_limit_per_minute", self.rate_limit_per_minute, 1, 100_000_000)?;
+        within("register_per_hour", self.register_per_hour, 1, 100_000_000)
+    }
+}
+
+/// What an agent's own deposit is when no payment provider stands behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SelfDeposit {
+    /// Credited as non-withdrawable credit, like sign-up credits.
+    Credit,
+    /// Refused: only operators (after an off-platform payment) put money in.
+    Refuse,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Money {
+    /// Cents granted at registration: spendable, never withdrawable.
+    pub signup_credits: i64,
+    /// Platform fee in basis points (1000 = 10%), rounded down.
+    pub platform_fee_bps: i64,
+    /// Largest single deposit.
+    pub max_deposit_cents: i64,
+    pub self_deposit: SelfDeposit,
+}
+
+impl Default for Money {
+    fn default() -> Self {
+        Money {
+            signup_credits: 100,
+            platform_fee_bps: 1000,
+            max_deposit_cents: 1_000_000,
+            self_deposit: SelfDeposit::Credit,
+        }
+    }
+}
+
+impl Money {
+    fn check(&self) -> Check {
+        within("signup_credits", self.signup_credits, 0, 1_000_000)?;
+        within("platform_fee_bps", self.platform_fee_bps, 0, 10_000)?;
+        within("max_deposit_cents", self.max_deposit_cents, 1, 1_000_000_000_000)
+    }
+}
+
+/// Publishing and keeping components.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Components {
+    pub allow_unsigned_components: bool,
+    /// Largest component.
+    pub max_component_bytes: u64,
+    /// Components one agent may publish.
+    pub agent_max_components: u64,
+    /// Bytes of components one agent may publish, all versions together.
+    pub agent_max_component_bytes: u64,
+    /// Memory kept for compiled components; least recently used ones are dropped past it.
+    pub compiled_cache_bytes: u64,
+    /// Disk kept for compiled artifacts under `<data_dir>/components`.
+    pub artifact_cache_bytes: u64,
+}
+
+impl Default for Components {
+    fn default() -> Self {
+        Components {
+            allow_unsigned_components: false,
+            max_component_bytes: 20 * MIB,
+            agent_max_components: 50,
+            agent_max_component_bytes: 200 * MIB,
+            compiled_cache_bytes: 256 * MIB,
+            artifact_cache_bytes: 2048 * MIB,
+        }
+    }
+}
+
+impl Components {
+    fn check(&self) -> Check {
+        within("max_component_bytes", self.max_component_bytes, 1024, 256 * MIB)?;
+        within("agent_max_components", self.agent_max_components, 1, 1_000_000)?;
+        within("agent_max_component_bytes", self.agent_max_component_bytes, 1024, 1 << 40)?;
+        within("compiled_cache_bytes", self.compiled_cache_bytes, MIB, 1 << 40)?;
+        within("artifact_cache_bytes", self.artifact_cache_bytes, MIB, 1 << 44)
+    }
+}
+
+/// Running agents: limits, prices, records.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Execution {
+    /// Let components' `http` and endpoint agents reach loopback and private addresses.
+    pub allow_private_http: bool,
+    /// Component executions at once on this host (the instance pool's size).
+    pub max_concurrent_executions: u32,
+    /// Executions one agent may have running at once, as buyer or as worker.
+    pub agent_max_concurrent_executions: u32,
+    pub exec_fuel: u64,
+    pub exec_timeout_ms: u64,
+    pub exec_memory_bytes: u64,
+    /// Largest result of one run; also the cap on an endpoint agent's answer.
+    pub exec_max_output_bytes: u64,
+    /// Compute price: fuel per cent, rounded down.
+    pub fuel_per_cent: u64,
+    /// Key-value bytes per agent.
+    pub kv_quota_bytes: u64,
+    pub endpoint_timeout_ms: u64,
+    /// Bytes of input and of result an execution record keeps.
+    pub execution_record_bytes: u64,
+    /// Days execution records are kept after they finish.
+    pub execution_retention_days: u64,
+}
+
+impl Default for Execution {
+    fn default() -> Self {
+        Execution {
+            allow_private_http: false,
+            max_concurrent_executions: 64,
+            agent_max_concurrent_executions: 8,
+            exec_fuel: 2_000_000_000,
+            exec_timeout_ms: 5_000,
+            exec_memory_bytes: 64 * MIB,
+            exec_max_output_bytes: MIB,
+            fuel_per_cent: 100_000_000,
+            kv_quota_bytes: MIB,
+            endpoint_timeout_ms: 30_000,
+            execution_record_bytes: 16 * 1024,
+            execution_retention_days: 30,
+        }
+    }
+}
+
+impl Execution {
+    fn check(&self) -> Check {
+        within("max_concurrent_executions", self.max_concurrent_executions, 1, 10_000)?;
+        within("agent_max_concurrent_executions", self.agent_max_concurrent_executions, 1, 10_000)?;
+        within("exec_fuel", self.exec_fuel, 1, 1 << 50)?;
+        within("exec_timeout_ms", self.exec_timeout_ms, 1, 3_600_000)?;
+        within("exec_memory_bytes", self.exec_memory_bytes, MIB, 4096 * MIB)?;
+        within("exec_max_output_bytes", self.exec_max_output_bytes, 1024, 256 * MIB)?;
+        within("fuel_per_cent", self.fuel_per_cent, 1, 1 << 50)?;
+        within("kv_quota_bytes", self.kv_quota_bytes, 0, 1 << 40)?;
+        within("endpoint_timeout_ms", self.endpoint_timeout_ms, 1, 3_600_000)?;
+        within("execution_record_bytes", self.execution_record_bytes, 256, 64 * MIB)?;
+        within("execution_retention_days", self.execution_retention_days, 1, 36_500)
+    }
+}
+
+/// Every section, flattened: the public names are the fields' names.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Config {
+    #[serde(flatten)]
+    pub server: Server,
+    #[serde(flatten)]
+    pub database: Database,
+    #[serde(flatten)]
+    pub access: Access,
+    #[serde(flatten)]
+    pub money: Money,
+    #[serde(flatten)]
+    pub components: Components,
+    #[serde(flatten)]
+    pub execution: Execution,
+}
+
+impl Config {
+    pub(super) fn check(&self) -> Check {
+        self.server.check()?;
+        self.database.check()?;
+        self.access.check()?;
+        self.money.check()?;
+        self.components.check()?;
+        self.execution.check()
+    }
+}

@@ -1,0 +1,144 @@
+//! Storage: one code path over sqlx's `Any` driver, SQLite (embedded default) or PostgreSQL.
+//!
+//! SQL is written once with `$1` placeholders, which both backends accept. SQLite allows one
+//! writer at a time, so on SQLite writes go through a pool of one connection (no `SQLITE_BUSY`
+//! between our own transactions) while reads use a separate pool; on PostgreSQL both are one pool.
+//!
+//! `tx` holds the transaction helper, `sql` the builder for SQL assembled at run time, `page`
+//! pagination.
+
+pub mod page;
+pub mod sql;
+pub mod tx;
+
+pub use tx::Transient;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pub write: AnyPool,
+    pub read: AnyPool,
+    pub backend: Backend,
+}
+
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+impl Db {
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("sqlite:") {
+            let url = sqlite_url_creating_file(url)?;
+            let opts = AnyConnectOptions::from_str(&url)?;
+            let pool = |n: u32| {
+                AnyPoolOptions::new()
+                    .max_connections(n)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(opts.clone())
+            };
+            let write = pool(1).await.with_context(|| format!("opening {url}"))?;
+            let read = pool(max_connections.clamp(1, 8)).await?;
+            Ok(Db { write, read, backend: Backend::Sqlite })
+        } else {
+            let pool = AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await
+                .context("connecting to PostgreSQL")?;
+            Ok(Db { write: pool.clone(), read: pool, backend: Backend::Postgres })
+        }
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.write).await.context("applying migrations")?;
+        Ok(())
+    }
+
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.write.begin().await
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.read).await.map(|_| ())
+    }
+
+    /// Row-lock suffix for reads that precede a write in the same transaction. SQLite needs
+    /// none: its single writer connection already serializes writers.
+    pub fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// True when the error is a unique-constraint violation (used to map duplicates to 409).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(e) => {
+            e.is_unique_violation() || matches!(e.code().as_deref(), Some("23505" | "2067" | "1555"))
+        }
+        _ => false,
+    }
+}
+
+fn sqlite_url_creating_file(url: &str) -> anyhow::Result<String> {
+    let path_part = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path_part.split('?').next().unwrap_or_default();
+    if path != ":memory:" && !path.is_empty() {
+        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+        }
+    }
+    Ok(if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") })
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod migrations_agree;

@@ -1,0 +1,60 @@
+//! The write-transaction helper: commit on `Ok`, retry the whole transaction on a transient
+//! error (deadlock, serialization failure, busy database).
+
+/// Errors worth retrying the whole transaction for: PostgreSQL serialization failure and
+/// deadlock, SQLite busy/locked (from another process on the same file).
+pub fn is_transient(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(e) => {
+            matches!(e.code().as_deref(), Some("40001" | "40P01" | "5" | "6" | "517" | "261"))
+        }
+        _ => false,
+    }
+}
+
+/// Implemented by error types that can carry a transient database error.
+pub trait Transient {
+    fn is_transient(&self) -> bool;
+}
+
+impl Transient for sqlx::Error {
+    fn is_transient(&self) -> bool {
+        is_transient(self)
+    }
+}
+
+/// Runs `$body` (an expression using `$conn: &mut AnyConnection`, awaited) in a write
+/// transaction, committing on `Ok` and retrying the whole transaction a few times on a
+/// transient error (deadlock, serialization failure, busy database).
+#[macro_export]
+macro_rules! transaction {
+    ($db:expr, |$conn:ident| $body:expr) => {{
+        use $crate::db::Transient as _;
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let mut tx = $db.begin().await?;
+            let result = {
+                let $conn: &mut sqlx::AnyConnection = &mut *tx;
+                $body.await
+            };
+            let retry = match result {
+                Ok(value) => match tx.commit().await {
+                    Ok(()) => break Ok(value),
+                    Err(e) if e.is_transient() && attempt < 5 => true,
+                    Err(e) => break Err(e.into()),
+                },
+                Err(e) => {
+                    let _ = tx.rollback().await;
+                    if e.is_transient() && attempt < 5 {
+                        true
+                    } else {
+                        break Err(e);
+                    }
+                }
+            };
+            debug_assert!(retry);
+            tokio::time::sleep(std::time::Duration::from_millis(5u64 << attempt)).await;
+        }
+    }};
+}

@@ -1,0 +1,50 @@
+//! Background work of the executions: refunding runs their host died in, and pruning old
+//! records.
+
+use std::time::Duration;
+
+use super::store;
+use crate::db::now_ms;
+use crate::state::App;
+use crate::transaction;
+use crate::wallet::ledger::{self, LedgerError};
+
+pub fn stale_after(app: &App) -> Duration {
+    let e = &app.config.execution;
+    Duration::from_millis(e.exec_timeout_ms.max(e.endpoint_timeout_ms)) + Duration::from_secs(120)
+}
+
+/// Executions whose host died mid-run stay running with the buyer's budget in escrow. Once
+/// they are older than any run could last, the budget is released and they are marked
+/// failed. Returns how many were recovered.
+pub async fn recover_interrupted(app: &App) -> Result<usize, LedgerError> {
+    let stale = store::interrupted(&app.db, stale_after(app).as_millis() as i64).await?;
+    let backend = app.db.backend;
+    let mut recovered = 0;
+    for (id, hold) in stale {
+        let done = transaction!(app.db, |c| async {
+            let marked = store::mark_interrupted(c, &id).await?;
+            if marked {
+                if let Some(hold) = &hold {
+                    ledger::release_in(c, backend, hold).await?;
+                }
+            }
+            Ok::<_, LedgerError>(marked)
+        })?;
+        recovered += usize::from(done);
+    }
+    if recovered > 0 {
+        tracing::warn!(recovered, "released the budgets of interrupted executions");
+    }
+    Ok(recovered)
+}
+
+/// Deletes the records of executions that finished more than the retention period ago.
+pub async fn prune_records(app: &App) -> Result<u64, sqlx::Error> {
+    let keep_ms = app.config.execution.execution_retention_days as i64 * 24 * 3600 * 1000;
+    let pruned = store::delete_finished_before(&app.db, now_ms() - keep_ms).await?;
+    if pruned > 0 {
+        tracing::info!(pruned, "pruned old execution records");
+    }
+    Ok(pruned)
+}

@@ -1,0 +1,199 @@
+//! Runs an agent once, whatever it is made of, and reports the outcome without moving money.
+
+use std::time::Duration;
+
+use agora_runtime::{AgentOutput, AgentTask, ExecError, Execution, Grants, Invocation, Kind, Limits};
+
+use super::endpoint::{self, EndpointCall};
+use super::ExecutionError;
+use crate::agents::model::AgentRow;
+use crate::components::model::ComponentRow;
+use crate::components::store as components;
+use crate::state::App;
+
+/// How an agent does its work.
+pub enum Runner {
+    Component(Box<ComponentRow>),
+    Endpoint(String),
+}
+
+impl Runner {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Runner::Component(_) => "component",
+            Runner::Endpoint(_) => "endpoint",
+        }
+    }
+    pub fn component_id(&self) -> Option<&str> {
+        match self {
+            Runner::Component(c) => Some(&c.id),
+            Runner::Endpoint(_) => None,
+        }
+    }
+}
+
+/// Why a run failed: a stable error code (the API's) and a message.
+#[derive(Debug, Clone)]
+pub struct RunError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub result: Result<String, RunError>,
+    pub fuel: i64,
+    pub wall_ms: i64,
+    pub memory_bytes: i64,
+    pub logs: Vec<(String, String)>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl RunOutcome {
+    pub fn usage(&self) -> super::model::UsageView {
+        super::model::UsageView { fuel: self.fuel, wall_ms: self.wall_ms, memory_bytes: self.memory_bytes }
+    }
+
+    pub fn remote(result: Result<String, RunError>, elapsed: Duration) -> RunOutcome {
+        RunOutcome {
+            result,
+            fuel: 0,
+            wall_ms: elapsed.as_millis() as i64,
+            memory_bytes: 0,
+            logs: Vec::new(),
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
+
+    fn failed(code: &'static str, message: String) -> RunOutcome {
+        RunOutcome::remote(Err(RunError { code, message }), Duration::ZERO)
+    }
+
+    fn from_execution(e: Execution<AgentOutput>) -> RunOutcome {
+        RunOutcome {
+            result: e.result.map(|o| o.output).map_err(|err| RunError { code: err.code(), message: err.to_string() }),
+            fuel: e.usage.fuel as i64,
+            wall_ms: e.usage.wall_ms as i64,
+            memory_bytes: e.usage.memory_bytes as i64,
+            logs: e.logs.into_iter().map(|l| (l.level, l.message)).collect(),
+            stdout: e.stdout,
+            stderr: e.stderr,
+        }
+    }
+}
+
+/// Decides how the agent runs; refuses before any money moves when it cannot.
+pub async fn runner_for(app: &App, agent: &AgentRow) -> Result<Runner, ExecutionError> {
+    if let Some(id) = &agent.component_id {
+        let c = components::get(&app.db, id).await?.ok_or(ExecutionError::ComponentMissing)?;
+        return Ok(Runner::Component(Box::new(c)));
+    }
+    if let Some(url) = &agent.endpoint_url {
+        return Ok(Runner::Endpoint(url.clone()));
+    }
+    if agent.system_prompt.is_some() {
+        return Err(ExecutionError::GatewayUnavailable);
+    }
+    Err(ExecutionError::NotRunnable("this agent has no component, endpoint_url or system_prompt to run".into()))
+}
+
+/// Compiles the component on this host if it is not ready yet: from this host's artifact
+/// cache when it has one, else from the stored bytes.
+pub async fn ensure_prepared(app: &App, c: &ComponentRow) -> Result<(), String> {
+    if app.runtime.is_prepared(&c.digest) {
+        return Ok(());
+    }
+    let kind: Kind = c.kind().ok_or_else(|| format!("unknown component kind {}", c.kind))?;
+    let bytes = components::blob(&app.db, &c.digest)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("component bytes {} are missing", c.digest))?;
+    let (runtime, digest) = (app.runtime.clone(), c.digest.clone());
+    tokio::task::spawn_blocking(move || {
+        if runtime.load_cached(&digest, kind).unwrap_or(false) {
+            return Ok(());
+        }
+        runtime.prepare(&digest, &bytes, kind).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+pub struct RunRequest<'a> {
+    pub agent: &'a AgentRow,
+    pub runner: &'a Runner,
+    pub execution_id: &'a str,
+    pub input: &'a str,
+    pub caller_id: &'a str,
+    pub budget_cents: i64,
+    pub params: Option<String>,
+    pub fuel: u64,
+}
+
+pub fn limits(app: &App, fuel: u64) -> Limits {
+    let e = &app.config.execution;
+    Limits {
+        fuel,
+        timeout: Duration::from_millis(e.exec_timeout_ms),
+        memory_bytes: e.exec_memory_bytes as usize,
+        max_output_bytes: e.exec_max_output_bytes as usize,
+        ..Limits::default()
+    }
+}
+
+/// What the component of `c` is granted when it runs for `namespace`.
+pub fn invocation(app: &App, c: &ComponentRow, namespace: String, fuel: u64) -> Invocation {
+    let caps = c.capabilities();
+    Invocation {
+        namespace,
+        grants: Grants {
+            kv: caps.kv,
+            http_hosts: caps.http,
+            allow_private_http: app.config.execution.allow_private_http,
+        },
+        limits: limits(app, fuel),
+        kv: app.kv.clone(),
+    }
+}
+
+pub async fn run(app: &App, r: RunRequest<'_>) -> RunOutcome {
+    match r.runner {
+        Runner::Component(c) => {
+            if let Err(e) = ensure_prepared(app, c).await {
+                tracing::error!(component = %c.id, error = %e, "component not runnable");
+                return RunOutcome::failed("unavailable", "the agent's component cannot be loaded".into());
+            }
+            let invocation = invocation(app, c, r.agent.id.clone(), r.fuel);
+            let task = AgentTask {
+                id: r.execution_id.to_string(),
+                input: r.input.to_string(),
+                params: r.params.clone(),
+                budget_cents: r.budget_cents.max(0) as u64,
+                caller: Some(r.caller_id.to_string()),
+            };
+            let execution = app.runtime.run_agent(&c.digest, task, invocation).await;
+            if let Err(ExecError::Busy) = &execution.result {
+                tracing::warn!("execution pool full");
+            }
+            RunOutcome::from_execution(execution)
+        }
+        Runner::Endpoint(url) => {
+            let secret = r.agent.endpoint_secret.clone().unwrap_or_default();
+            endpoint::call(
+                app,
+                EndpointCall {
+                    agent: r.agent,
+                    secret: &secret,
+                    url,
+                    execution_id: r.execution_id,
+                    input: r.input,
+                    budget_cents: r.budget_cents,
+                    caller_id: r.caller_id,
+                },
+            )
+            .await
+        }
+    }
+}

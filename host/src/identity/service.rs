@@ -1,0 +1,66 @@
+use super::model::{well_formed, KeyKind, NewKey, Principal, PREFIX_LEN};
+use super::store;
+use crate::agents::model::AgentStatus;
+use crate::db::Db;
+use crate::secrets::{hash_secret, same_secret};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid API key")]
+    Invalid,
+    #[error("this agent is suspended")]
+    Suspended,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Who `key` belongs to.
+pub async fn authenticate(db: &Db, key: &str) -> Result<Principal, AuthError> {
+    if !well_formed(key) {
+        return Err(AuthError::Invalid);
+    }
+    let record = store::by_prefix(db, &key[..PREFIX_LEN]).await?.ok_or(AuthError::Invalid)?;
+    if !same_secret(&record.key_hash, &hash_secret(key)) {
+        return Err(AuthError::Invalid);
+    }
+    if record.principal == KeyKind::Operator.as_str() {
+        return Ok(Principal::Operator { key_id: record.id });
+    }
+    if record.agent_status.as_deref().and_then(|s| s.parse().ok()) == Some(AgentStatus::Suspended) {
+        return Err(AuthError::Suspended);
+    }
+    Ok(Principal::Agent { agent_id: record.agent_id.ok_or(AuthError::Invalid)? })
+}
+
+/// A new operator key, stored; the key is in the result and nowhere else.
+pub async fn create_operator_key(db: &Db, name: &str) -> Result<NewKey, sqlx::Error> {
+    let key = NewKey::generate(KeyKind::Operator);
+    let mut conn = db.write.acquire().await?;
+    store::insert(&mut conn, &key, None, name).await?;
+    Ok(key)
+}
+
+/// Makes sure an operator key exists: the configured bootstrap key is stored (hashed) if new;
+/// with none configured and none stored, one is generated and returned to be shown once.
+pub async fn ensure_operator_key(db: &Db, configured: &str) -> anyhow::Result<Option<String>> {
+    let mut conn = db.write.acquire().await?;
+    if !configured.is_empty() {
+        let Some(key) = NewKey::from_configured(KeyKind::Operator, configured) else {
+            anyhow::bail!(
+                "AGORA_OPERATOR_KEY must be op_ followed by 48 letters and digits (see `agora admin create-operator-key`)"
+            );
+        };
+        match store::hash_by_prefix(&mut conn, &key.prefix).await? {
+            Some(hash) if same_secret(&hash, &hash_secret(&key.key)) => {}
+            Some(_) => anyhow::bail!("AGORA_OPERATOR_KEY collides with a different stored key prefix"),
+            None => store::insert(&mut conn, &key, None, "bootstrap (AGORA_OPERATOR_KEY)").await?,
+        }
+        return Ok(None);
+    }
+    if store::active_operator_keys(&mut conn).await? > 0 {
+        return Ok(None);
+    }
+    let key = NewKey::generate(KeyKind::Operator);
+    store::insert(&mut conn, &key, None, "bootstrap (generated)").await?;
+    Ok(Some(key.key))
+}

@@ -1,0 +1,70 @@
+use sqlx::{AnyConnection, Row};
+
+use super::model::{KeyKind, NewKey};
+use crate::db::{now_ms, Db};
+use crate::secrets::hash_secret;
+
+/// Stores a key (hashed) for an agent, or for an operator when `agent_id` is `None`.
+pub async fn insert(
+    conn: &mut AnyConnection,
+    key: &NewKey,
+    agent_id: Option<&str>,
+    name: &str,
+) -> Result<(), sqlx::Error> {
+    let kind = if agent_id.is_some() { KeyKind::Agent } else { KeyKind::Operator };
+    sqlx::query(
+        "INSERT INTO api_keys (id, prefix, key_hash, principal, agent_id, name, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&key.id)
+    .bind(&key.prefix)
+    .bind(hash_secret(&key.key))
+    .bind(kind.as_str())
+    .bind(agent_id)
+    .bind(name)
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A stored key found by its prefix, with its agent's status.
+pub struct KeyRecord {
+    pub id: String,
+    pub key_hash: String,
+    pub principal: String,
+    pub agent_id: Option<String>,
+    pub agent_status: Option<String>,
+}
+
+pub async fn by_prefix(db: &Db, prefix: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT k.id, k.key_hash, k.principal, k.agent_id, a.status AS agent_status FROM api_keys k \
+         LEFT JOIN agents a ON a.id = k.agent_id WHERE k.prefix = $1 AND k.revoked_at IS NULL",
+    )
+    .bind(prefix)
+    .fetch_optional(&db.read)
+    .await?;
+    Ok(row.map(|r| KeyRecord {
+        id: r.get("id"),
+        key_hash: r.get("key_hash"),
+        principal: r.get("principal"),
+        agent_id: r.get("agent_id"),
+        agent_status: r.get("agent_status"),
+    }))
+}
+
+pub async fn hash_by_prefix(conn: &mut AnyConnection, prefix: &str) -> Result<Option<String>, sqlx::Error> {
+    Ok(sqlx::query("SELECT key_hash FROM api_keys WHERE prefix = $1")
+        .bind(prefix)
+        .fetch_optional(conn)
+        .await?
+        .map(|r| r.get("key_hash")))
+}
+
+pub async fn active_operator_keys(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM api_keys WHERE principal = 'operator' AND revoked_at IS NULL")
+        .fetch_one(conn)
+        .await?
+        .get("n"))
+}

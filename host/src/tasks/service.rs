@@ -1,0 +1,226 @@
+//! AgentMarket's task market: post (the budget held in escrow), accept, complete (the worker
+//! paid the budget less the platform fee), cancel while open (refunded), and run: a worker
+//! backed by a component has it do the task.
+
+use super::model::{NewTaskRequest, TaskRow, TaskStatus};
+use super::store::{self, NewTask};
+use super::TaskError;
+use crate::agents::store as agents;
+use crate::db::new_id;
+use crate::executions::run::{RunError, RunOutcome};
+use crate::executions::service::{self as executions, Charge, Plan};
+use crate::idempotency::Answer;
+use crate::state::App;
+use crate::transaction;
+use crate::validate::{self, fail};
+use crate::wallet::ledger::{self, Settlement};
+
+/// A task after a money-moving action, with the caller's balance then.
+pub struct TaskOutcome {
+    pub task: TaskRow,
+    pub balance: i64,
+}
+
+async fn outcome_in(c: &mut sqlx::AnyConnection, id: &str, caller: &str) -> Result<TaskOutcome, TaskError> {
+    let task = store::get_in(c, id).await?.ok_or(TaskError::NotFound)?;
+    let balance = ledger::balance_in(c, caller).await?.balance_cents;
+    Ok(TaskOutcome { task, balance })
+}
+
+pub async fn get(app: &App, id: &str) -> Result<TaskRow, TaskError> {
+    store::get(&app.db, id).await?.ok_or(TaskError::NotFound)
+}
+
+async fn status_now(app: &App, id: &str) -> Result<String, TaskError> {
+    Ok(store::get(&app.db, id).await?.map(|t| t.status).unwrap_or_else(|| "gone".into()))
+}
+
+/// Posts a task, holding its budget from the poster's wallet.
+pub async fn post(
+    app: &App,
+    poster_id: &str,
+    req: &NewTaskRequest,
+    answer: Answer<'_, TaskOutcome>,
+) -> Result<TaskOutcome, TaskError> {
+    let title = validate::text("title", &req.title, 200)?;
+    let description = validate::text("description", &req.description, 100_000)?;
+    let budget = validate::cents("budget", req.budget, 1, 100_000_000)?;
+    let capabilities = validate::labels("required_capabilities", &req.required_capabilities, 32)?;
+    let id = new_id();
+    let backend = app.db.backend;
+    transaction!(app.db, |c| async {
+        let hold = ledger::hold_in(c, backend, poster_id, budget, &format!("Task: {title}"), Some(&id)).await?;
+        let task = NewTask {
+            id: &id,
+            poster_id,
+            title: &title,
+            description: &description,
+            budget_cents: budget,
+            capabilities: &capabilities,
+            hold_id: &hold.id,
+        };
+        store::insert(c, &task).await?;
+        let done = outcome_in(c, &id, poster_id).await?;
+        answer.record_in(c, &done).await?;
+        Ok::<_, TaskError>(done)
+    })
+}
+
+/// Assigns an open task to the worker, who must list every capability it requires.
+pub async fn accept(app: &App, worker_id: &str, id: &str) -> Result<TaskRow, TaskError> {
+    let task = get(app, id).await?;
+    if task.poster_id == worker_id {
+        return Err(fail("id", "you cannot accept your own task").into());
+    }
+    let worker = agents::get(&app.db, worker_id).await?.ok_or(TaskError::NotFound)?;
+    let have = worker.capability_list();
+    let missing: Vec<String> = task.capabilities().into_iter().filter(|c| !have.contains(c)).collect();
+    if !missing.is_empty() {
+        return Err(TaskError::MissingCapabilities(missing));
+    }
+    let mut tx = app.db.begin().await?;
+    let moved = store::transition(&mut tx, id, TaskStatus::Open, TaskStatus::Assigned, Some(worker_id), None).await?;
+    tx.commit().await?;
+    if !moved {
+        return Err(TaskError::NotOpen(status_now(app, id).await?));
+    }
+    get(app, id).await
+}
+
+/// Pays the worker (budget less compute, less the platform fee) and closes the task, in the
+/// caller's transaction; `None` if the task was not assigned any more.
+async fn close_in(
+    c: &mut sqlx::AnyConnection,
+    app: &App,
+    task: &TaskRow,
+    worker: &str,
+    result: &str,
+    compute: i64,
+) -> Result<Option<Settlement>, TaskError> {
+    if !store::transition(c, &task.id, TaskStatus::Assigned, TaskStatus::Completed, None, Some(result)).await? {
+        return Ok(None);
+    }
+    let (backend, fee_bps) = (app.db.backend, app.config.money.platform_fee_bps);
+    let gross = task.budget_cents - compute;
+    let s = ledger::capture_in(c, backend, &task.hold_id, worker, gross, compute, fee_bps).await?;
+    agents::count_completed_job(c, worker).await?;
+    Ok(Some(s))
+}
+
+fn assigned_to(task: &TaskRow, who: &str) -> Result<(), TaskError> {
+    if task.assigned_to.as_deref() != Some(who) {
+        return Err(TaskError::NotAssignee);
+    }
+    if task.state() != TaskStatus::Assigned {
+        return Err(TaskError::NotAssigned(task.status.clone()));
+    }
+    Ok(())
+}
+
+/// The worker submits its result and is paid.
+pub async fn complete(
+    app: &App,
+    worker_id: &str,
+    id: &str,
+    result: &str,
+    answer: Answer<'_, TaskOutcome>,
+) -> Result<TaskOutcome, TaskError> {
+    let result = validate::text("result", result, 1_000_000)?;
+    let task = get(app, id).await?;
+    assigned_to(&task, worker_id)?;
+    let done = transaction!(app.db, |c| async {
+        if close_in(c, app, &task, worker_id, &result, 0).await?.is_none() {
+            return Ok(None);
+        }
+        let done = outcome_in(c, id, worker_id).await?;
+        answer.record_in(c, &done).await?;
+        Ok::<_, TaskError>(Some(done))
+    })?;
+    match done {
+        Some(row) => Ok(row),
+        None => Err(TaskError::NotAssigned(status_now(app, id).await?)),
+    }
+}
+
+/// The poster cancels its open task; the budget comes back.
+pub async fn cancel(
+    app: &App,
+    poster_id: &str,
+    id: &str,
+    answer: Answer<'_, TaskOutcome>,
+) -> Result<TaskOutcome, TaskError> {
+    let task = get(app, id).await?;
+    if task.poster_id != poster_id {
+        return Err(TaskError::NotPoster);
+    }
+    let backend = app.db.backend;
+    let done = transaction!(app.db, |c| async {
+        if !store::transition(c, id, TaskStatus::Open, TaskStatus::Cancelled, None, None).await? {
+            return Ok(None);
+        }
+        ledger::release_in(c, backend, &task.hold_id).await?;
+        let done = outcome_in(c, id, poster_id).await?;
+        answer.record_in(c, &done).await?;
+        Ok::<_, TaskError>(Some(done))
+    })?;
+    match done {
+        Some(row) => Ok(row),
+        None => Err(TaskError::NotOpen(status_now(app, id).await?)),
+    }
+}
+
+/// A task run: the task as it stands after, or why the run failed.
+pub struct TaskRun {
+    pub task: TaskOutcome,
+    pub execution_id: String,
+    pub failure: Option<RunError>,
+}
+
+/// Runs the task assigned to the worker on the worker's component. On success the task is
+/// completed with the output, its budget paying the worker and the run's compute. The
+/// worker pays the compute of a failed run, so its fuel is capped at what the worker can pay
+/// (and at what the budget could); the task then stays assigned.
+pub async fn run(app: &App, worker_id: &str, id: &str, answer: Answer<'_, TaskRun>) -> Result<TaskRun, TaskError> {
+    let task = get(app, id).await?;
+    assigned_to(&task, worker_id)?;
+    let worker = agents::get(&app.db, worker_id).await?.ok_or(TaskError::NotFound)?;
+    let runner = executions::component_runner(app, &worker).await?;
+    let can_pay = app.ledger.balance(worker_id).await?.balance_cents;
+    let allowance = can_pay.min(task.budget_cents).max(0);
+    let plan = Plan {
+        agent: &worker,
+        runner: &runner,
+        buyer_id: &task.poster_id,
+        payer_id: worker_id,
+        hold_cents: allowance,
+        hold_description: "Compute for a task run",
+        compute_cents: allowance,
+        task_id: Some(&task.id),
+        input: &task.description,
+        params: None,
+    };
+    let started = executions::begin(app, &plan).await?;
+    let mut tx = app.db.begin().await?;
+    store::set_execution(&mut tx, &task.id, &started.execution_id).await?;
+    tx.commit().await?;
+    let outcome: RunOutcome = executions::run(app, &plan, &started).await;
+    let compute = executions::compute_cents(app, outcome.fuel).min(allowance);
+    let ran = transaction!(app.db, |c| async {
+        // The budget pays for a successful run that completes the task, and the worker's hold
+        // goes back whole; otherwise the worker pays the compute.
+        let closed = match &outcome.result {
+            Ok(output) => close_in(c, app, &task, worker_id, output, compute).await?.is_some(),
+            Err(_) => false,
+        };
+        let charge = Charge { payee_id: worker_id, price: 0, compute: if closed { 0 } else { compute } };
+        executions::settle_in(c, app, &started, &outcome, charge).await?;
+        if outcome.result.is_ok() && !closed {
+            return Ok(None);
+        }
+        let task = outcome_in(c, id, worker_id).await?;
+        let done = TaskRun { task, execution_id: started.execution_id.clone(), failure: outcome.result.clone().err() };
+        answer.record_in(c, &done).await?;
+        Ok::<_, TaskError>(Some(done))
+    })?;
+    ran.ok_or(TaskError::ChangedWhileRunning)
+}

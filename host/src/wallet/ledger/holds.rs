@@ -1,0 +1,205 @@
+//! Escrow: a hold moves money (and the credit in it) from the payer's wallet into an escrow
+//! account of its own; a capture pays out of it and refunds the rest; a release refunds it
+//! all. A hold is settled exactly once.
+
+use sqlx::{AnyConnection, Row};
+
+use super::post::{lock_accounts, post, spent_promo, Debit, Move};
+use super::{fee_for, kind, wallet_account, Hold, HoldStatus, LedgerError, Settlement, REVENUE};
+use crate::db::{new_id, now_ms, Backend};
+
+/// Moves `amount` from the payer's wallet into a new escrow account.
+pub async fn hold_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    payer_agent: &str,
+    amount: i64,
+    description: &str,
+    ref_id: Option<&str>,
+) -> Result<Hold, LedgerError> {
+    if amount <= 0 {
+        return Err(LedgerError::InvalidAmount);
+    }
+    let payer = wallet_account(payer_agent);
+    let id = new_id();
+    let escrow = format!("escrow:{id}");
+    lock_accounts(conn, backend, &[&payer]).await?;
+    let promo = spent_promo(conn, &payer, amount).await?;
+    sqlx::query("INSERT INTO accounts (id, kind, agent_id, created_at) VALUES ($1, 'escrow', $2, $3)")
+        .bind(&escrow)
+        .bind(payer_agent)
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await?;
+    post(
+        conn,
+        Move {
+            from: &payer,
+            to: &escrow,
+            amount,
+            promo,
+            kind: kind::JOB_PAYMENT,
+            description,
+            ref_id,
+            debit: Debit::Account,
+        },
+    )
+    .await?;
+    sqlx::query(
+        "INSERT INTO holds (id, payer_account, escrow_account, amount, promo_amount, status, \
+         description, ref_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(&payer)
+    .bind(&escrow)
+    .bind(amount)
+    .bind(promo)
+    .bind(HoldStatus::Held.as_str())
+    .bind(description)
+    .bind(ref_id)
+    .bind(now_ms())
+    .execute(&mut *conn)
+    .await?;
+    Ok(Hold { id, payer_account: payer, escrow_account: escrow, amount, promo_amount: promo, status: HoldStatus::Held })
+}
+
+async fn take_hold(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    hold_id: &str,
+    new_status: HoldStatus,
+    captured: i64,
+) -> Result<Hold, LedgerError> {
+    let sql = format!(
+        "SELECT id, payer_account, escrow_account, amount, promo_amount, status FROM holds WHERE id = $1{}",
+        if backend == Backend::Postgres { " FOR UPDATE" } else { "" }
+    );
+    let row = sqlx::query(&sql)
+        .bind(hold_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| LedgerError::UnknownHold(hold_id.to_string()))?;
+    let status: String = row.get("status");
+    let hold = Hold {
+        id: row.get("id"),
+        payer_account: row.get("payer_account"),
+        escrow_account: row.get("escrow_account"),
+        amount: row.get("amount"),
+        promo_amount: row.get("promo_amount"),
+        status: status.parse().map_err(|_| LedgerError::HoldSettled(status.clone()))?,
+    };
+    if hold.status != HoldStatus::Held {
+        return Err(LedgerError::HoldSettled(hold.status.as_str().into()));
+    }
+    if captured > hold.amount {
+        return Err(LedgerError::CaptureTooLarge(captured, hold.amount));
+    }
+    let done = sqlx::query(
+        "UPDATE holds SET status = $1, captured_amount = $2, settled_at = $3 WHERE id = $4 AND status = $5",
+    )
+    .bind(new_status.as_str())
+    .bind(captured)
+    .bind(now_ms())
+    .bind(hold_id)
+    .bind(HoldStatus::Held.as_str())
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(LedgerError::HoldSettled("settled".into()));
+    }
+    Ok(hold)
+}
+
+/// Pays the legs of a settlement out of the escrow, the credit in it going first to the
+/// first legs, and refunds the rest (with the credit left) to the payer.
+async fn pay_out(
+    conn: &mut AnyConnection,
+    hold: &Hold,
+    legs: &[(&str, i64, &'static str)],
+    settlement: &mut Settlement,
+) -> Result<(), LedgerError> {
+    let mut promo_left = hold.promo_amount;
+    let mut spent = 0;
+    for &(to, amount, kind) in legs {
+        if amount <= 0 {
+            continue;
+        }
+        let promo = promo_left.min(amount);
+        promo_left -= promo;
+        spent += amount;
+        settlement.promo_paid += promo;
+        let t = post(
+            conn,
+            Move {
+                from: &hold.escrow_account,
+                to,
+                amount,
+                promo,
+                kind,
+                description: "Escrow captured",
+                ref_id: Some(&hold.id),
+                debit: Debit::Account,
+            },
+        )
+        .await?;
+        settlement.transfers.push(t);
+    }
+    let rest = hold.amount - spent;
+    if rest > 0 {
+        let t = post(
+            conn,
+            Move {
+                from: &hold.escrow_account,
+                to: &hold.payer_account,
+                amount: rest,
+                promo: promo_left,
+                kind: kind::REFUND,
+                description: "Escrow released",
+                ref_id: Some(&hold.id),
+                debit: Debit::Account,
+            },
+        )
+        .await?;
+        settlement.transfers.push(t);
+        settlement.refunded = rest;
+    }
+    Ok(())
+}
+
+/// Pays `gross` of the hold to the payee less the platform fee, `compute` (metered execution)
+/// to the platform, and releases the rest to the payer. The hold's credit is paid out first,
+/// as credit: to the payee, then the fee, then compute.
+pub async fn capture_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    hold_id: &str,
+    payee_agent: &str,
+    gross: i64,
+    compute: i64,
+    fee_bps: i64,
+) -> Result<Settlement, LedgerError> {
+    if gross < 0 || compute < 0 {
+        return Err(LedgerError::InvalidAmount);
+    }
+    let payee = wallet_account(payee_agent);
+    let hold = take_hold(conn, backend, hold_id, HoldStatus::Captured, gross.saturating_add(compute)).await?;
+    lock_accounts(conn, backend, &[&hold.escrow_account, &hold.payer_account, &payee, REVENUE]).await?;
+    let fee = fee_for(gross, fee_bps);
+    let mut s = Settlement { hold_id: hold.id.clone(), paid_to_payee: gross - fee, fee, compute, ..Default::default() };
+    let legs = [
+        (&payee[..], gross - fee, kind::JOB_EARNING),
+        (REVENUE, fee, kind::PLATFORM_FEE),
+        (REVENUE, compute, kind::COMPUTE),
+    ];
+    pay_out(conn, &hold, &legs, &mut s).await?;
+    Ok(s)
+}
+
+/// Returns the whole hold to the payer, credit included.
+pub async fn release_in(conn: &mut AnyConnection, backend: Backend, hold_id: &str) -> Result<Settlement, LedgerError> {
+    let hold = take_hold(conn, backend, hold_id, HoldStatus::Released, 0).await?;
+    lock_accounts(conn, backend, &[&hold.escrow_account, &hold.payer_account]).await?;
+    let mut s = Settlement { hold_id: hold.id.clone(), ..Default::default() };
+    pay_out(conn, &hold, &[], &mut s).await?;
+    Ok(s)
+}

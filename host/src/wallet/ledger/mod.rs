@@ -1,0 +1,333 @@
+//! The double-entry ledger. Every movement of money is an immutable transfer between two
+//! accounts; the sum of all balances is always zero. Accounts are agent wallets, one escrow
+//! account per hold, the platform's accounts (revenue, payouts in flight), and the sources
+//! money comes from: the outside world (funded money: an operator's deposit after a payment,
+//! later a payment provider's confirmed checkout), promotions (sign-up credits) and unfunded
+//! deposits (an agent's own deposit with no payment behind it). Amounts are integer cents.
+//!
+//! Money from promotions and unfunded deposits is credit: spendable, never withdrawable, and
+//! it stays credit wherever it goes (`post` carries the credit part of every movement). A
+//! withdrawal takes only cash. So withdrawable money can only come from funded sources, which
+//! the ledger check verifies.
+
+mod holds;
+mod post;
+
+pub use holds::{capture_in, hold_in, release_in};
+
+use std::fmt;
+use std::str::FromStr;
+
+use post::{lock_accounts, post, spent_promo, Debit, Move};
+use sqlx::{AnyConnection, Row};
+
+use crate::db::{now_ms, Backend, Db, Transient};
+use crate::transaction;
+
+/// Funded money enters through here (operator deposits, confirmed payments).
+pub const EXTERNAL: &str = "world:external";
+/// Agents' own deposits with no payment behind them: credit.
+pub const UNFUNDED: &str = "world:unfunded";
+/// Sign-up credits.
+pub const PROMOTIONS: &str = "platform:promotions";
+pub const REVENUE: &str = "platform:revenue";
+pub const PAYOUTS: &str = "platform:payouts";
+
+pub fn wallet_account(agent_id: &str) -> String {
+    format!("wallet:{agent_id}")
+}
+
+/// Transfer kinds, as shown in wallet histories.
+pub mod kind {
+    pub const SIGNUP_CREDIT: &str = "SIGNUP_CREDIT";
+    pub const DEPOSIT: &str = "DEPOSIT";
+    pub const WITHDRAWAL: &str = "WITHDRAWAL";
+    pub const JOB_PAYMENT: &str = "JOB_PAYMENT";
+    pub const JOB_EARNING: &str = "JOB_EARNING";
+    pub const PLATFORM_FEE: &str = "PLATFORM_FEE";
+    pub const REFUND: &str = "REFUND";
+    pub const TRANSFER: &str = "TRANSFER";
+    pub const COMPUTE: &str = "COMPUTE";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("amount must be a positive number of cents")]
+    InvalidAmount,
+    #[error("cannot move money from an account to itself")]
+    SameAccount,
+    #[error("insufficient funds")]
+    InsufficientFunds,
+    #[error("insufficient withdrawable funds (credit cannot be withdrawn)")]
+    NotWithdrawable,
+    #[error("account {0} does not exist")]
+    UnknownAccount(String),
+    #[error("hold {0} does not exist")]
+    UnknownHold(String),
+    #[error("hold is already {0}")]
+    HoldSettled(String),
+    #[error("capture of {0} exceeds the held amount {1}")]
+    CaptureTooLarge(i64, i64),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl Transient for LedgerError {
+    fn is_transient(&self) -> bool {
+        matches!(self, LedgerError::Db(e) if e.is_transient())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Transfer {
+    pub id: String,
+    pub debit_account: String,
+    pub credit_account: String,
+    pub amount: i64,
+    /// How much of `amount` is credit.
+    pub promo: i64,
+    pub kind: &'static str,
+    pub debit_balance_after: i64,
+    pub credit_balance_after: i64,
+    pub created_at: i64,
+}
+
+/// A hold's lifecycle; stored lowercase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldStatus {
+    Held,
+    Captured,
+    Released,
+}
+
+impl HoldStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldStatus::Held => "held",
+            HoldStatus::Captured => "captured",
+            HoldStatus::Released => "released",
+        }
+    }
+}
+
+impl fmt::Display for HoldStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for HoldStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [HoldStatus::Held, HoldStatus::Captured, HoldStatus::Released]
+            .into_iter()
+            .find(|h| h.as_str() == s)
+            .ok_or_else(|| format!("unknown hold status {s:?}"))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Hold {
+    pub id: String,
+    pub payer_account: String,
+    pub escrow_account: String,
+    pub amount: i64,
+    /// The credit in the hold.
+    pub promo_amount: i64,
+    pub status: HoldStatus,
+}
+
+/// What a capture or release did.
+#[derive(Debug, Clone, Default)]
+pub struct Settlement {
+    pub hold_id: String,
+    pub paid_to_payee: i64,
+    pub fee: i64,
+    pub compute: i64,
+    pub refunded: i64,
+    /// Credit paid out to the payee and the platform (not refunded).
+    pub promo_paid: i64,
+    pub transfers: Vec<Transfer>,
+}
+
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Balance {
+    pub balance_cents: i64,
+    /// Credit: sign-up credits, unfunded deposits, and what was paid with them. Spendable,
+    /// not withdrawable.
+    pub promo_cents: i64,
+    pub withdrawable_cents: i64,
+}
+
+/// Where a deposit's money comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepositSource {
+    /// A payment was made (an operator's deposit, a confirmed checkout): withdrawable cash.
+    Funded,
+    /// No payment behind it (an agent's own deposit): credit.
+    Unfunded,
+}
+
+/// The ledger operations. Each public method is one transaction; the `*_in` functions run
+/// inside a caller's transaction so that domains can combine money with their own writes.
+#[derive(Clone)]
+pub struct Ledger {
+    pub db: Db,
+    pub fee_bps: i64,
+}
+
+pub fn fee_for(gross: i64, fee_bps: i64) -> i64 {
+    // Rounded down: the platform never takes more than its rate.
+    (i128::from(gross) * i128::from(fee_bps) / 10_000) as i64
+}
+
+/// Creates the agent's wallet and grants sign-up credits from the promotions account.
+pub async fn open_wallet_in(conn: &mut AnyConnection, agent_id: &str, signup_credits: i64) -> Result<(), LedgerError> {
+    let account = wallet_account(agent_id);
+    sqlx::query("INSERT INTO accounts (id, kind, agent_id, created_at) VALUES ($1, 'wallet', $2, $3)")
+        .bind(&account)
+        .bind(agent_id)
+        .bind(now_ms())
+        .execute(&mut *conn)
+        .await?;
+    if signup_credits > 0 {
+        post(
+            conn,
+            Move {
+                from: PROMOTIONS,
+                to: &account,
+                amount: signup_credits,
+                promo: signup_credits,
+                kind: kind::SIGNUP_CREDIT,
+                description: "Sign-up credits (spendable, not withdrawable)",
+                ref_id: None,
+                debit: Debit::Source,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn deposit_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    agent_id: &str,
+    amount: i64,
+    source: DepositSource,
+    description: &str,
+) -> Result<Transfer, LedgerError> {
+    let wallet = wallet_account(agent_id);
+    let (from, promo) = match source {
+        DepositSource::Funded => (EXTERNAL, 0),
+        DepositSource::Unfunded => (UNFUNDED, amount),
+    };
+    lock_accounts(conn, backend, &[from, &wallet]).await?;
+    post(
+        conn,
+        Move { from, to: &wallet, amount, promo, kind: kind::DEPOSIT, description, ref_id: None, debit: Debit::Source },
+    )
+    .await
+}
+
+/// Moves withdrawable money from the wallet to the payouts-in-flight account.
+pub async fn withdraw_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    agent_id: &str,
+    amount: i64,
+    payout_id: &str,
+) -> Result<Transfer, LedgerError> {
+    let wallet = wallet_account(agent_id);
+    lock_accounts(conn, backend, &[&wallet, PAYOUTS]).await?;
+    post(
+        conn,
+        Move {
+            from: &wallet,
+            to: PAYOUTS,
+            amount,
+            promo: 0,
+            kind: kind::WITHDRAWAL,
+            description: "Withdrawal",
+            ref_id: Some(payout_id),
+            debit: Debit::CashOnly,
+        },
+    )
+    .await
+}
+
+/// Moves money between two wallets; credit is spent first and arrives as credit.
+pub async fn transfer_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    from_agent: &str,
+    to_agent: &str,
+    amount: i64,
+    description: &str,
+    ref_id: Option<&str>,
+) -> Result<Transfer, LedgerError> {
+    let (from, to) = (wallet_account(from_agent), wallet_account(to_agent));
+    lock_accounts(conn, backend, &[&from, &to]).await?;
+    let promo = spent_promo(conn, &from, amount).await?;
+    post(
+        conn,
+        Move { from: &from, to: &to, amount, promo, kind: kind::TRANSFER, description, ref_id, debit: Debit::Account },
+    )
+    .await
+}
+
+pub async fn balance_in(conn: &mut AnyConnection, agent_id: &str) -> Result<Balance, LedgerError> {
+    let account = wallet_account(agent_id);
+    let row = sqlx::query("SELECT balance, promo_balance FROM accounts WHERE id = $1")
+        .bind(&account)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(LedgerError::UnknownAccount(account))?;
+    let (balance, promo): (i64, i64) = (row.get("balance"), row.get("promo_balance"));
+    Ok(Balance { balance_cents: balance, promo_cents: promo, withdrawable_cents: (balance - promo).max(0) })
+}
+
+impl Ledger {
+    pub async fn deposit(
+        &self,
+        agent_id: &str,
+        amount: i64,
+        source: DepositSource,
+        description: &str,
+    ) -> Result<Transfer, LedgerError> {
+        let backend = self.db.backend;
+        transaction!(self.db, |c| deposit_in(c, backend, agent_id, amount, source, description))
+    }
+
+    pub async fn transfer(
+        &self,
+        from_agent: &str,
+        to_agent: &str,
+        amount: i64,
+        description: &str,
+    ) -> Result<Transfer, LedgerError> {
+        let backend = self.db.backend;
+        transaction!(self.db, |c| transfer_in(c, backend, from_agent, to_agent, amount, description, None))
+    }
+
+    pub async fn hold(&self, payer_agent: &str, amount: i64, description: &str) -> Result<Hold, LedgerError> {
+        let backend = self.db.backend;
+        transaction!(self.db, |c| hold_in(c, backend, payer_agent, amount, description, None))
+    }
+
+    pub async fn capture(&self, hold_id: &str, payee_agent: &str, gross: i64) -> Result<Settlement, LedgerError> {
+        let (backend, fee) = (self.db.backend, self.fee_bps);
+        transaction!(self.db, |c| capture_in(c, backend, hold_id, payee_agent, gross, 0, fee))
+    }
+
+    pub async fn release(&self, hold_id: &str) -> Result<Settlement, LedgerError> {
+        let backend = self.db.backend;
+        transaction!(self.db, |c| release_in(c, backend, hold_id))
+    }
+
+    pub async fn balance(&self, agent_id: &str) -> Result<Balance, LedgerError> {
+        let mut conn = self.db.read.acquire().await?;
+        balance_in(&mut conn, agent_id).await
+    }
+}
