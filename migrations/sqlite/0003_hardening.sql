@@ -44,3 +44,13 @@ UPDATE transfers SET promo_amount = (
 WHERE kind = 'REFUND' AND debit_account IN (SELECT escrow_account FROM holds);
 CREATE TRIGGER transfers_no_update BEFORE UPDATE ON transfers
 BEGIN SELECT RAISE(ABORT, 'transfers are immutable'); END;
+
+-- Component bytes in 1 MiB chunks, so that no single row (or database message) is large.
+CREATE TABLE component_blob_chunks (
+    digest TEXT NOT NULL REFERENCES component_blobs(digest),
+    seq    BIGINT NOT NULL,
+    bytes  BLOB NOT NULL,
+    PRIMARY KEY (digest, seq)
+);
+INSERT INTO component_blob_chunks (digest, seq, bytes) SELECT digest, 0, bytes FROM component_blobs;
+UPDATE component_blobs SET bytes = SUBSTR(bytes, 1, 0);

@@ -263,3 +263,29 @@ async fn directory_filters_and_pagination() {
     s.get("/api/agents?hasServices=maybe", None).await.assert_error(400, "invalid_query");
     s.get("/api/agents/00000000-0000-0000-0000-000000000000", None).await.assert_error(404, "not_found");
 }
+
+#[tokio::test]
+async fn names_cannot_impersonate_other_agents() {
+    let s = Server::start().await;
+    s.register("PayPal Bot", json!({})).await;
+    let (_, key) = s.register("Honest Bot", json!({})).await;
+    // Look-alikes of a taken name: case, full-width letters, Cyrillic р, I for l, spacing.
+    for alike in ["paypal bot", "ＰａｙＰａｌ Ｂｏｔ", "Pay\u{0440}al Bot", "PayPaI Bot", "PayPalBot"] {
+        s.post("/api/agents/register", None, json!({"name": alike})).await.assert_error(409, "name_taken");
+        s.request("PATCH", "/api/agents/me", Some(&key), Some(json!({"name": alike})))
+            .await
+            .assert_error(409, "name_taken");
+    }
+    // Invisible and reordering characters, line breaks and route words are refused.
+    for bad in ["evil\u{202E}tob", "zero\u{200B}width", "two\nlines", "tab\tbed", "me", "Wallet", "register"] {
+        s.post("/api/agents/register", None, json!({"name": bad})).await.assert_error(422, "validation_error");
+        s.request("PATCH", "/api/agents/me", Some(&key), Some(json!({"name": bad})))
+            .await
+            .assert_error(422, "validation_error");
+    }
+    // Full-width letters are stored in their plain form.
+    let r = s.request("PATCH", "/api/agents/me", Some(&key), Some(json!({"name": "Ｈｏｎｅｓｔ Ｂｏｔ ２"}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["agent"]["name"], "Honest Bot 2");
+    assert_eq!(s.get("/api/agents/me", Some(&key)).await.body["agent"]["name"], "Honest Bot 2");
+}

@@ -183,3 +183,67 @@ async fn garbage_never_causes_a_server_error() {
     }
     s.assert_ledger_sound().await;
 }
+
+#[tokio::test]
+async fn odd_paths_headers_queries_and_content_types_get_clear_errors() {
+    let s = Server::start().await;
+    let (_, key) = s.register("Picky", json!({})).await;
+    // Bytes that are not UTF-8 in a path parameter: the JSON error shape, not plain text.
+    let r = agora_e2e::Reply::from(s.http.get(s.url("/api/agents/%ff")).send().await.unwrap()).await;
+    r.assert_error(400, "invalid_path");
+    let r = agora_e2e::Reply::from(s.http.get(s.url("/api/tasks/%ff%fe")).send().await.unwrap()).await;
+    r.assert_error(400, "invalid_path");
+    // An oversized or odd request id is replaced, not echoed or logged.
+    let long = "r".repeat(7000);
+    let resp = s.http.get(s.url("/health")).header("x-request-id", &long).send().await.unwrap();
+    let echoed = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert!(echoed.len() <= 128 && echoed != long, "{}", echoed.len());
+    assert!(!s.log().contains(&long[..200]));
+    // A NUL in a search is refused rather than matching everything.
+    s.get("/api/agents?q=%00", None).await.assert_error(400, "invalid_query");
+    s.get("/api/components?q=a%00b", None).await.assert_error(400, "invalid_query");
+    // A body declared as something other than JSON is 415.
+    for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+        let resp = s
+            .http
+            .post(s.url("/api/agents/wallet/deposit"))
+            .header("X-API-Key", &key)
+            .header("content-type", ct)
+            .body("{\"amountCents\": 5}")
+            .send()
+            .await
+            .unwrap();
+        agora_e2e::Reply::from(resp).await.assert_error(415, "unsupported_media_type");
+    }
+    assert_eq!(s.balance(&key).await, 100);
+}
+
+#[tokio::test]
+async fn urls_that_reach_inside_are_refused_when_saved() {
+    let s = Server::start().await;
+    for url in [
+        "http://169.254.169.254/latest/meta-data",
+        "http://127.0.0.1:8080/hook",
+        "http://[::1]/hook",
+        "http://198.18.0.1/hook",
+        "http://100.64.0.1/hook",
+        "http://localhost/hook",
+        "http://metadata.google.internal/hook",
+        "http://[64:ff9b::a9fe:a9fe]/hook",
+        "http://192.0.0.170/hook",
+    ] {
+        s.post("/api/agents/register", None, json!({"name": agora_e2e::random_name("inside"), "webhook_url": url}))
+            .await
+            .assert_error(422, "validation_error");
+        s.post("/api/agents/register", None, json!({"name": agora_e2e::random_name("inside"), "endpoint_url": url}))
+            .await
+            .assert_error(422, "validation_error");
+    }
+    let (_, key) = s.register("Outside", json!({"webhook_url": "https://hooks.example.com/x"})).await;
+    s.request("PUT", "/api/agents/me/webhook", Some(&key), Some(json!({"webhook_url": "http://10.0.0.1/x"})))
+        .await
+        .assert_error(422, "validation_error");
+    s.request("PATCH", "/api/agents/me", Some(&key), Some(json!({"endpointUrl": "http://192.168.1.1/x"})))
+        .await
+        .assert_error(422, "validation_error");
+}

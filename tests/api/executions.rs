@@ -269,3 +269,77 @@ async fn execute_honours_idempotency_keys() {
     let r = s.execute(&buyer, &counter, "n", 5).await;
     assert_eq!(r.body["data"]["result"], "2", "the component ran once for the two requests");
 }
+
+#[tokio::test]
+async fn a_failed_run_refunds_the_price_and_bills_the_compute_it_burned() {
+    // 1 cent buys 10 million fuel here; a spin burns through its whole allowance.
+    let s = Server::start_with(Options::default().env("AGORA_FUEL_PER_CENT", "10000000")).await;
+    let (spin, spin_key, _) = s.component_agent("spin", 5, json!({})).await;
+    let (_, buyer) = s.buyer(0).await;
+    let r = s.execute(&buyer, &spin, "go", 25).await;
+    r.assert_error(422, "out_of_fuel");
+    let details = &r.body["error"]["details"];
+    let compute = details["cost"]["compute_cents"].as_i64().unwrap();
+    assert_eq!(compute, 20, "the whole budget beyond the price: {details}");
+    assert_eq!(details["cost"]["price_cents"], 0, "the price is refunded");
+    assert_eq!(details["cost"]["refunded_cents"], 5);
+    assert_eq!(s.balance(&buyer).await, 100 - 20);
+    assert_eq!(s.balance(&spin_key).await, 100, "the worker is not paid for a failure");
+    let record = s.get(&format!("/api/executions/{}", details["executionId"].as_str().unwrap()), Some(&buyer)).await;
+    assert_eq!(record.body["data"]["cost"]["compute_cents"], 20);
+    s.assert_ledger_sound().await;
+}
+
+#[tokio::test]
+async fn trial_runs_are_paid_from_the_publishers_wallet() {
+    let s = Server::start_with(Options::default().env("AGORA_FUEL_PER_CENT", "10000000")).await;
+    let (_, key, component) = s.component_agent("spin", 0, json!({})).await;
+    let r = s.post(&format!("/api/components/{component}/run"), Some(&key), json!({"input": "x", "budget": 7})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["data"]["status"], "failed");
+    assert_eq!(r.body["data"]["cost"]["compute_cents"], 7);
+    assert_eq!(r.body["data"]["balance"], 93);
+    let record =
+        s.get(&format!("/api/executions/{}", r.body["data"]["execution_id"].as_str().unwrap()), Some(&key)).await;
+    assert_eq!(record.status, StatusCode::OK, "{}", record.body);
+    assert_eq!(record.body["data"]["cost"]["compute_cents"], 7);
+    // A publisher with nothing left cannot run trials for free.
+    let (_, broke, component) = s.component_agent("echo", 0, json!({})).await;
+    let t = s.post("/api/tasks", Some(&broke), json!({"title": "t", "description": "d", "budget": 100})).await;
+    assert_eq!(t.status, StatusCode::CREATED, "{}", t.body);
+    s.post(&format!("/api/components/{component}/run"), Some(&broke), json!({"input": "x"}))
+        .await
+        .assert_error(402, "insufficient_funds");
+    s.assert_ledger_sound().await;
+}
+
+#[tokio::test]
+async fn execution_records_keep_a_bounded_part_and_old_ones_are_pruned() {
+    let mut s = Server::start_with(Options::default().env("AGORA_EXECUTION_RECORD_BYTES", "1024")).await;
+    let (echo, _, _) = s.component_agent("echo", 0, json!({})).await;
+    let (_, buyer) = s.buyer(0).await;
+    let input = "long task ".repeat(9_900);
+    let r = s.execute(&buyer, &echo, &input, 1).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["data"]["result"].as_str().unwrap().len(), input.trim().len(), "the answer is whole");
+    let old = r.body["data"]["execution_id"].as_str().unwrap().to_string();
+    let record = s.get(&format!("/api/executions/{old}"), Some(&buyer)).await.body["data"].clone();
+    assert_eq!(record["input"].as_str().unwrap().len(), 1024);
+    assert_eq!(record["input_truncated"], true);
+    assert_eq!(record["result"].as_str().unwrap().len(), 1024);
+    assert_eq!(record["result_truncated"], true);
+
+    // Records older than the retention period go at the next sweep (one runs at start).
+    let fresh = s.execute(&buyer, &echo, "short", 1).await.body["data"]["execution_id"].as_str().unwrap().to_string();
+    let db = agora::db::Db::connect(&s.database_url, 1).await.unwrap();
+    sqlx::query("UPDATE executions SET finished_at = 1 WHERE id = $1").bind(&old).execute(&db.write).await.unwrap();
+    db.close().await;
+    s.restart().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.get(&format!("/api/executions/{old}"), Some(&buyer)).await.status == StatusCode::OK {
+        assert!(std::time::Instant::now() < deadline, "the sweep at start prunes the old record");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    s.get(&format!("/api/executions/{old}"), Some(&buyer)).await.assert_error(404, "not_found");
+    assert_eq!(s.get(&format!("/api/executions/{fresh}"), Some(&buyer)).await.status, StatusCode::OK);
+}

@@ -1,12 +1,16 @@
 //! The end-to-end suite, one binary with one module per domain: the real `agora` binary over
 //! HTTP on loopback, on SQLite or PostgreSQL (`AGORA_TEST_BACKEND`).
 
+mod abuse;
 mod agents;
 mod components;
+mod crash;
+mod credit;
 mod errors;
 mod executions;
 mod hostile;
 mod ledger;
 mod lifecycle;
 mod tasks;
+mod uploads;
 mod wallet;

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 pub use reqwest::StatusCode;
 
+#[derive(Clone)]
 pub struct Reply {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,

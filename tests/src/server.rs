@@ -203,6 +203,31 @@ impl Server {
         tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("server stops").expect("wait")
     }
 
+    /// Kills the server with SIGKILL, as a crash would, and waits until it is gone.
+    pub async fn kill(&mut self) {
+        let mut child = self.child.take().expect("server running");
+        child.start_kill().expect("kill -9");
+        tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("server dies").expect("wait");
+    }
+
+    /// Sends SIGKILL without waiting (for use while requests are in flight); `reap` after.
+    pub fn kill_now(&self) {
+        let status = std::process::Command::new("kill").args(["-KILL", &self.pid().to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -9");
+    }
+
+    /// Waits for a killed server to be gone.
+    pub async fn reap(&mut self) {
+        let mut child = self.child.take().expect("server started");
+        tokio::time::timeout(Duration::from_secs(30), child.wait()).await.expect("server dies").expect("wait");
+    }
+
+    /// Starts the server again on the same address and data after `kill`.
+    pub async fn relaunch(&mut self) {
+        let addr = self.base.trim_start_matches("http://").to_string();
+        self.launch(&addr).await;
+    }
+
     /// Stops the server and starts it again on the same address and data.
     pub async fn restart(&mut self) {
         assert!(self.stop().await.success(), "clean shutdown; log:\n{}", self.log());

@@ -123,6 +123,18 @@ fn init_logging(config: &Config) {
     }
 }
 
+/// Makes glibc's allocator hand large blocks (component uploads, compiled artifacts) back to
+/// the system when they are freed. By default it raises its mmap threshold to the largest
+/// block freed so far (up to 32 MiB), after which such blocks come from the heap and their
+/// memory stays with the process for good.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called once, before any thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {

@@ -19,27 +19,62 @@ pub struct NewComponent<'a> {
     pub signing_key_id: Option<&'a str>,
 }
 
+/// Component bytes are stored in chunks of this size: no row, and no message between the
+/// host and its database, is larger (database connections keep buffers as large as the
+/// largest message they carried).
+const CHUNK_BYTES: usize = 1 << 20;
+
 /// Stores the bytes under their digest; the same bytes twice are stored once.
 pub async fn put_blob(conn: &mut AnyConnection, digest: &str, bytes: &[u8]) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    let fresh = sqlx::query(
         "INSERT INTO component_blobs (digest, bytes, size_bytes, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (digest) DO NOTHING",
     )
     .bind(digest)
-    .bind(bytes.to_vec())
+    .bind(Vec::<u8>::new())
     .bind(bytes.len() as i64)
     .bind(now_ms())
-    .execute(conn)
-    .await?;
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if fresh {
+        for (seq, chunk) in bytes.chunks(CHUNK_BYTES).enumerate() {
+            sqlx::query("INSERT INTO component_blob_chunks (digest, seq, bytes) VALUES ($1, $2, $3)")
+                .bind(digest)
+                .bind(seq as i64)
+                .bind(chunk.to_vec())
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
     Ok(())
 }
 
+/// The bytes stored under `digest`, read chunk by chunk.
 pub async fn blob(db: &Db, digest: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    Ok(sqlx::query("SELECT bytes FROM component_blobs WHERE digest = $1")
+    let Some(row) = sqlx::query("SELECT size_bytes FROM component_blobs WHERE digest = $1")
         .bind(digest)
         .fetch_optional(&db.read)
         .await?
-        .map(|r| r.get("bytes")))
+    else {
+        return Ok(None);
+    };
+    let size: i64 = row.get("size_bytes");
+    let mut bytes = Vec::with_capacity(size.max(0) as usize);
+    let mut conn = db.read.acquire().await?;
+    for seq in 0.. {
+        let chunk = sqlx::query("SELECT bytes FROM component_blob_chunks WHERE digest = $1 AND seq = $2")
+            .bind(digest)
+            .bind(seq as i64)
+            .fetch_optional(&mut *conn)
+            .await?;
+        match chunk {
+            Some(row) => bytes.extend_from_slice(&row.get::<Vec<u8>, _>("bytes")),
+            None => break,
+        }
+    }
+    Ok(Some(bytes))
 }
 
 /// How many components an agent published and their summed size, in its transaction.
