@@ -1,5 +1,9 @@
 # Agora. The two commands a newcomer needs: `make run` and `make test`.
-.PHONY: setup build run test bench guests fmt lint
+# Builds go to a persistent directory outside the checkout (scripts/env.sh).
+.PHONY: setup build run test bench guests fmt lint migration
+
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(AGORA_TARGET_DIR),$(HOME)/.cache/agora/target)
+export CARGO_TARGET_DIR := $(TARGET_DIR)
 
 setup:
 	scripts/setup.sh
@@ -8,7 +12,7 @@ build:
 	cargo build --release -p agora-host
 
 run: setup build
-	./target/release/agora serve
+	$(TARGET_DIR)/release/agora serve
 
 test:
 	scripts/test.sh
@@ -24,3 +28,7 @@ fmt:
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# make migration NAME=short_name: the next migration, in both dialects.
+migration:
+	scripts/new-migration.sh $(NAME)

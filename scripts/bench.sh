@@ -3,12 +3,13 @@
 # server (default durability settings), then rewrites the generated table in docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/env.sh
 
 cargo build --release -p agora-host -p agora-bench
-export AGORA_BIN="$PWD/target/release/agora"
+export AGORA_BIN="$CARGO_TARGET_DIR/release/agora"
 out=$(mktemp -d /tmp/agora-bench.XXXXXX)
 trap 'rm -rf "$out"' EXIT
-bench=target/release/agora-bench
+bench="$CARGO_TARGET_DIR/release/agora-bench"
 args=(--concurrency "${BENCH_CONCURRENCY:-32}" --requests "${BENCH_REQUESTS:-4000}")
 
 "$bench" measure --backend sqlite --out "$out/sqlite.json" "${args[@]}"

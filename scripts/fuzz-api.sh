@@ -4,8 +4,9 @@
 # Starts a server on SQLite in a temp dir, registers an agent for the authenticated endpoints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/env.sh
 
-bin=${AGORA_BIN:-target/debug/agora}
+bin=${AGORA_BIN:-$CARGO_TARGET_DIR/debug/agora}
 [ -x "$bin" ] || cargo build -q -p agora-host
 dir=$(mktemp -d /tmp/agora-fuzz.XXXXXX)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT

@@ -138,7 +138,7 @@ async fn a_request_that_died_with_its_host_is_executed_once_on_retry() {
     assert!(again.replayed());
     assert_eq!(again.body, retry.body);
     // The worker was paid once; the dead run's budget waits in escrow for recovery.
-    assert_eq!(s.balance(&worker_key).await, 100 + 7 - 0);
+    assert_eq!(s.balance(&worker_key).await, 100 + 7, "the price, its 10% fee rounding down to 0");
     assert_eq!(s.balance(&buyer).await, 600 - 7 - 10);
     s.assert_ledger_sound().await;
 }

@@ -29,7 +29,7 @@ fn statements(text: &str) -> Vec<String> {
         }
         current.push(' ');
         current.push_str(line);
-        if line.ends_with(';') && current.matches("$$").count() % 2 == 0 {
+        if line.ends_with(';') && current.matches("$$").count().is_multiple_of(2) {
             let mut s = current.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase();
             for (postgres, sqlite) in SPELLINGS {
                 s = s.replace(postgres, sqlite);

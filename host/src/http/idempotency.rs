@@ -33,16 +33,15 @@ pub async fn idempotent(State(app): State<Arc<App>>, req: Request, next: Next) -
 }
 
 /// The key as sent, if any; 400 if it is not 1 to 255 visible ASCII characters.
-fn key_of(req: &Request) -> Result<Option<String>, Response> {
+fn key_of(req: &Request) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get("idempotency-key") else { return Ok(None) };
     value.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 255).map(|k| Some(k.to_string())).ok_or_else(|| {
         ApiError::bad_request("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters")
-            .into_response()
     })
 }
 
 async fn run(app: &App, req: Request, next: Next) -> Result<Response, Response> {
-    let Some(key) = key_of(&req)? else { return Ok(next.run(req).await) };
+    let Some(key) = key_of(&req).map_err(IntoResponse::into_response)? else { return Ok(next.run(req).await) };
     let scope = presented_key(req.headers()).map(hash_secret).unwrap_or_else(|| "anonymous".into());
     let (parts, body) = req.into_parts();
     let bytes = to_bytes(body, app.config.server.max_body_bytes as usize).await.map_err(|_| {
