@@ -54,11 +54,7 @@ pub enum IdempotencyError {
     Db(#[from] sqlx::Error),
 }
 
-impl crate::db::Transient for IdempotencyError {
-    fn is_transient(&self) -> bool {
-        matches!(self, IdempotencyError::Db(e) if e.is_transient())
-    }
-}
+crate::transient_through!(IdempotencyError: Db);
 
 /// Claims `key` for a request hashing to `request_hash`. A record past retention, or an
 /// unanswered one of the same request whose lease ran out, is claimed over.

@@ -6,9 +6,18 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-/// The repository's root directory.
+/// The repository's root directory: the parent of the crate cargo is running, read when the
+/// test runs. Not `env!`: cargo fingerprints a crate by paths relative to the workspace, so a
+/// build directory shared by two checkouts can hand one checkout a binary with the other's
+/// path baked in.
 pub fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("testkit/ has a parent")
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let crate_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        crate_dir.parent().expect("every crate sits one level below the root").to_path_buf()
+    })
 }
 
 /// A command that does not inherit the variables cargo sets for the crate under test: a

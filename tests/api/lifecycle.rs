@@ -164,7 +164,7 @@ async fn health_ready_and_openapi() {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from /openapi.json");
     }
     // docs/api.md describes every documented endpoint.
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/api.md")).unwrap();
+    let doc = std::fs::read_to_string(agora_testkit::repo_root().join("docs/api.md")).unwrap();
     for (path, item) in paths {
         for method in item.as_object().unwrap().keys() {
             let line = format!("{} {path}", method.to_uppercase());

@@ -1,6 +1,3 @@
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -12,43 +9,17 @@ pub const AGENT_COLUMNS: &str = "id, name, slug, description, owner_email, avata
     referral_code, referred_by, rating_sum, rating_count, jobs_completed, available_for_hire, created_at, \
     component_id, endpoint_secret";
 
-/// An agent's standing. Stored lowercase (`active`), shown as Toku spells it (`ACTIVE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgentStatus {
-    Active,
-    Suspended,
+crate::stored_enum! {
+    /// An agent's standing. Stored lowercase (`active`), shown as Toku spells it (`ACTIVE`).
+    pub enum AgentStatus { Active => "active", Suspended => "suspended" }
 }
 
 impl AgentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AgentStatus::Active => "active",
-            AgentStatus::Suspended => "suspended",
-        }
-    }
-
     /// As the API shows it.
     pub fn api_name(self) -> &'static str {
         match self {
             AgentStatus::Active => "ACTIVE",
             AgentStatus::Suspended => "SUSPENDED",
-        }
-    }
-}
-
-impl fmt::Display for AgentStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for AgentStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "active" => Ok(AgentStatus::Active),
-            "suspended" => Ok(AgentStatus::Suspended),
-            other => Err(format!("unknown agent status {other:?}")),
         }
     }
 }

@@ -49,16 +49,7 @@ pub enum ComponentsError {
     Db(#[from] sqlx::Error),
 }
 
-impl crate::db::Transient for ComponentsError {
-    fn is_transient(&self) -> bool {
-        match self {
-            ComponentsError::Ledger(e) => e.is_transient(),
-            ComponentsError::Idempotency(e) => e.is_transient(),
-            ComponentsError::Db(e) => e.is_transient(),
-            _ => false,
-        }
-    }
-}
+crate::transient_through!(ComponentsError: Ledger, Idempotency, Db);
 
 impl From<ComponentError> for ApiError {
     fn from(e: ComponentError) -> Self {

@@ -1,8 +1,6 @@
 //! The SQLite and PostgreSQL migrations are one schema written twice: they must agree
 //! statement by statement, apart from the dialect differences listed here.
 
-use std::path::Path;
-
 /// Statements only one dialect has (triggers and their functions, PostgreSQL's column
 /// defaults, switching the immutability trigger off for a backfill).
 const DIALECT_ONLY: &[&str] = &[
@@ -48,7 +46,7 @@ fn shared(statements: Vec<String>) -> Vec<String> {
 
 #[test]
 fn migrations_agree() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let root = agora_testkit::repo_root().join("migrations");
     let names = |dialect: &str| {
         let mut names: Vec<String> = std::fs::read_dir(root.join(dialect))
             .unwrap()

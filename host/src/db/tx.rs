@@ -58,3 +58,20 @@ macro_rules! transaction {
         }
     }};
 }
+
+/// Implements `Transient` for a domain error through the variants that wrap an error that can
+/// be transient (`transient_through!(WalletError: Ledger, Idempotency, Db)`).
+#[macro_export]
+macro_rules! transient_through {
+    ($ty:ty: $($variant:ident),+ $(,)?) => {
+        impl $crate::db::Transient for $ty {
+            fn is_transient(&self) -> bool {
+                match self {
+                    $(Self::$variant(e) => $crate::db::Transient::is_transient(e),)+
+                    #[allow(unreachable_patterns)]
+                    _ => false,
+                }
+            }
+        }
+    };
+}

@@ -47,16 +47,7 @@ pub enum ExecutionError {
     Db(#[from] sqlx::Error),
 }
 
-impl crate::db::Transient for ExecutionError {
-    fn is_transient(&self) -> bool {
-        match self {
-            ExecutionError::Ledger(e) => e.is_transient(),
-            ExecutionError::Idempotency(e) => e.is_transient(),
-            ExecutionError::Db(e) => e.is_transient(),
-            _ => false,
-        }
-    }
-}
+crate::transient_through!(ExecutionError: Ledger, Idempotency, Db);
 
 impl From<ExecutionError> for ApiError {
     fn from(e: ExecutionError) -> Self {

@@ -1,43 +1,11 @@
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::rfc3339;
 
-/// An execution's lifecycle; stored as written here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExecutionStatus {
-    Running,
-    Succeeded,
-    Failed,
-}
-
-impl ExecutionStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExecutionStatus::Running => "running",
-            ExecutionStatus::Succeeded => "succeeded",
-            ExecutionStatus::Failed => "failed",
-        }
-    }
-}
-
-impl fmt::Display for ExecutionStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ExecutionStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        [ExecutionStatus::Running, ExecutionStatus::Succeeded, ExecutionStatus::Failed]
-            .into_iter()
-            .find(|x| x.as_str() == s)
-            .ok_or_else(|| format!("unknown execution status {s:?}"))
-    }
+crate::stored_enum! {
+    /// An execution's lifecycle.
+    pub enum ExecutionStatus { Running => "running", Succeeded => "succeeded", Failed => "failed" }
 }
 
 /// The first `max` bytes of `text`, cut at a character boundary.

@@ -1,14 +1,16 @@
-//! Running an agent for money, in three phases that `/api/execute` and a task's `run` share:
-//! `begin` (a slot for each agent involved, then one transaction that holds the payer's money
-//! and records the execution as running), `run` (the component or endpoint, outside any
-//! transaction), and `settle_in` (inside the caller's closing transaction: pay the worker and
-//! bill the metered compute, or on failure bill the compute alone and refund the rest).
+//! Running an agent for money, in three phases that `/api/execute`, a task's `run` and a
+//! component's trial run share: `begin` (a slot for the payer and for the worker, then one
+//! transaction that holds the payer's money and records the execution as running), `run` (the
+//! component or endpoint, outside any transaction), and `settle_in` (inside the caller's
+//! closing transaction: pay the worker and bill the metered compute, or on failure bill the
+//! compute alone and refund the rest).
 //!
 //! Who pays what: the buyer's budget covers the agent's price plus metered compute
 //! (`fuel / AGORA_FUEL_PER_CENT` cents, rounded down), and the run's fuel is capped at what
 //! the budget leaves after the price. A failed run refunds the price, not the compute it
 //! burned. A task's poster pays the worker and the compute of the successful run out of the
-//! task's budget; a worker pays the compute of its own failed runs.
+//! task's budget; a worker pays the compute of its own failed runs; a publisher pays for its
+//! trials.
 
 use agora_runtime::Kind;
 
@@ -75,12 +77,12 @@ impl Started {
     }
 }
 
-/// Takes the agents' slots, then holds the payer's money and records the run, in one
-/// transaction.
+/// Takes a slot for the payer and one for the agent that works, then holds the payer's money
+/// and records the run, in one transaction.
 pub async fn begin(app: &App, plan: &Plan<'_>) -> Result<Started, ExecutionError> {
     let slots = app
         .slots
-        .acquire(&[plan.buyer_id, plan.payer_id, &plan.agent.id])
+        .acquire(&[plan.payer_id, &plan.agent.id])
         .map_err(|at| ExecutionError::TooManyExecutions { agent_id: at.agent_id, max: at.max })?;
     let execution_id = new_id();
     let backend = app.db.backend;

@@ -1,6 +1,6 @@
 //! Executions running per agent on this host, capped so that one account cannot take the
 //! runtime's whole pool (or the CPU) from the others. An agent counts once for each run it
-//! buys and once for each run it works.
+//! pays for and once for each run it works.
 
 use std::sync::Arc;
 

@@ -41,16 +41,7 @@ pub enum TaskError {
     Db(#[from] sqlx::Error),
 }
 
-impl crate::db::Transient for TaskError {
-    fn is_transient(&self) -> bool {
-        match self {
-            TaskError::Ledger(e) => e.is_transient(),
-            TaskError::Idempotency(e) => e.is_transient(),
-            TaskError::Db(e) => e.is_transient(),
-            _ => false,
-        }
-    }
-}
+crate::transient_through!(TaskError: Ledger, Idempotency, Db);
 
 impl From<TaskError> for ApiError {
     fn from(e: TaskError) -> Self {

@@ -52,16 +52,7 @@ pub enum WalletError {
     Db(#[from] sqlx::Error),
 }
 
-impl crate::db::Transient for WalletError {
-    fn is_transient(&self) -> bool {
-        match self {
-            WalletError::Ledger(e) => e.is_transient(),
-            WalletError::Idempotency(e) => e.is_transient(),
-            WalletError::Db(e) => e.is_transient(),
-            _ => false,
-        }
-    }
-}
+crate::transient_through!(WalletError: Ledger, Idempotency, Db);
 
 impl From<WalletError> for ApiError {
     fn from(e: WalletError) -> Self {

@@ -6,19 +6,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PayoutStatus {
-    Pending,
-    Paid,
-}
-
-impl PayoutStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            PayoutStatus::Pending => "pending",
-            PayoutStatus::Paid => "paid",
-        }
-    }
+crate::stored_enum! {
+    /// Where a payout stands.
+    pub enum PayoutStatus { Pending => "pending", Paid => "paid" }
 }
 
 pub struct PayoutRequest<'a> {

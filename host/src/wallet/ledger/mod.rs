@@ -15,13 +15,10 @@ mod post;
 
 pub use holds::{capture_in, hold_in, release_in};
 
-use std::fmt;
-use std::str::FromStr;
-
 use post::{lock_accounts, post, spent_promo, Debit, Move};
 use sqlx::{AnyConnection, Row};
 
-use crate::db::{now_ms, Backend, Db, Transient};
+use crate::db::{now_ms, Backend, Db};
 use crate::transaction;
 
 /// Funded money enters through here (operator deposits, confirmed payments).
@@ -72,11 +69,7 @@ pub enum LedgerError {
     Db(#[from] sqlx::Error),
 }
 
-impl Transient for LedgerError {
-    fn is_transient(&self) -> bool {
-        matches!(self, LedgerError::Db(e) if e.is_transient())
-    }
-}
+crate::transient_through!(LedgerError: Db);
 
 #[derive(Debug, Clone)]
 pub struct Transfer {
@@ -92,38 +85,9 @@ pub struct Transfer {
     pub created_at: i64,
 }
 
-/// A hold's lifecycle; stored lowercase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HoldStatus {
-    Held,
-    Captured,
-    Released,
-}
-
-impl HoldStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HoldStatus::Held => "held",
-            HoldStatus::Captured => "captured",
-            HoldStatus::Released => "released",
-        }
-    }
-}
-
-impl fmt::Display for HoldStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for HoldStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        [HoldStatus::Held, HoldStatus::Captured, HoldStatus::Released]
-            .into_iter()
-            .find(|h| h.as_str() == s)
-            .ok_or_else(|| format!("unknown hold status {s:?}"))
-    }
+crate::stored_enum! {
+    /// A hold's lifecycle.
+    pub enum HoldStatus { Held => "held", Captured => "captured", Released => "released" }
 }
 
 #[derive(Debug, Clone)]
