@@ -109,6 +109,11 @@ impl Runtime {
         engine::start_epoch_ticker(&runtime.engine)?;
         Ok(runtime)
     }
+
+    /// How many executions could start now without waiting for a slot.
+    pub fn free_slots(&self) -> usize {
+        self.permits.available_permits()
+    }
 }
 
 impl fmt::Debug for Runtime {

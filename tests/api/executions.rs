@@ -1,5 +1,7 @@
 //! `/api/execute` and execution records, end to end with real components and endpoints.
 
+use std::time::Duration;
+
 use agora_e2e::{Options, Server, StatusCode, TestHttp};
 use hmac::Mac;
 use serde_json::json;
@@ -335,11 +337,11 @@ async fn execution_records_keep_a_bounded_part_and_old_ones_are_pruned() {
     sqlx::query("UPDATE executions SET finished_at = 1 WHERE id = $1").bind(&old).execute(&db.write).await.unwrap();
     db.close().await;
     s.restart().await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while s.get(&format!("/api/executions/{old}"), Some(&buyer)).await.status == StatusCode::OK {
-        assert!(std::time::Instant::now() < deadline, "the sweep at start prunes the old record");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    s.get(&format!("/api/executions/{old}"), Some(&buyer)).await.assert_error(404, "not_found");
+    let gone = agora_e2e::eventually("the sweep at start to prune the old record", Duration::from_secs(10), || async {
+        let r = s.get(&format!("/api/executions/{old}"), Some(&buyer)).await;
+        (r.status != StatusCode::OK).then_some(r)
+    })
+    .await;
+    gone.assert_error(404, "not_found");
     assert_eq!(s.get(&format!("/api/executions/{fresh}"), Some(&buyer)).await.status, StatusCode::OK);
 }

@@ -117,7 +117,19 @@ async fn the_host_keeps_serving_while_spin_and_hog_run() {
                 .status()
         }));
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let db = agora::db::Db::connect(&s.database_url, 1).await.unwrap();
+    // The hogs may already have hit their memory limit; the spins run until their deadline.
+    agora_e2e::eventually("both spins to be running", Duration::from_secs(10), || async {
+        let running: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM executions WHERE status = 'running' AND agent_id = $1")
+                .bind(&spin)
+                .fetch_one(&db.read)
+                .await
+                .unwrap();
+        (running == 2).then_some(())
+    })
+    .await;
+    db.close().await;
     let mut slowest = Duration::ZERO;
     for _ in 0..20 {
         let t = Instant::now();

@@ -43,13 +43,16 @@ async fn shutdown_finishes_in_flight_requests() {
         body.len()
     );
     conn.write_all(request.as_bytes()).await.unwrap();
+    // Nothing outside the server shows that it has read the head; give it the time to.
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let pid = s.pid().to_string();
     tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
     // New connections are no longer accepted...
-    assert!(tokio::net::TcpStream::connect(&addr).await.is_err(), "listener closed after SIGTERM");
+    agora_e2e::eventually("the listener to close after SIGTERM", Duration::from_secs(5), || async {
+        tokio::net::TcpStream::connect(&addr).await.is_err().then_some(())
+    })
+    .await;
     // ...but the request already under way completes.
     conn.write_all(tail.as_bytes()).await.unwrap();
     let mut response = String::new();
@@ -179,15 +182,10 @@ async fn json_logs_carry_the_request_id() {
     let r = s.http.get(s.url("/api/agents/nope")).header("x-request-id", "find-me-in-the-log").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     // The access log line is written when the response completes.
-    let mut found = None;
-    for _ in 0..50 {
-        found = s.log().lines().find(|l| l.contains("find-me-in-the-log")).map(str::to_string);
-        if found.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let line = found.expect("a log line with the request id");
+    let line = agora_e2e::eventually("a log line with the request id", Duration::from_secs(5), || async {
+        s.log().lines().find(|l| l.contains("find-me-in-the-log")).map(str::to_string)
+    })
+    .await;
     let v: serde_json::Value = serde_json::from_str(&line).expect("log lines are JSON");
     assert_eq!(v["span"]["request_id"], "find-me-in-the-log", "{line}");
     for l in s.log().lines().filter(|l| !l.trim().is_empty()) {

@@ -60,7 +60,7 @@ async fn a_full_pool_answers_busy_after_the_queue_timeout() {
             runtime.run_agent(&spin, task("", None), inv).await
         })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_for_no_free_slot(&runtime).await;
 
     let waited = Instant::now();
     let run = runtime.run_agent(&echo, task("hi", None), plain()).await;
@@ -84,11 +84,20 @@ async fn a_full_pool_queues_within_the_queue_timeout() {
             runtime.run_agent(&spin, task("", None), inv).await
         })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_for_no_free_slot(&runtime).await;
 
     let waited = Instant::now();
     let run = runtime.run_agent(&echo, task("queued", None), plain()).await;
     assert_eq!(run.result.expect("runs once the slot is free").output, "queued");
     assert!(waited.elapsed() >= Duration::from_millis(200), "did not wait: {:?}", waited.elapsed());
     assert_eq!(spinner.await.unwrap().result.unwrap_err(), ExecError::Timeout);
+}
+
+/// Waits until the spinner has taken the pool's one slot.
+async fn wait_for_no_free_slot(runtime: &Runtime) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while runtime.free_slots() > 0 {
+        assert!(Instant::now() < deadline, "the spinner never took the slot");
+        tokio::task::yield_now().await;
+    }
 }
