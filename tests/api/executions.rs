@@ -144,33 +144,24 @@ async fn fetch_reaches_only_granted_public_hosts() {
     let target = json!({"url": site.url("/")}).to_string();
     // Private addresses are refused unless the operator allows them, even when granted.
     let strict = Server::start().await;
-    let (_, key) = strict.register("Fetcher", json!({})).await;
-    let p = strict.publisher(&key).await;
-    let c = strict.publish(&p, &agora_e2e::guest("fetch"), "skill", "fetch", json!({"http": ["127.0.0.1"]})).await;
-    let r = strict
-        .post(
-            &format!("/api/components/{}/run", c.body["component"]["id"].as_str().unwrap()),
-            Some(&key),
-            json!({"input": target}),
-        )
-        .await;
+    let r = fetch_through_a_skill(&strict, json!({"http": ["127.0.0.1"]}), &target).await;
     assert_eq!(r.body["data"]["status"], "failed", "{}", r.body);
     assert!(!r.body.to_string().contains("secret intranet page"));
     // A host that was not granted is denied.
     let open = Server::start_with(Options::default().env("AGORA_ALLOW_PRIVATE_HTTP", "true")).await;
-    let (_, key) = open.register("Fetcher", json!({})).await;
-    let p = open.publisher(&key).await;
-    let c = open.publish(&p, &agora_e2e::guest("fetch"), "skill", "fetch", json!({"http": ["api.example.com"]})).await;
-    let r = open
-        .post(
-            &format!("/api/components/{}/run", c.body["component"]["id"].as_str().unwrap()),
-            Some(&key),
-            json!({"input": target}),
-        )
-        .await;
+    let r = fetch_through_a_skill(&open, json!({"http": ["api.example.com"]}), &target).await;
     assert_eq!(r.body["data"]["status"], "failed", "{}", r.body);
     assert_eq!(r.body["data"]["error"]["code"], "capability_denied", "{}", r.body);
     assert!(site.seen.lock().unwrap().is_empty(), "no request reached the server");
+}
+
+/// Publishes the `fetch` skill with `grants` on `s` and runs it on `target`.
+async fn fetch_through_a_skill(s: &Server, grants: serde_json::Value, target: &str) -> agora_e2e::Reply {
+    let (_, key) = s.register("Fetcher", json!({})).await;
+    let p = s.publisher(&key).await;
+    let c = s.publish(&p, &agora_e2e::guest("fetch"), "skill", "fetch", grants).await;
+    let id = c.body["component"]["id"].as_str().unwrap();
+    s.post(&format!("/api/components/{id}/run"), Some(&key), json!({"input": target})).await
 }
 
 #[tokio::test]
