@@ -167,10 +167,7 @@ async fn concurrent_holds_captures_releases_and_transfers_keep_the_books() {
         assert!(b.balance_cents >= 0 && b.promo_cents >= 0 && b.promo_cents <= b.balance_cents, "{b:?}");
         wallets += b.balance_cents;
     }
-    let revenue: i64 = sqlx::query_scalar("SELECT balance FROM accounts WHERE id = 'platform:revenue'")
-        .fetch_one(&l.db.read)
-        .await
-        .unwrap();
+    let revenue = l.system_balance("platform:revenue").await.unwrap();
     assert_eq!(wallets + revenue, start_total, "money only moved between wallets and the platform fee");
     assert_eq!(report.wallets_cents, wallets);
 }

@@ -19,14 +19,13 @@ pub fn stale_after(app: &App) -> Duration {
 /// failed. Returns how many were recovered.
 pub async fn recover_interrupted(app: &App) -> Result<usize, LedgerError> {
     let stale = store::interrupted(&app.db, stale_after(app).as_millis() as i64).await?;
-    let backend = app.db.backend;
     let mut recovered = 0;
     for (id, hold) in stale {
         let done = transaction!(app.db, |c| async {
             let marked = store::mark_interrupted(c, &id).await?;
             if marked {
                 if let Some(hold) = &hold {
-                    ledger::release_in(c, backend, hold).await?;
+                    ledger::release_in(c, hold).await?;
                 }
             }
             Ok::<_, LedgerError>(marked)

@@ -147,12 +147,12 @@ pub async fn settle_in(
     outcome: &RunOutcome,
     charge: Charge<'_>,
 ) -> Result<Settlement, LedgerError> {
-    let (backend, fee_bps) = (app.db.backend, app.config.money.platform_fee_bps);
+    let fee_bps = app.config.money.platform_fee_bps;
     let price = if outcome.result.is_ok() { charge.price } else { 0 };
     let money = match &started.hold {
         None => Settlement::default(),
-        Some(hold) if price == 0 && charge.compute == 0 => ledger::release_in(c, backend, &hold.id).await?,
-        Some(hold) => ledger::capture_in(c, backend, &hold.id, charge.payee_id, price, charge.compute, fee_bps).await?,
+        Some(hold) if price == 0 && charge.compute == 0 => ledger::release_in(c, &hold.id).await?,
+        Some(hold) => ledger::capture_in(c, &hold.id, charge.payee_id, price, charge.compute, fee_bps).await?,
     };
     if outcome.result.is_ok() && charge.price > 0 {
         agents::count_completed_job(c, charge.payee_id).await?;

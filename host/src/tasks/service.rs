@@ -100,9 +100,9 @@ async fn close_in(
     if !store::transition(c, &task.id, TaskStatus::Assigned, TaskStatus::Completed, None, Some(result)).await? {
         return Ok(None);
     }
-    let (backend, fee_bps) = (app.db.backend, app.config.money.platform_fee_bps);
+    let fee_bps = app.config.money.platform_fee_bps;
     let gross = task.budget_cents - compute;
-    let s = ledger::capture_in(c, backend, &task.hold_id, worker, gross, compute, fee_bps).await?;
+    let s = ledger::capture_in(c, &task.hold_id, worker, gross, compute, fee_bps).await?;
     agents::count_completed_job(c, worker).await?;
     Ok(Some(s))
 }
@@ -153,12 +153,11 @@ pub async fn cancel(
     if task.poster_id != poster_id {
         return Err(TaskError::NotPoster);
     }
-    let backend = app.db.backend;
     let done = transaction!(app.db, |c| async {
         if !store::transition(c, id, TaskStatus::Open, TaskStatus::Cancelled, None, None).await? {
             return Ok(None);
         }
-        ledger::release_in(c, backend, &task.hold_id).await?;
+        ledger::release_in(c, &task.hold_id).await?;
         let done = outcome_in(c, id, poster_id).await?;
         answer.record_in(c, &done).await?;
         Ok::<_, TaskError>(Some(done))

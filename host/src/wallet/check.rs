@@ -4,7 +4,7 @@ use serde::Serialize;
 use sqlx::Row;
 use utoipa::ToSchema;
 
-use super::ledger::{kind, EXTERNAL};
+use super::ledger::{kind, EXTERNAL, SYSTEM_ACCOUNTS};
 use crate::db::{Backend, Db};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -35,6 +35,8 @@ pub async fn check(db: &Db) -> Result<LedgerReport, sqlx::Error> {
     }
     let mut problems = Vec::new();
 
+    // The platform's accounts keep no stored balance: theirs is the sum of their transfers.
+    let system = SYSTEM_ACCOUNTS.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(", ");
     let row = sqlx::query(
         "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS total, \
          CAST(COALESCE(SUM(CASE WHEN kind = 'wallet' THEN balance ELSE 0 END), 0) AS BIGINT) AS wallets, \
@@ -44,8 +46,33 @@ pub async fn check(db: &Db) -> Result<LedgerReport, sqlx::Error> {
     )
     .fetch_one(&mut *tx)
     .await?;
-    let (accounts, total, wallets, withdrawable, escrow): (i64, i64, i64, i64, i64) =
+    let (accounts, stored, wallets, withdrawable, escrow): (i64, i64, i64, i64, i64) =
         (row.get("n"), row.get("total"), row.get("wallets"), row.get("cash"), row.get("escrow"));
+    let mut total = stored;
+    for row in sqlx::query(&format!(
+        "SELECT a.id, a.allow_negative, a.balance, a.promo_balance, \
+         CAST(COALESCE((SELECT SUM(amount) FROM transfers WHERE credit_account = a.id), 0) \
+            - COALESCE((SELECT SUM(amount) FROM transfers WHERE debit_account = a.id), 0) AS BIGINT) AS derived \
+         FROM accounts a WHERE a.id IN ({system})"
+    ))
+    .fetch_all(&mut *tx)
+    .await?
+    {
+        let (id, allow_negative, b, p, derived): (String, i64, i64, i64, i64) = (
+            row.get("id"),
+            row.get("allow_negative"),
+            row.get("balance"),
+            row.get("promo_balance"),
+            row.get("derived"),
+        );
+        if b != 0 || p != 0 {
+            problems.push(format!("account {id} stores balance {b} and credit {p}; its balance is its transfers' sum"));
+        }
+        if allow_negative == 0 && derived < 0 {
+            problems.push(format!("account {id} has balance {derived} from its transfers"));
+        }
+        total += derived;
+    }
     if total != 0 {
         problems.push(format!("balances sum to {total}, not 0"));
     }
@@ -62,13 +89,13 @@ pub async fn check(db: &Db) -> Result<LedgerReport, sqlx::Error> {
         problems.push(format!("account {id} has balance {b} and credit {p}"));
     }
 
-    for row in sqlx::query(
+    for row in sqlx::query(&format!(
         "SELECT a.id, a.balance, CAST(COALESCE(c.s, 0) - COALESCE(d.s, 0) AS BIGINT) AS sum \
          FROM accounts a \
          LEFT JOIN (SELECT credit_account AS id, SUM(amount) AS s FROM transfers GROUP BY credit_account) c ON c.id = a.id \
          LEFT JOIN (SELECT debit_account AS id, SUM(amount) AS s FROM transfers GROUP BY debit_account) d ON d.id = a.id \
-         WHERE a.balance <> COALESCE(c.s, 0) - COALESCE(d.s, 0)",
-    )
+         WHERE a.id NOT IN ({system}) AND a.balance <> COALESCE(c.s, 0) - COALESCE(d.s, 0)"
+    ))
     .fetch_all(&mut *tx)
     .await?
     {

@@ -48,9 +48,8 @@ pub async fn deposit(
         },
     };
     let agent = agents::get(&app.db, &agent_id).await?.ok_or(WalletError::AgentNotFound)?;
-    let backend = app.db.backend;
     transaction!(app.db, |c| async {
-        let transfer = ledger::deposit_in(c, backend, &agent.id, amount, source, description).await?;
+        let transfer = ledger::deposit_in(c, &agent.id, amount, source, description).await?;
         let done = Deposit { transfer, agent_id: agent.id.clone(), agent_name: agent.name.clone(), source };
         answer.record_in(c, &done).await?;
         Ok::<_, WalletError>(done)
@@ -74,9 +73,9 @@ pub async fn withdraw(
 ) -> Result<Withdrawal, WalletError> {
     let amount = validate::cents("amountCents", amount, 1, i64::MAX)?;
     let payout_id = new_id();
-    let (backend, provider) = (app.db.backend, app.payouts.name());
+    let provider = app.payouts.name();
     let withdrawal = transaction!(app.db, |c| async {
-        let transfer = ledger::withdraw_in(c, backend, agent_id, amount, &payout_id).await?;
+        let transfer = ledger::withdraw_in(c, agent_id, amount, &payout_id).await?;
         let payout = NewPayout { id: &payout_id, agent_id, amount, provider, transfer_id: &transfer.id };
         store::insert_payout(c, &payout).await?;
         let done = Withdrawal { payout_id: payout_id.clone(), status: PayoutStatus::Pending, transfer };

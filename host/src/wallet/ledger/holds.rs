@@ -4,7 +4,7 @@
 
 use sqlx::{AnyConnection, Row};
 
-use super::post::{lock_accounts, post, spent_promo, Debit, Move};
+use super::post::{credit_of, post, spent_credit, Debit, Move};
 use super::{fee_for, kind, wallet_account, Hold, HoldStatus, LedgerError, Settlement, REVENUE};
 use crate::db::{new_id, now_ms, Backend};
 
@@ -23,28 +23,25 @@ pub async fn hold_in(
     let payer = wallet_account(payer_agent);
     let id = new_id();
     let escrow = format!("escrow:{id}");
-    lock_accounts(conn, backend, &[&payer]).await?;
-    let promo = spent_promo(conn, &payer, amount).await?;
+    let credit = credit_of(conn, backend, &[&payer]).await?;
+    let promo = spent_credit(credit.get(&payer).copied().unwrap_or(0), amount);
     sqlx::query("INSERT INTO accounts (id, kind, agent_id, created_at) VALUES ($1, 'escrow', $2, $3)")
         .bind(&escrow)
         .bind(payer_agent)
         .bind(now_ms())
         .execute(&mut *conn)
         .await?;
-    post(
-        conn,
-        Move {
-            from: &payer,
-            to: &escrow,
-            amount,
-            promo,
-            kind: kind::JOB_PAYMENT,
-            description,
-            ref_id,
-            debit: Debit::Account,
-        },
-    )
-    .await?;
+    let payment = Move {
+        from: &payer,
+        to: &escrow,
+        amount,
+        promo,
+        kind: kind::JOB_PAYMENT,
+        description,
+        ref_id,
+        debit: Debit::Account,
+    };
+    post(conn, &[payment]).await?;
     sqlx::query(
         "INSERT INTO holds (id, payer_account, escrow_account, amount, promo_amount, status, \
          description, ref_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -63,55 +60,50 @@ pub async fn hold_in(
     Ok(Hold { id, payer_account: payer, escrow_account: escrow, amount, promo_amount: promo, status: HoldStatus::Held })
 }
 
+/// Marks a held hold settled, if `captured` fits it; one statement when it does.
 async fn take_hold(
     conn: &mut AnyConnection,
-    backend: Backend,
     hold_id: &str,
     new_status: HoldStatus,
     captured: i64,
 ) -> Result<Hold, LedgerError> {
-    let sql = format!(
-        "SELECT id, payer_account, escrow_account, amount, promo_amount, status FROM holds WHERE id = $1{}",
-        if backend == Backend::Postgres { " FOR UPDATE" } else { "" }
-    );
-    let row = sqlx::query(&sql)
-        .bind(hold_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| LedgerError::UnknownHold(hold_id.to_string()))?;
-    let status: String = row.get("status");
-    let hold = Hold {
-        id: row.get("id"),
-        payer_account: row.get("payer_account"),
-        escrow_account: row.get("escrow_account"),
-        amount: row.get("amount"),
-        promo_amount: row.get("promo_amount"),
-        status: status.parse().map_err(|_| LedgerError::HoldSettled(status.clone()))?,
-    };
-    if hold.status != HoldStatus::Held {
-        return Err(LedgerError::HoldSettled(hold.status.as_str().into()));
-    }
-    if captured > hold.amount {
-        return Err(LedgerError::CaptureTooLarge(captured, hold.amount));
-    }
-    let done = sqlx::query(
-        "UPDATE holds SET status = $1, captured_amount = $2, settled_at = $3 WHERE id = $4 AND status = $5",
+    let taken = sqlx::query(
+        "UPDATE holds SET status = $1, captured_amount = $2, settled_at = $3 \
+         WHERE id = $4 AND status = $5 AND amount >= $2 \
+         RETURNING id, payer_account, escrow_account, amount, promo_amount",
     )
     .bind(new_status.as_str())
     .bind(captured)
     .bind(now_ms())
     .bind(hold_id)
     .bind(HoldStatus::Held.as_str())
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    if done.rows_affected() != 1 {
-        return Err(LedgerError::HoldSettled("settled".into()));
+    if let Some(row) = taken {
+        return Ok(Hold {
+            id: row.get("id"),
+            payer_account: row.get("payer_account"),
+            escrow_account: row.get("escrow_account"),
+            amount: row.get("amount"),
+            promo_amount: row.get("promo_amount"),
+            status: HoldStatus::Held,
+        });
     }
-    Ok(hold)
+    let row = sqlx::query("SELECT status, amount FROM holds WHERE id = $1")
+        .bind(hold_id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| LedgerError::UnknownHold(hold_id.to_string()))?;
+    let (status, amount): (String, i64) = (row.get("status"), row.get("amount"));
+    Err(if status != HoldStatus::Held.as_str() {
+        LedgerError::HoldSettled(status)
+    } else {
+        LedgerError::CaptureTooLarge(captured, amount)
+    })
 }
 
 /// Pays the legs of a settlement out of the escrow, the credit in it going first to the
-/// first legs, and refunds the rest (with the credit left) to the payer.
+/// first legs, and refunds the rest (with the credit left) to the payer, in one posting.
 async fn pay_out(
     conn: &mut AnyConnection,
     hold: &Hold,
@@ -120,6 +112,7 @@ async fn pay_out(
 ) -> Result<(), LedgerError> {
     let mut promo_left = hold.promo_amount;
     let mut spent = 0;
+    let mut moves = Vec::with_capacity(legs.len() + 1);
     for &(to, amount, kind) in legs {
         if amount <= 0 {
             continue;
@@ -128,41 +121,32 @@ async fn pay_out(
         promo_left -= promo;
         spent += amount;
         settlement.promo_paid += promo;
-        let t = post(
-            conn,
-            Move {
-                from: &hold.escrow_account,
-                to,
-                amount,
-                promo,
-                kind,
-                description: "Escrow captured",
-                ref_id: Some(&hold.id),
-                debit: Debit::Account,
-            },
-        )
-        .await?;
-        settlement.transfers.push(t);
+        moves.push(Move {
+            from: &hold.escrow_account,
+            to,
+            amount,
+            promo,
+            kind,
+            description: "Escrow captured",
+            ref_id: Some(&hold.id),
+            debit: Debit::Account,
+        });
     }
     let rest = hold.amount - spent;
     if rest > 0 {
-        let t = post(
-            conn,
-            Move {
-                from: &hold.escrow_account,
-                to: &hold.payer_account,
-                amount: rest,
-                promo: promo_left,
-                kind: kind::REFUND,
-                description: "Escrow released",
-                ref_id: Some(&hold.id),
-                debit: Debit::Account,
-            },
-        )
-        .await?;
-        settlement.transfers.push(t);
+        moves.push(Move {
+            from: &hold.escrow_account,
+            to: &hold.payer_account,
+            amount: rest,
+            promo: promo_left,
+            kind: kind::REFUND,
+            description: "Escrow released",
+            ref_id: Some(&hold.id),
+            debit: Debit::Account,
+        });
         settlement.refunded = rest;
     }
+    settlement.transfers = post(conn, &moves).await?;
     Ok(())
 }
 
@@ -171,7 +155,6 @@ async fn pay_out(
 /// as credit: to the payee, then the fee, then compute.
 pub async fn capture_in(
     conn: &mut AnyConnection,
-    backend: Backend,
     hold_id: &str,
     payee_agent: &str,
     gross: i64,
@@ -182,8 +165,7 @@ pub async fn capture_in(
         return Err(LedgerError::InvalidAmount);
     }
     let payee = wallet_account(payee_agent);
-    let hold = take_hold(conn, backend, hold_id, HoldStatus::Captured, gross.saturating_add(compute)).await?;
-    lock_accounts(conn, backend, &[&hold.escrow_account, &hold.payer_account, &payee, REVENUE]).await?;
+    let hold = take_hold(conn, hold_id, HoldStatus::Captured, gross.saturating_add(compute)).await?;
     let fee = fee_for(gross, fee_bps);
     let mut s = Settlement { hold_id: hold.id.clone(), paid_to_payee: gross - fee, fee, compute, ..Default::default() };
     let legs = [
@@ -196,9 +178,8 @@ pub async fn capture_in(
 }
 
 /// Returns the whole hold to the payer, credit included.
-pub async fn release_in(conn: &mut AnyConnection, backend: Backend, hold_id: &str) -> Result<Settlement, LedgerError> {
-    let hold = take_hold(conn, backend, hold_id, HoldStatus::Released, 0).await?;
-    lock_accounts(conn, backend, &[&hold.escrow_account, &hold.payer_account]).await?;
+pub async fn release_in(conn: &mut AnyConnection, hold_id: &str) -> Result<Settlement, LedgerError> {
+    let hold = take_hold(conn, hold_id, HoldStatus::Released, 0).await?;
     let mut s = Settlement { hold_id: hold.id.clone(), ..Default::default() };
     pay_out(conn, &hold, &[], &mut s).await?;
     Ok(s)

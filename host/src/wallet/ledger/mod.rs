@@ -14,8 +14,9 @@ mod holds;
 mod post;
 
 pub use holds::{capture_in, hold_in, release_in};
+pub use post::balance_is_derived;
 
-use post::{lock_accounts, post, spent_promo, Debit, Move};
+use post::{credit_of, post, spent_credit, Debit, Move};
 use sqlx::{AnyConnection, Row};
 
 use crate::db::{now_ms, Backend, Db};
@@ -29,6 +30,8 @@ pub const UNFUNDED: &str = "world:unfunded";
 pub const PROMOTIONS: &str = "platform:promotions";
 pub const REVENUE: &str = "platform:revenue";
 pub const PAYOUTS: &str = "platform:payouts";
+/// The accounts above: their balance is the sum of their transfers (see `post`).
+pub const SYSTEM_ACCOUNTS: [&str; 5] = [EXTERNAL, UNFUNDED, PROMOTIONS, REVENUE, PAYOUTS];
 
 pub fn wallet_account(agent_id: &str) -> String {
     format!("wallet:{agent_id}")
@@ -156,27 +159,28 @@ pub async fn open_wallet_in(conn: &mut AnyConnection, agent_id: &str, signup_cre
         .execute(&mut *conn)
         .await?;
     if signup_credits > 0 {
-        post(
-            conn,
-            Move {
-                from: PROMOTIONS,
-                to: &account,
-                amount: signup_credits,
-                promo: signup_credits,
-                kind: kind::SIGNUP_CREDIT,
-                description: "Sign-up credits (spendable, not withdrawable)",
-                ref_id: None,
-                debit: Debit::Source,
-            },
-        )
-        .await?;
+        let credits = Move {
+            from: PROMOTIONS,
+            to: &account,
+            amount: signup_credits,
+            promo: signup_credits,
+            kind: kind::SIGNUP_CREDIT,
+            description: "Sign-up credits (spendable, not withdrawable)",
+            ref_id: None,
+            debit: Debit::Account,
+        };
+        post(conn, &[credits]).await?;
     }
     Ok(())
 }
 
+/// The one transfer of a posting of one movement.
+fn only(mut transfers: Vec<Transfer>) -> Transfer {
+    transfers.pop().expect("a posting of one movement records one transfer")
+}
+
 pub async fn deposit_in(
     conn: &mut AnyConnection,
-    backend: Backend,
     agent_id: &str,
     amount: i64,
     source: DepositSource,
@@ -187,38 +191,38 @@ pub async fn deposit_in(
         DepositSource::Funded => (EXTERNAL, 0),
         DepositSource::Unfunded => (UNFUNDED, amount),
     };
-    lock_accounts(conn, backend, &[from, &wallet]).await?;
-    post(
-        conn,
-        Move { from, to: &wallet, amount, promo, kind: kind::DEPOSIT, description, ref_id: None, debit: Debit::Source },
-    )
-    .await
+    let deposit = Move {
+        from,
+        to: &wallet,
+        amount,
+        promo,
+        kind: kind::DEPOSIT,
+        description,
+        ref_id: None,
+        debit: Debit::Account,
+    };
+    post(conn, &[deposit]).await.map(only)
 }
 
 /// Moves withdrawable money from the wallet to the payouts-in-flight account.
 pub async fn withdraw_in(
     conn: &mut AnyConnection,
-    backend: Backend,
     agent_id: &str,
     amount: i64,
     payout_id: &str,
 ) -> Result<Transfer, LedgerError> {
     let wallet = wallet_account(agent_id);
-    lock_accounts(conn, backend, &[&wallet, PAYOUTS]).await?;
-    post(
-        conn,
-        Move {
-            from: &wallet,
-            to: PAYOUTS,
-            amount,
-            promo: 0,
-            kind: kind::WITHDRAWAL,
-            description: "Withdrawal",
-            ref_id: Some(payout_id),
-            debit: Debit::CashOnly,
-        },
-    )
-    .await
+    let withdrawal = Move {
+        from: &wallet,
+        to: PAYOUTS,
+        amount,
+        promo: 0,
+        kind: kind::WITHDRAWAL,
+        description: "Withdrawal",
+        ref_id: Some(payout_id),
+        debit: Debit::CashOnly,
+    };
+    post(conn, &[withdrawal]).await.map(only)
 }
 
 /// Moves money between two wallets; credit is spent first and arrives as credit.
@@ -232,13 +236,11 @@ pub async fn transfer_in(
     ref_id: Option<&str>,
 ) -> Result<Transfer, LedgerError> {
     let (from, to) = (wallet_account(from_agent), wallet_account(to_agent));
-    lock_accounts(conn, backend, &[&from, &to]).await?;
-    let promo = spent_promo(conn, &from, amount).await?;
-    post(
-        conn,
-        Move { from: &from, to: &to, amount, promo, kind: kind::TRANSFER, description, ref_id, debit: Debit::Account },
-    )
-    .await
+    let credit = credit_of(conn, backend, &[&from, &to]).await?;
+    let promo = spent_credit(credit.get(&from).copied().unwrap_or(0), amount);
+    let transfer =
+        Move { from: &from, to: &to, amount, promo, kind: kind::TRANSFER, description, ref_id, debit: Debit::Account };
+    post(conn, &[transfer]).await.map(only)
 }
 
 pub async fn balance_in(conn: &mut AnyConnection, agent_id: &str) -> Result<Balance, LedgerError> {
@@ -260,8 +262,7 @@ impl Ledger {
         source: DepositSource,
         description: &str,
     ) -> Result<Transfer, LedgerError> {
-        let backend = self.db.backend;
-        transaction!(self.db, |c| deposit_in(c, backend, agent_id, amount, source, description))
+        transaction!(self.db, |c| deposit_in(c, agent_id, amount, source, description))
     }
 
     pub async fn transfer(
@@ -281,13 +282,27 @@ impl Ledger {
     }
 
     pub async fn capture(&self, hold_id: &str, payee_agent: &str, gross: i64) -> Result<Settlement, LedgerError> {
-        let (backend, fee) = (self.db.backend, self.fee_bps);
-        transaction!(self.db, |c| capture_in(c, backend, hold_id, payee_agent, gross, 0, fee))
+        let fee = self.fee_bps;
+        transaction!(self.db, |c| capture_in(c, hold_id, payee_agent, gross, 0, fee))
     }
 
     pub async fn release(&self, hold_id: &str) -> Result<Settlement, LedgerError> {
-        let backend = self.db.backend;
-        transaction!(self.db, |c| release_in(c, backend, hold_id))
+        transaction!(self.db, |c| release_in(c, hold_id))
+    }
+
+    /// The balance of one of the platform's accounts: the sum of its transfers.
+    pub async fn system_balance(&self, account: &str) -> Result<i64, LedgerError> {
+        if !balance_is_derived(account) {
+            return Err(LedgerError::UnknownAccount(account.to_string()));
+        }
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account = $1 THEN amount ELSE -amount END), 0) AS BIGINT) \
+             AS balance FROM transfers WHERE credit_account = $1 OR debit_account = $1",
+        )
+        .bind(account)
+        .fetch_one(&self.db.read)
+        .await?;
+        Ok(row.get("balance"))
     }
 
     pub async fn balance(&self, agent_id: &str) -> Result<Balance, LedgerError> {
