@@ -31,7 +31,9 @@ pub struct App {
 impl App {
     /// Connects to the database, applies pending migrations and builds the runtime.
     pub async fn open(config: Config) -> anyhow::Result<Arc<App>> {
-        let db = Db::connect(&config.database.database_url, config.database.db_max_connections).await?;
+        let database = &config.database;
+        let db = Db::connect_with_lanes(&database.database_url, database.db_max_connections, database.db_commit_lanes)
+            .await?;
         db.migrate().await?;
         crate::agents::store::backfill_name_keys(&db).await?;
         let c = &config.components;

@@ -3,6 +3,7 @@
 
 mod abuse;
 mod agents;
+mod batches;
 mod components;
 mod crash;
 mod credit;

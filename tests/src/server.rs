@@ -77,6 +77,7 @@ pub async fn fresh_database_url(dir: &Path) -> String {
     }
 }
 
+#[derive(Clone)]
 pub struct Options {
     pub env: Vec<(String, String)>,
 }
@@ -128,6 +129,21 @@ impl Server {
             operator_key: new_operator_key(),
             options,
             http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap(),
+        };
+        server.launch("127.0.0.1:0").await;
+        server
+    }
+
+    /// A second server on `first`'s database (PostgreSQL), with its own data directory.
+    pub async fn start_beside(first: &Server) -> Server {
+        let mut server = Server {
+            child: None,
+            base: String::new(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            database_url: first.database_url.clone(),
+            operator_key: first.operator_key.clone(),
+            options: first.options.clone(),
+            http: first.http.clone(),
         };
         server.launch("127.0.0.1:0").await;
         server

@@ -90,11 +90,13 @@ pub struct Database {
     pub database_url: String,
     /// PostgreSQL pool size; SQLite uses one writer and up to 8 readers.
     pub db_max_connections: u32,
+    /// PostgreSQL connections that commit batches of writes side by side (SQLite has one).
+    pub db_commit_lanes: u32,
 }
 
 impl Default for Database {
     fn default() -> Self {
-        Database { database_url: String::new(), db_max_connections: 16 }
+        Database { database_url: String::new(), db_max_connections: 16, db_commit_lanes: 1 }
     }
 }
 
@@ -105,7 +107,12 @@ impl Database {
         if !url.is_empty() && !known {
             return Err("database_url must start with sqlite: or postgres://".into());
         }
-        within("db_max_connections", self.db_max_connections, 1, 1_000)
+        within("db_max_connections", self.db_max_connections, 1, 1_000)?;
+        within("db_commit_lanes", self.db_commit_lanes, 1, 16)?;
+        if self.db_commit_lanes >= self.db_max_connections {
+            return Err("db_commit_lanes must be less than db_max_connections (reads need connections too)".into());
+        }
+        Ok(())
     }
 }
 

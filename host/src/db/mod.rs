@@ -4,9 +4,13 @@
 //! writer at a time, so on SQLite writes go through a pool of one connection (no `SQLITE_BUSY`
 //! between our own transactions) while reads use a separate pool; on PostgreSQL both are one pool.
 //!
+//! Write transactions go through group commit (`group`): concurrent requests' transactions
+//! share one database transaction and one commit.
+//!
 //! `tx` holds the transaction helper, `sql` the builder for SQL assembled at run time, `page`
 //! pagination.
 
+pub mod group;
 pub mod page;
 pub mod sql;
 pub mod tx;
@@ -17,7 +21,10 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::Context;
+use group::GroupCommit;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
@@ -32,7 +39,16 @@ pub struct Db {
     pub write: AnyPool,
     pub read: AnyPool,
     pub backend: Backend,
+    pub group: Arc<GroupCommit>,
 }
+
+/// Units per batch at most. PostgreSQL keeps the ids of 64 subtransactions per transaction in
+/// shared memory and slows every snapshot once a transaction has more, so its batches stay
+/// under that.
+const SQLITE_BATCH_UNITS: usize = 256;
+const POSTGRES_BATCH_UNITS: usize = 48;
+/// A batch waits at most this long for a row another lane's batch holds (see `group`).
+const POSTGRES_BEGIN: &str = "BEGIN; SET LOCAL lock_timeout = '100ms'";
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
@@ -41,6 +57,11 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrati
 
 impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        Db::connect_with_lanes(url, max_connections, 1).await
+    }
+
+    /// `lanes`: PostgreSQL connections committing batches side by side (see `group`).
+    pub async fn connect_with_lanes(url: &str, max_connections: u32, lanes: u32) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
         if url.starts_with("sqlite:") {
             let url = sqlite_url_creating_file(url)?;
@@ -63,7 +84,8 @@ impl Db {
             };
             let write = pool(1).await.with_context(|| format!("opening {url}"))?;
             let read = pool(max_connections.clamp(1, 8)).await?;
-            Ok(Db { write, read, backend: Backend::Sqlite })
+            let group = GroupCommit::new(write.clone(), "BEGIN", 1, SQLITE_BATCH_UNITS);
+            Ok(Db { write, read, backend: Backend::Sqlite, group })
         } else {
             let pool = AnyPoolOptions::new()
                 .max_connections(max_connections)
@@ -71,7 +93,8 @@ impl Db {
                 .connect(url)
                 .await
                 .context("connecting to PostgreSQL")?;
-            Ok(Db { write: pool.clone(), read: pool, backend: Backend::Postgres })
+            let group = GroupCommit::new(pool.clone(), POSTGRES_BEGIN, lanes as usize, POSTGRES_BATCH_UNITS);
+            Ok(Db { write: pool.clone(), read: pool, backend: Backend::Postgres, group })
         }
     }
 

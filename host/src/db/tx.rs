@@ -1,16 +1,19 @@
 //! The write-transaction helper: commit on `Ok`, retry the whole transaction on a transient
 //! error (deadlock, serialization failure, busy database).
 
-/// Errors worth retrying the whole transaction for: PostgreSQL serialization failure and
-/// deadlock, SQLite busy/locked (from another process on the same file).
+/// Errors worth retrying the whole transaction for: PostgreSQL serialization failure, deadlock
+/// and lock timeout, SQLite busy/locked (from another process on the same file).
 pub fn is_transient(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Database(e) => {
-            matches!(e.code().as_deref(), Some("40001" | "40P01" | "5" | "6" | "517" | "261"))
+            matches!(e.code().as_deref(), Some("40001" | "40P01" | "55P03" | "5" | "6" | "517" | "261"))
         }
         _ => false,
     }
 }
+
+/// How many times a unit runs at most.
+pub const MAX_ATTEMPTS: u32 = 8;
 
 /// Implemented by error types that can carry a transient database error.
 pub trait Transient {
@@ -23,9 +26,10 @@ impl Transient for sqlx::Error {
     }
 }
 
-/// Runs `$body` (an expression using `$conn: &mut AnyConnection`, awaited) in a write
-/// transaction, committing on `Ok` and retrying the whole transaction a few times on a
-/// transient error (deadlock, serialization failure, busy database).
+/// Runs `$body` (an expression using `$conn: &mut AnyConnection`, awaited) as one unit of a
+/// group commit (`db::group`): its writes are kept if it returns `Ok`, and the value is
+/// returned once they are committed. The whole unit runs again a few times on a transient
+/// error (deadlock, serialization failure, busy database) or when its batch failed.
 #[macro_export]
 macro_rules! transaction {
     ($db:expr, |$conn:ident| $body:expr) => {{
@@ -33,20 +37,20 @@ macro_rules! transaction {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let mut tx = $db.begin().await?;
+            let mut unit = $db.group.unit().await?;
             let result = {
-                let $conn: &mut sqlx::AnyConnection = &mut *tx;
+                let $conn: &mut sqlx::AnyConnection = unit.conn();
                 $body.await
             };
             let retry = match result {
-                Ok(value) => match tx.commit().await {
+                Ok(value) => match unit.finish().await {
                     Ok(()) => break Ok(value),
-                    Err(e) if e.is_transient() && attempt < 5 => true,
-                    Err(e) => break Err(e.into()),
+                    Err(_) if attempt < $crate::db::tx::MAX_ATTEMPTS => true,
+                    Err(e) => break Err(sqlx::Error::from(e).into()),
                 },
                 Err(e) => {
-                    let _ = tx.rollback().await;
-                    if e.is_transient() && attempt < 5 {
+                    unit.abandon().await;
+                    if e.is_transient() && attempt < $crate::db::tx::MAX_ATTEMPTS {
                         true
                     } else {
                         break Err(e);
@@ -54,7 +58,7 @@ macro_rules! transaction {
                 }
             };
             debug_assert!(retry);
-            tokio::time::sleep(std::time::Duration::from_millis(5u64 << attempt)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(5u64 << attempt.min(5))).await;
         }
     }};
 }

@@ -1,0 +1,330 @@
+//! Group commit: the write transactions of concurrent requests run one after another inside
+//! one database transaction and are committed together, so that a busy server commits (and,
+//! on PostgreSQL, flushes its log) once for many requests instead of once per request.
+//!
+//! A *lane* is one connection with its open transaction. A unit (one request's transaction)
+//! takes the lane's lock, runs its statements (inside a savepoint unless it opened the
+//! transaction, so that a failing unit rolls back alone), and lets go of the lock; the first
+//! unit of a batch then wakes the lane's committer, which queues for the lock behind every unit
+//! already waiting and commits them all. Each unit is answered only after the commit that holds
+//! its writes. A request alone commits at once; under load the batch grows with the queue.
+//!
+//! SQLite has one lane (one writer). PostgreSQL has several, each with its own connection; a
+//! unit takes a free lane if there is one. Lanes' batches can wait on each other's row locks in
+//! a cycle; a short lock timeout breaks such a cycle fast (PostgreSQL's deadlock detector waits
+//! a second), and the unit that timed out runs again.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
+use tokio::sync::{watch, Mutex, Notify, OwnedMutexGuard};
+
+/// How a batch ended, as its units see it.
+type Outcome = Option<Result<(), String>>;
+
+pub struct GroupCommit {
+    lanes: Vec<Arc<Lane>>,
+    next: AtomicUsize,
+    stats: Arc<Stats>,
+}
+
+/// Counts since start, for operators and tests: how many units were committed in how many
+/// transactions.
+#[derive(Default)]
+pub struct Stats {
+    pub units: AtomicU64,
+    pub commits: AtomicU64,
+}
+
+struct Lane {
+    stats: Arc<Stats>,
+    pool: AnyPool,
+    begin: &'static str,
+    batch: Arc<Mutex<Batch>>,
+    wake_committer: Notify,
+    max_units: usize,
+}
+
+/// The lane's open transaction, if any.
+#[derive(Default)]
+struct Batch {
+    open: Option<Open>,
+}
+
+struct Open {
+    conn: PoolConnection<Any>,
+    units: usize,
+    /// Units that finished with their writes kept.
+    kept: usize,
+    /// Set when a statement that keeps the batch consistent (a savepoint, a rollback to one)
+    /// failed: the batch cannot be committed and its units retry.
+    broken: bool,
+    done: watch::Sender<Outcome>,
+}
+
+impl GroupCommit {
+    /// `lanes` connections from `pool` at most, each opening its transactions with `begin`;
+    /// at most `max_units` units per transaction.
+    pub fn new(pool: AnyPool, begin: &'static str, lanes: usize, max_units: usize) -> Arc<GroupCommit> {
+        let stats = Arc::new(Stats::default());
+        let lanes: Vec<Arc<Lane>> = (0..lanes.max(1))
+            .map(|_| {
+                Arc::new(Lane {
+                    stats: stats.clone(),
+                    pool: pool.clone(),
+                    begin,
+                    batch: Arc::new(Mutex::new(Batch::default())),
+                    wake_committer: Notify::new(),
+                    max_units,
+                })
+            })
+            .collect();
+        for lane in &lanes {
+            tokio::spawn(commit_when_woken(lane.clone()));
+        }
+        Arc::new(GroupCommit { lanes, next: AtomicUsize::new(0), stats })
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Starts a unit: its statements run on `Unit::conn` until `finish` or `abandon`.
+    pub async fn unit(&self) -> Result<Unit, sqlx::Error> {
+        let (lane, guard) = self.take_lane().await;
+        Unit::start(lane, guard).await
+    }
+
+    async fn take_lane(&self) -> (Arc<Lane>, OwnedMutexGuard<Batch>) {
+        for lane in &self.lanes {
+            if let Ok(guard) = lane.batch.clone().try_lock_owned() {
+                return (lane.clone(), guard);
+            }
+        }
+        let lane = self.lanes[self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len()].clone();
+        let guard = lane.batch.clone().lock_owned().await;
+        (lane, guard)
+    }
+}
+
+/// The committer of one lane: commits the open batch each time the first unit of a batch is
+/// done. Its turn at the lock comes after every unit that was already waiting for it.
+async fn commit_when_woken(lane: Arc<Lane>) {
+    loop {
+        lane.wake_committer.notified().await;
+        let mut batch = lane.batch.lock().await;
+        commit(&mut batch, &lane.stats).await;
+    }
+}
+
+/// Commits the open batch (or rolls it back if it is broken) and tells its units.
+async fn commit(batch: &mut Batch, stats: &Stats) {
+    let Some(mut open) = batch.open.take() else { return };
+    let outcome = if open.broken {
+        let _ = open.conn.execute("ROLLBACK").await;
+        Err("the batch this write was part of failed; retry".to_string())
+    } else {
+        match open.conn.execute("COMMIT").await {
+            Ok(_) => {
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+                stats.units.fetch_add(open.kept as u64, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = open.conn.execute("ROLLBACK").await;
+                Err(format!("commit failed: {e}"))
+            }
+        }
+    };
+    if outcome.is_err() {
+        // The connection may be in any state: do not hand it back to the pool.
+        open.conn.close_on_drop();
+    }
+    let _ = open.done.send(Some(outcome));
+}
+
+/// One request's transaction inside a batch.
+pub struct Unit {
+    lane: Arc<Lane>,
+    guard: Option<OwnedMutexGuard<Batch>>,
+    /// Its savepoint, unless it opened the batch.
+    savepoint: Option<String>,
+    done: watch::Receiver<Outcome>,
+}
+
+/// A unit's batch failed as a whole: the unit's writes are gone and it may run again.
+#[derive(Debug)]
+pub struct BatchFailed(pub String);
+
+impl Unit {
+    async fn start(lane: Arc<Lane>, mut guard: OwnedMutexGuard<Batch>) -> Result<Unit, sqlx::Error> {
+        if guard.open.as_ref().is_some_and(|o| o.units >= lane.max_units || o.broken) {
+            commit(&mut guard, &lane.stats).await;
+        }
+        let savepoint = match guard.open.as_mut() {
+            Some(open) => {
+                let name = format!("unit_{}", open.units);
+                if let Err(e) = open.conn.execute(format!("SAVEPOINT {name}").as_str()).await {
+                    open.broken = true;
+                    return Err(e);
+                }
+                open.units += 1;
+                Some(name)
+            }
+            None => {
+                let mut conn = lane.pool.acquire().await?;
+                conn.execute(lane.begin).await?;
+                let (done, _) = watch::channel(None);
+                guard.open = Some(Open { conn, units: 1, kept: 0, broken: false, done });
+                None
+            }
+        };
+        let done = guard.open.as_ref().expect("a batch is open").done.subscribe();
+        Ok(Unit { lane, guard: Some(guard), savepoint, done })
+    }
+
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        let open = self.guard.as_mut().and_then(|g| g.open.as_mut()).expect("a unit runs in an open batch");
+        &mut open.conn
+    }
+
+    /// Keeps the unit's writes and waits until the batch holding them is committed.
+    pub async fn finish(mut self) -> Result<(), BatchFailed> {
+        let mut guard = self.guard.take().expect("finished once");
+        if let Some(open) = guard.open.as_mut() {
+            open.kept += 1;
+        }
+        let first = self.savepoint.is_none();
+        drop(guard);
+        if first {
+            self.lane.wake_committer.notify_one();
+        }
+        match self.done.wait_for(Option::is_some).await {
+            Ok(outcome) => match outcome.as_ref().expect("waited for an outcome") {
+                Ok(()) => Ok(()),
+                Err(message) => Err(BatchFailed(message.clone())),
+            },
+            Err(_) => Err(BatchFailed("the batch was dropped".into())),
+        }
+    }
+
+    /// Undoes the unit's writes; the rest of the batch goes on.
+    pub async fn abandon(mut self) {
+        let mut guard = self.guard.take().expect("abandoned once");
+        undo(&mut guard, self.savepoint.take()).await;
+    }
+}
+
+/// Rolls back a unit: to its savepoint, or the whole transaction if it opened it (then it is
+/// alone in it: it held the lock since).
+async fn undo(batch: &mut Batch, savepoint: Option<String>) {
+    match savepoint {
+        Some(name) => {
+            if let Some(open) = batch.open.as_mut() {
+                if open.conn.execute(format!("ROLLBACK TO SAVEPOINT {name}").as_str()).await.is_err() {
+                    open.broken = true;
+                }
+            }
+        }
+        None => {
+            if let Some(mut open) = batch.open.take() {
+                if open.conn.execute("ROLLBACK").await.is_err() {
+                    open.conn.close_on_drop();
+                }
+                let _ = open.done.send(Some(Err("rolled back".into())));
+            }
+        }
+    }
+}
+
+impl Drop for Unit {
+    /// A unit dropped half way (its request was cancelled) is undone before anyone else
+    /// uses the lane: the task that undoes it takes over the lock.
+    fn drop(&mut self) {
+        if let Some(mut guard) = self.guard.take() {
+            let savepoint = self.savepoint.take();
+            tokio::spawn(async move { undo(&mut guard, savepoint).await });
+        }
+    }
+}
+
+impl From<BatchFailed> for sqlx::Error {
+    fn from(e: BatchFailed) -> Self {
+        sqlx::Error::Protocol(e.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use crate::db::Db;
+    use crate::transaction;
+
+    async fn db() -> Db {
+        let dir = agora_testkit::fresh_dir("group");
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.display()), 4).await.unwrap();
+        sqlx::query("CREATE TABLE t (n BIGINT PRIMARY KEY)").execute(&db.write).await.unwrap();
+        db
+    }
+
+    async fn rows(db: &Db) -> Vec<i64> {
+        sqlx::query_scalar("SELECT n FROM t ORDER BY n").fetch_all(&db.read).await.unwrap()
+    }
+
+    async fn insert(db: &Db, n: i64, fail: bool) -> Result<(), sqlx::Error> {
+        transaction!(db, |c| async move {
+            sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut *c).await?;
+            if fail {
+                // A second write that breaks a constraint: the unit fails after writing.
+                sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut *c).await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_units_share_commits_and_failing_ones_roll_back_alone() {
+        let db = db().await;
+        let tasks: Vec<_> = (0..200i64)
+            .map(|n| {
+                let db = db.clone();
+                tokio::spawn(async move { (n, insert(&db, n, n % 3 == 0).await) })
+            })
+            .collect();
+        for t in tasks {
+            let (n, result) = t.await.unwrap();
+            assert_eq!(result.is_err(), n % 3 == 0, "unit {n}: {result:?}");
+        }
+        let expected: Vec<i64> = (0..200).filter(|n| n % 3 != 0).collect();
+        assert_eq!(rows(&db).await, expected);
+        let stats = db.group.stats();
+        let (units, commits) = (stats.units.load(Ordering::Relaxed), stats.commits.load(Ordering::Relaxed));
+        assert_eq!(units, expected.len() as u64);
+        assert!(commits < units, "{units} units in {commits} commits: some shared one");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_unit_dropped_half_way_leaves_nothing_and_others_go_on() {
+        let db = db().await;
+        let started = std::sync::Arc::new(tokio::sync::Notify::new());
+        let cancelled = {
+            let (db, started) = (db.clone(), started.clone());
+            tokio::spawn(async move {
+                transaction!(db, |c| async {
+                    sqlx::query("INSERT INTO t (n) VALUES (1)").execute(&mut *c).await?;
+                    started.notify_one();
+                    std::future::pending::<()>().await;
+                    Ok::<_, sqlx::Error>(())
+                })
+            })
+        };
+        started.notified().await;
+        cancelled.abort();
+        assert!(cancelled.await.unwrap_err().is_cancelled());
+        insert(&db, 2, false).await.unwrap();
+        assert_eq!(rows(&db).await, vec![2]);
+    }
+}
