@@ -10,6 +10,7 @@ use agora_runtime::{KvStore, Runtime, RuntimeConfig};
 use crate::config::Config;
 use crate::db::Db;
 use crate::executions::slots::Slots;
+use crate::identity::KeyCache;
 use crate::http::rate_limit::Limits;
 use crate::kv::capability::DbKv;
 use crate::wallet::ledger::Ledger;
@@ -26,6 +27,8 @@ pub struct App {
     pub kv: Arc<dyn KvStore>,
     /// Executions running per agent, for the per-agent cap.
     pub slots: Slots,
+    /// Recently verified API keys.
+    pub keys: KeyCache,
 }
 
 impl App {
@@ -53,6 +56,7 @@ impl App {
             limits: Limits::new(config.access.rate_limit_per_minute, config.access.register_per_hour),
             payouts: Arc::new(ManualPayouts),
             slots: Slots::new(config.execution.agent_max_concurrent_executions),
+            keys: KeyCache::new(Duration::from_millis(config.access.auth_cache_ms), 100_000),
             db,
             config,
         }))

@@ -289,3 +289,19 @@ async fn names_cannot_impersonate_other_agents() {
     assert_eq!(r.body["agent"]["name"], "Honest Bot 2");
     assert_eq!(s.get("/api/agents/me", Some(&key)).await.body["agent"]["name"], "Honest Bot 2");
 }
+
+#[tokio::test]
+async fn a_suspended_agent_is_refused_once_its_cached_key_expires() {
+    let s = Server::start_with(agora_e2e::Options::default().env("AGORA_AUTH_CACHE_MS", "300")).await;
+    let (id, key) = s.register("Soon Suspended", json!({})).await;
+    assert_eq!(s.get("/api/agents/me", Some(&key)).await.status, StatusCode::OK);
+    let db = agora::db::Db::connect(&s.database_url, 1).await.unwrap();
+    sqlx::query("UPDATE agents SET status = 'suspended' WHERE id = $1").bind(&id).execute(&db.write).await.unwrap();
+    db.close().await;
+    let refused = agora_e2e::eventually("the cached key to expire", std::time::Duration::from_secs(10), || async {
+        let r = s.get("/api/agents/me", Some(&key)).await;
+        (r.status != StatusCode::OK).then_some(r)
+    })
+    .await;
+    refused.assert_error(403, "forbidden");
+}

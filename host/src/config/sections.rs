@@ -129,6 +129,8 @@ pub struct Access {
     pub register_per_hour: u32,
     /// Accept `http://` webhook and endpoint URLs (tests, local development).
     pub allow_insecure_urls: bool,
+    /// How long a verified key is trusted without looking it up again; 0 looks up every time.
+    pub auth_cache_ms: u64,
 }
 
 impl Default for Access {
@@ -138,6 +140,7 @@ impl Default for Access {
             rate_limit_per_minute: 600,
             register_per_hour: 30,
             allow_insecure_urls: false,
+            auth_cache_ms: 5_000,
         }
     }
 }
@@ -145,7 +148,8 @@ impl Default for Access {
 impl Access {
     fn check(&self) -> Check {
         within("rate_limit_per_minute", self.rate_limit_per_minute, 1, 100_000_000)?;
-        within("register_per_hour", self.register_per_hour, 1, 100_000_000)
+        within("register_per_hour", self.register_per_hour, 1, 100_000_000)?;
+        within("auth_cache_ms", self.auth_cache_ms, 0, 600_000)
     }
 }
 

@@ -43,7 +43,7 @@ pub fn client_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
 pub async fn identify(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
     let caller = match presented_key(req.headers()) {
         None => Caller::Anonymous,
-        Some(key) => match identity::authenticate(&app.db, key).await {
+        Some(key) => match identity::authenticate(&app.db, &app.keys, key).await {
             Ok(principal) => Caller::Known(principal),
             Err(AuthError::Invalid) => Caller::Refused(ApiError::unauthorized("invalid API key")),
             Err(AuthError::Suspended) => Caller::Refused(ApiError::forbidden("this agent is suspended")),

@@ -6,9 +6,11 @@
 //! whole key is stored, and hashes are compared in constant time. Keys are high-entropy, so a
 //! fast hash is enough (no password stretching needed).
 
+pub mod cache;
 pub mod model;
 pub mod service;
 pub mod store;
 
+pub use cache::KeyCache;
 pub use model::{KeyKind, NewKey, Principal};
 pub use service::AuthError;

@@ -1,5 +1,6 @@
 use super::model::{well_formed, KeyKind, NewKey, Principal, PREFIX_LEN};
 use super::store;
+use super::KeyCache;
 use crate::agents::model::AgentStatus;
 use crate::db::Db;
 use crate::secrets::{hash_secret, same_secret};
@@ -14,22 +15,28 @@ pub enum AuthError {
     Db(#[from] sqlx::Error),
 }
 
-/// Who `key` belongs to.
-pub async fn authenticate(db: &Db, key: &str) -> Result<Principal, AuthError> {
+/// Who `key` belongs to: from `cache` if it verified recently, else from the database.
+pub async fn authenticate(db: &Db, cache: &KeyCache, key: &str) -> Result<Principal, AuthError> {
     if !well_formed(key) {
         return Err(AuthError::Invalid);
     }
+    let presented = hash_secret(key);
+    if let Some(principal) = cache.get(&presented) {
+        return Ok(principal);
+    }
     let record = store::by_prefix(db, &key[..PREFIX_LEN]).await?.ok_or(AuthError::Invalid)?;
-    if !same_secret(&record.key_hash, &hash_secret(key)) {
+    if !same_secret(&record.key_hash, &presented) {
         return Err(AuthError::Invalid);
     }
-    if record.principal == KeyKind::Operator.as_str() {
-        return Ok(Principal::Operator { key_id: record.id });
-    }
-    if record.agent_status.as_deref().and_then(|s| s.parse().ok()) == Some(AgentStatus::Suspended) {
+    let principal = if record.principal == KeyKind::Operator.as_str() {
+        Principal::Operator { key_id: record.id }
+    } else if record.agent_status.as_deref().and_then(|s| s.parse().ok()) == Some(AgentStatus::Suspended) {
         return Err(AuthError::Suspended);
-    }
-    Ok(Principal::Agent { agent_id: record.agent_id.ok_or(AuthError::Invalid)? })
+    } else {
+        Principal::Agent { agent_id: record.agent_id.ok_or(AuthError::Invalid)? }
+    };
+    cache.insert(presented, principal.clone());
+    Ok(principal)
 }
 
 /// A new operator key, stored; the key is in the result and nowhere else.
