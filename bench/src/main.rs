@@ -40,6 +40,10 @@ enum Command {
         out: String,
         #[arg(long, default_value_t = 2000)]
         calls: usize,
+        /// Only the sequential calls, to profile one call (`perf record`): no native
+        /// baseline, no concurrency, nothing written to `--out`.
+        #[arg(long)]
+        calls_only: bool,
     },
     Report {
         #[arg(long, default_value = "docs/benchmarks.md")]
@@ -323,7 +327,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Measure { backend, out, concurrency, requests } => {
             measure(&backend, &out, concurrency, requests).await
         }
-        Command::Runtime { out, calls } => runtime::measure(&out, calls).await,
+        Command::Runtime { out, calls, calls_only } => runtime::measure(&out, calls, calls_only).await,
         Command::Report { doc, runtime, files } => report(&doc, runtime.as_deref(), &files),
     }
 }

@@ -34,7 +34,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
-pub async fn measure(out: &str, calls: usize) -> anyhow::Result<()> {
+pub async fn measure(out: &str, calls: usize, calls_only: bool) -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("agora-bench-runtime-{}", std::process::id()));
     let runtime = Arc::new(Runtime::new(RuntimeConfig {
         max_concurrent: 1024,
@@ -62,6 +62,11 @@ pub async fn measure(out: &str, calls: usize) -> anyhow::Result<()> {
     }
     let wasm_total = t.elapsed();
     wasm_us.sort_by(f64::total_cmp);
+    if calls_only {
+        println!("{calls} calls: p50 {:.1} µs, p99 {:.1} µs", percentile(&wasm_us, 0.5), percentile(&wasm_us, 0.99));
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(());
+    }
 
     let native_calls = calls * 1000;
     let t = Instant::now();
