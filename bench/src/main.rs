@@ -143,13 +143,15 @@ where
 
 async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) -> anyhow::Result<()> {
     std::env::set_var("AGORA_TEST_BACKEND", backend);
-    let server = Server::start_with(
-        Options::default()
-            .env("AGORA_LOG_LEVEL", "warn")
-            .env("AGORA_DB_MAX_CONNECTIONS", "32")
-            .env("AGORA_ALLOW_PRIVATE_HTTP", "true"),
-    )
-    .await;
+    let mut options = Options::default()
+        .env("AGORA_LOG_LEVEL", "warn")
+        .env("AGORA_DB_MAX_CONNECTIONS", "32")
+        .env("AGORA_ALLOW_PRIVATE_HTTP", "true");
+    // To compare commit lanes on PostgreSQL: `AGORA_DB_COMMIT_LANES=4 make bench`.
+    if let Ok(lanes) = std::env::var("AGORA_DB_COMMIT_LANES") {
+        options = options.env("AGORA_DB_COMMIT_LANES", &lanes);
+    }
+    let server = Server::start_with(options).await;
     let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let base = server.base.clone();
 
