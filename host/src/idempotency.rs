@@ -14,6 +14,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::db::{now_ms, Db};
 use crate::secrets::random_token;
+use crate::transaction;
 
 /// How long an unanswered key is kept.
 pub const RETENTION_MS: i64 = 24 * 3600 * 1000;
@@ -67,6 +68,23 @@ pub async fn claim(
 ) -> Result<Claimed, sqlx::Error> {
     let now = now_ms();
     let token = random_token(24);
+    let until = now + lease.as_millis() as i64;
+    // A unit of the group commit like the operation after it: a concurrent request with the
+    // same key runs after this one in the same lane, or waits on the key's row in another.
+    let claimed = transaction!(db, |c| claim_in(c, scope, key, request_hash, &token, now, until))?;
+    Ok(claimed.unwrap_or_else(|| Claimed::Fresh(Claim { scope: scope.into(), key: key.into(), token, lease })))
+}
+
+/// Claims the key, or says what holds it; `None` when this request now holds it.
+async fn claim_in(
+    conn: &mut AnyConnection,
+    scope: &str,
+    key: &str,
+    request_hash: &str,
+    token: &str,
+    now: i64,
+    until: i64,
+) -> Result<Option<Claimed>, sqlx::Error> {
     let taken = sqlx::query(
         "INSERT INTO idempotency_keys (scope, idem_key, request_hash, claim_token, locked_until, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) \
@@ -79,31 +97,31 @@ pub async fn claim(
     .bind(scope)
     .bind(key)
     .bind(request_hash)
-    .bind(&token)
-    .bind(now + lease.as_millis() as i64)
+    .bind(token)
+    .bind(until)
     .bind(now)
     .bind(now - RETENTION_MS)
-    .execute(&db.write)
+    .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1;
     if taken {
-        return Ok(Claimed::Fresh(Claim { scope: scope.into(), key: key.into(), token, lease }));
+        return Ok(None);
     }
     let row = sqlx::query(
         "SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE scope = $1 AND idem_key = $2",
     )
     .bind(scope)
     .bind(key)
-    .fetch_one(&db.write)
+    .fetch_one(&mut *conn)
     .await?;
     if row.get::<String, _>("request_hash") != request_hash {
-        return Ok(Claimed::Reused);
+        return Ok(Some(Claimed::Reused));
     }
-    Ok(match (row.get::<Option<i64>, _>("status_code"), row.get::<Option<String>, _>("response_body")) {
+    Ok(Some(match (row.get::<Option<i64>, _>("status_code"), row.get::<Option<String>, _>("response_body")) {
         (Some(status), Some(body)) => Claimed::Replay(Recorded { status: status.clamp(100, 599) as u16, body }),
         _ => Claimed::InProgress,
-    })
+    }))
 }
 
 impl Claim {
