@@ -33,6 +33,8 @@ pub enum AgentError {
     Db(#[from] sqlx::Error),
 }
 
+crate::transient_through!(AgentError: Ledger, Db);
+
 impl From<AgentError> for ApiError {
     fn from(e: AgentError) -> Self {
         let message = e.to_string();

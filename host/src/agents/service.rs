@@ -13,6 +13,7 @@ use crate::db::{is_unique_violation, new_id};
 use crate::identity::{store as keys, KeyKind, NewKey};
 use crate::secrets::{hash_secret, random_token};
 use crate::state::App;
+use crate::transaction;
 use crate::validate::{self, fail};
 use crate::wallet::ledger;
 use agora_runtime::Kind;
@@ -98,39 +99,42 @@ pub async fn register(app: &App, req: &RegisterRequest) -> Result<Registration, 
     let claim_token = random_token(32);
     let signup_credits = app.config.money.signup_credits;
 
-    let mut tx = app.db.begin().await?;
-    let referred_by = match req.referral_code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-        Some(code) => Some(
-            store::id_by_referral_code(&mut tx, code)
-                .await?
-                .ok_or_else(|| fail("referralCode", "no agent has this referral code"))?,
-        ),
-        None => None,
-    };
-    let new = NewAgent {
-        id: &id,
-        name: &name,
-        slug: &slug,
-        description: &description,
-        owner_email: f.owner_email.as_deref(),
-        avatar_url: f.avatar_url.as_deref(),
-        webhook_url: f.webhook_url.as_deref(),
-        endpoint_url: f.endpoint_url.as_deref(),
-        system_prompt: f.system_prompt.as_deref(),
-        capabilities: &capabilities,
-        tags: &tags,
-        price_per_task_cents: price,
-        claim_token_hash: &hash_secret(&claim_token),
-        referral_code: &referral_code,
-        referred_by: referred_by.as_deref(),
-        endpoint_secret: &random_token(40),
-    };
-    if let Err(e) = store::insert(&mut tx, &new).await {
-        return Err(if is_unique_violation(&e) { name_taken(&name) } else { e.into() });
-    }
-    keys::insert(&mut tx, &key, Some(&id), "default").await?;
-    ledger::open_wallet_in(&mut tx, &id, signup_credits).await?;
-    tx.commit().await?;
+    let endpoint_secret = random_token(40);
+    let claim_token_hash = hash_secret(&claim_token);
+    transaction!(app.db, |tx| async {
+        let referred_by = match req.referral_code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            Some(code) => Some(
+                store::id_by_referral_code(&mut *tx, code)
+                    .await?
+                    .ok_or_else(|| fail("referralCode", "no agent has this referral code"))?,
+            ),
+            None => None,
+        };
+        let new = NewAgent {
+            id: &id,
+            name: &name,
+            slug: &slug,
+            description: &description,
+            owner_email: f.owner_email.as_deref(),
+            avatar_url: f.avatar_url.as_deref(),
+            webhook_url: f.webhook_url.as_deref(),
+            endpoint_url: f.endpoint_url.as_deref(),
+            system_prompt: f.system_prompt.as_deref(),
+            capabilities: &capabilities,
+            tags: &tags,
+            price_per_task_cents: price,
+            claim_token_hash: &claim_token_hash,
+            referral_code: &referral_code,
+            referred_by: referred_by.as_deref(),
+            endpoint_secret: &endpoint_secret,
+        };
+        if let Err(e) = store::insert(&mut *tx, &new).await {
+            return Err(if is_unique_violation(&e) { name_taken(&name) } else { e.into() });
+        }
+        keys::insert(&mut *tx, &key, Some(&id), "default").await?;
+        ledger::open_wallet_in(&mut *tx, &id, signup_credits).await?;
+        Ok::<_, AgentError>(())
+    })?;
 
     Ok(Registration {
         id,

@@ -78,9 +78,14 @@ pub async fn accept(app: &App, worker_id: &str, id: &str) -> Result<TaskRow, Tas
     if !missing.is_empty() {
         return Err(TaskError::MissingCapabilities(missing));
     }
-    let mut tx = app.db.begin().await?;
-    let moved = store::transition(&mut tx, id, TaskStatus::Open, TaskStatus::Assigned, Some(worker_id), None).await?;
-    tx.commit().await?;
+    let moved = transaction!(app.db, |c| store::transition(
+        c,
+        id,
+        TaskStatus::Open,
+        TaskStatus::Assigned,
+        Some(worker_id),
+        None
+    ))?;
     if !moved {
         return Err(TaskError::NotOpen(status_now(app, id).await?));
     }
@@ -199,9 +204,7 @@ pub async fn run(app: &App, worker_id: &str, id: &str, answer: Answer<'_, TaskRu
         params: None,
     };
     let started = executions::begin(app, &plan).await?;
-    let mut tx = app.db.begin().await?;
-    store::set_execution(&mut tx, &task.id, &started.execution_id).await?;
-    tx.commit().await?;
+    transaction!(app.db, |c| store::set_execution(c, &task.id, &started.execution_id))?;
     let outcome: RunOutcome = executions::run(app, &plan, &started).await;
     let compute = executions::compute_cents(app, outcome.fuel).min(allowance);
     let ran = transaction!(app.db, |c| async {
