@@ -150,9 +150,8 @@ pub async fn register(app: &App, req: &RegisterRequest) -> Result<Registration, 
 
 /// Claims the agent holding `token` for its human owner.
 pub async fn claim(app: &App, token: &str) -> Result<AgentRow, AgentError> {
-    let mut tx = app.db.begin().await?;
-    let outcome = store::claim(&mut tx, &hash_secret(token.trim())).await?;
-    tx.commit().await?;
+    let token_hash = hash_secret(token.trim());
+    let outcome = transaction!(app.db, |c| store::claim(c, &token_hash))?;
     match outcome {
         None => Err(AgentError::InvalidClaimToken),
         Some((_, false)) => Err(AgentError::AlreadyClaimed),
@@ -227,25 +226,23 @@ pub async fn update(app: &App, agent_id: &str, req: &UpdateRequest) -> Result<()
             changes.push(("component_id", Arg::Text(c.id)));
         }
     }
-    let mut tx = app.db.begin().await?;
-    match store::update(&mut tx, agent_id, changes).await {
-        Ok(true) => {}
-        Ok(false) => return Err(AgentError::NotFound),
-        Err(e) if is_unique_violation(&e) => return Err(name_taken(new_name.as_deref().unwrap_or_default())),
-        Err(e) => return Err(e.into()),
-    }
-    if let Some(caps) = &capabilities {
-        store::set_capabilities(&mut tx, agent_id, caps).await?;
-    }
-    tx.commit().await?;
-    Ok(())
+    transaction!(app.db, |c| async {
+        match store::update(&mut *c, agent_id, changes.clone()).await {
+            Ok(true) => {}
+            Ok(false) => return Err(AgentError::NotFound),
+            Err(e) if is_unique_violation(&e) => return Err(name_taken(new_name.as_deref().unwrap_or_default())),
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(caps) = &capabilities {
+            store::set_capabilities(&mut *c, agent_id, caps).await?;
+        }
+        Ok(())
+    })
 }
 
 pub async fn set_webhook(app: &App, agent_id: &str, url: &str) -> Result<(), AgentError> {
     let url = callable_url(app, "webhook_url", url)?;
-    let mut tx = app.db.begin().await?;
-    store::update(&mut tx, agent_id, vec![("webhook_url", Arg::Text(url))]).await?;
-    tx.commit().await?;
+    transaction!(app.db, |c| store::update(c, agent_id, vec![("webhook_url", Arg::Text(url.clone()))]))?;
     Ok(())
 }
 
