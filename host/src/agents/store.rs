@@ -150,14 +150,11 @@ pub async fn claim(conn: &mut AnyConnection, token_hash: &str) -> Result<Option<
         return Ok(Some((id, false)));
     }
     let now = now_ms();
-    let done = sqlx::query(
-        "UPDATE agents SET claimed_at = $1, status = $3, updated_at = $1 WHERE id = $2 AND claimed_at IS NULL",
-    )
-    .bind(now)
-    .bind(&id)
-    .bind(AgentStatus::Active.as_str())
-    .execute(&mut *conn)
-    .await?;
+    let done = sqlx::query("UPDATE agents SET claimed_at = $1, updated_at = $1 WHERE id = $2 AND claimed_at IS NULL")
+        .bind(now)
+        .bind(&id)
+        .execute(&mut *conn)
+        .await?;
     Ok(Some((id, done.rows_affected() == 1)))
 }
 

@@ -109,7 +109,7 @@ impl Database {
         }
         within("db_max_connections", self.db_max_connections, 1, 1_000)?;
         within("db_commit_lanes", self.db_commit_lanes, 1, 16)?;
-        if self.db_commit_lanes >= self.db_max_connections {
+        if self.db_commit_lanes > 1 && self.db_commit_lanes >= self.db_max_connections {
             return Err("db_commit_lanes must be less than db_max_connections (reads need connections too)".into());
         }
         Ok(())

@@ -22,7 +22,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Executor};
 use tokio::sync::{watch, Mutex, Notify, OwnedMutexGuard};
 
 /// How a batch ended, as its units see it.
-type Outcome = Option<Result<(), String>>;
+type Outcome = Option<Result<(), BatchFailed>>;
 
 pub struct GroupCommit {
     lanes: Vec<Arc<Lane>>,
@@ -124,7 +124,7 @@ async fn commit(batch: &mut Batch, stats: &Stats) {
     let Some(mut open) = batch.open.take() else { return };
     let outcome = if open.broken {
         let _ = open.conn.execute("ROLLBACK").await;
-        Err("the batch this write was part of failed; retry".to_string())
+        Err(BatchFailed { retry: true, message: "the batch this write was part of failed".into() })
     } else {
         match open.conn.execute("COMMIT").await {
             Ok(_) => {
@@ -132,10 +132,9 @@ async fn commit(batch: &mut Batch, stats: &Stats) {
                 stats.units.fetch_add(open.kept as u64, Ordering::Relaxed);
                 Ok(())
             }
-            Err(e) => {
-                let _ = open.conn.execute("ROLLBACK").await;
-                Err(format!("commit failed: {e}"))
-            }
+            // The database may have committed before the error reached us: running the units
+            // again could apply them twice.
+            Err(e) => Err(BatchFailed { retry: false, message: format!("commit outcome unknown: {e}") }),
         }
     };
     if outcome.is_err() {
@@ -154,14 +153,27 @@ pub struct Unit {
     done: watch::Receiver<Outcome>,
 }
 
-/// A unit's batch failed as a whole: the unit's writes are gone and it may run again.
-#[derive(Debug)]
-pub struct BatchFailed(pub String);
+/// A unit's batch was not committed, or may not have been.
+#[derive(Debug, Clone)]
+pub struct BatchFailed {
+    /// True when the batch was certainly not committed: the unit's writes are gone and it may
+    /// run again. False when the outcome is unknown.
+    pub retry: bool,
+    pub message: String,
+}
 
 impl Unit {
     async fn start(lane: Arc<Lane>, mut guard: OwnedMutexGuard<Batch>) -> Result<Unit, sqlx::Error> {
         if guard.open.as_ref().is_some_and(|o| o.units >= lane.max_units || o.broken) {
-            commit(&mut guard, &lane.stats).await;
+            // In a task of its own: if this request is cancelled meanwhile, the commit and the
+            // batch's answer still complete.
+            let stats = lane.stats.clone();
+            guard = tokio::spawn(async move {
+                commit(&mut guard, &stats).await;
+                guard
+            })
+            .await
+            .map_err(|e| sqlx::Error::Protocol(format!("committing a full batch: {e}")))?;
         }
         let savepoint = match guard.open.as_mut() {
             Some(open) => {
@@ -204,9 +216,9 @@ impl Unit {
         match self.done.wait_for(Option::is_some).await {
             Ok(outcome) => match outcome.as_ref().expect("waited for an outcome") {
                 Ok(()) => Ok(()),
-                Err(message) => Err(BatchFailed(message.clone())),
+                Err(failed) => Err(failed.clone()),
             },
-            Err(_) => Err(BatchFailed("the batch was dropped".into())),
+            Err(_) => Err(BatchFailed { retry: false, message: "the batch's outcome was lost".into() }),
         }
     }
 
@@ -233,7 +245,7 @@ async fn undo(batch: &mut Batch, savepoint: Option<String>) {
                 if open.conn.execute("ROLLBACK").await.is_err() {
                     open.conn.close_on_drop();
                 }
-                let _ = open.done.send(Some(Err("rolled back".into())));
+                let _ = open.done.send(Some(Err(BatchFailed { retry: true, message: "rolled back".into() })));
             }
         }
     }
@@ -252,7 +264,7 @@ impl Drop for Unit {
 
 impl From<BatchFailed> for sqlx::Error {
     fn from(e: BatchFailed) -> Self {
-        sqlx::Error::Protocol(e.0)
+        sqlx::Error::Protocol(e.message)
     }
 }
 

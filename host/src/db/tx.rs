@@ -37,7 +37,15 @@ macro_rules! transaction {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let mut unit = $db.group.unit().await?;
+            // Nothing is written when a unit cannot start (no connection, a failed savepoint).
+            let mut unit = match $db.group.unit().await {
+                Ok(unit) => unit,
+                Err(_) if attempt < $crate::db::tx::MAX_ATTEMPTS => {
+                    tokio::time::sleep(std::time::Duration::from_millis(5u64 << attempt.min(5))).await;
+                    continue;
+                }
+                Err(e) => break Err(e.into()),
+            };
             let result = {
                 let $conn: &mut sqlx::AnyConnection = unit.conn();
                 $body.await
@@ -45,7 +53,7 @@ macro_rules! transaction {
             let retry = match result {
                 Ok(value) => match unit.finish().await {
                     Ok(()) => break Ok(value),
-                    Err(_) if attempt < $crate::db::tx::MAX_ATTEMPTS => true,
+                    Err(failed) if failed.retry && attempt < $crate::db::tx::MAX_ATTEMPTS => true,
                     Err(e) => break Err(sqlx::Error::from(e).into()),
                 },
                 Err(e) => {

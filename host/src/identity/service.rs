@@ -30,7 +30,8 @@ pub async fn authenticate(db: &Db, cache: &KeyCache, key: &str) -> Result<Princi
     }
     let principal = if record.principal == KeyKind::Operator.as_str() {
         Principal::Operator { key_id: record.id }
-    } else if record.agent_status.as_deref().and_then(|s| s.parse().ok()) == Some(AgentStatus::Suspended) {
+    } else if record.agent_status.as_deref().and_then(|s| s.parse().ok()) != Some(AgentStatus::Active) {
+        // A status that is not exactly `active` (suspended, or anything unknown) refuses.
         return Err(AuthError::Suspended);
     } else {
         Principal::Agent { agent_id: record.agent_id.ok_or(AuthError::Invalid)? }
