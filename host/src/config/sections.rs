@@ -40,7 +40,7 @@ pub struct Server {
     /// Time a client has to send a request's headers, counted from when the connection opens
     /// or its previous response ends: it also closes idle keep-alive connections.
     pub header_read_timeout_ms: u64,
-    /// Longest a request may take, body upload and handler included; then 503 `timeout`.
+    /// Longest a request may take, body upload and handler included; then 408 `request_timeout`.
     pub request_timeout_ms: u64,
     /// Open connections at once; further clients wait in the listen backlog.
     pub max_connections: u64,

@@ -11,7 +11,10 @@ use crate::wallet::ledger::{self, LedgerError};
 
 pub fn stale_after(app: &App) -> Duration {
     let e = &app.config.execution;
-    Duration::from_millis(e.exec_timeout_ms.max(e.endpoint_timeout_ms)) + Duration::from_secs(120)
+    // No request lives longer than the request timeout, whatever it waits on (a compile, a
+    // name lookup): a run older than that and the run limits has no request left to settle it.
+    let longest = e.exec_timeout_ms.max(e.endpoint_timeout_ms).max(app.config.server.request_timeout_ms);
+    Duration::from_millis(longest) + Duration::from_secs(120)
 }
 
 /// Executions whose host died mid-run stay running with the buyer's budget in escrow. Once

@@ -88,7 +88,7 @@ async fn run(app: &App, req: Request, next: Next) -> Result<Response, Response> 
     let resp_bytes = to_bytes(resp_body, usize::MAX).await.unwrap_or_default();
     // Not recorded by the operation: a refusal that changed nothing (or, defensively, a
     // success an operation failed to record) is kept; what never ran is released.
-    let keep = !(status.is_server_error() || matches!(status.as_u16(), 401 | 403 | 408 | 409 | 429));
+    let keep = !(status.is_server_error() || matches!(status.as_u16(), 401 | 403 | 409 | 429));
     let kept = if keep {
         let answer = Recorded { status: status.as_u16(), body: String::from_utf8_lossy(&resp_bytes).into_owned() };
         claim.record(&app.db, answer).await.map_err(|e| e.to_string())

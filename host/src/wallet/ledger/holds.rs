@@ -120,7 +120,6 @@ async fn pay_out(
         let promo = promo_left.min(amount);
         promo_left -= promo;
         spent += amount;
-        settlement.promo_paid += promo;
         moves.push(Move {
             from: &hold.escrow_account,
             to,

@@ -112,8 +112,6 @@ pub struct Settlement {
     pub fee: i64,
     pub compute: i64,
     pub refunded: i64,
-    /// Credit paid out to the payee and the platform (not refunded).
-    pub promo_paid: i64,
     pub transfers: Vec<Transfer>,
 }
 
