@@ -171,3 +171,51 @@ async fn concurrent_holds_captures_releases_and_transfers_keep_the_books() {
     assert_eq!(wallets + revenue, start_total, "money only moved between wallets and the platform fee");
     assert_eq!(report.wallets_cents, wallets);
 }
+
+/// Agents' own deposits made before the hardening came from `world:external` and counted as
+/// cash; migration 0004 turns them into credit from `world:unfunded`, and leaves operators'
+/// deposits alone.
+#[tokio::test]
+async fn old_self_deposits_become_credit_when_the_schema_is_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = agora_e2e::fresh_database_url(dir.path()).await;
+    let db = Db::connect(&url, 2).await.unwrap();
+    let dialect = if db.backend == agora::db::Backend::Sqlite { "sqlite" } else { "postgres" };
+    let before = dir.path().join("before-0004");
+    std::fs::create_dir(&before).unwrap();
+    for entry in std::fs::read_dir(agora_testkit::repo_root().join("migrations").join(dialect)).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap().to_string_lossy().as_ref() < "0004" {
+            std::fs::copy(&path, before.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    sqlx::migrate::Migrator::new(before.as_path()).await.unwrap().run(&db.write).await.unwrap();
+
+    let id = agents(&Ledger { db: db.clone(), fee_bps: 1000 }, 1, 0).await.remove(0);
+    let wallet = ledger::wallet_account(&id);
+    for (n, (amount, description)) in [(500i64, "Deposit"), (300, "Deposit by operator")].into_iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO transfers (id, debit_account, credit_account, amount, kind, description, \
+             debit_balance_after, credit_balance_after, created_at) VALUES ($1, 'world:external', $2, $3, 'DEPOSIT', $4, 0, 0, 0)",
+        )
+        .bind(format!("legacy-{n}"))
+        .bind(&wallet)
+        .bind(amount)
+        .bind(description)
+        .execute(&db.write)
+        .await
+        .unwrap();
+    }
+    sqlx::query("UPDATE accounts SET balance = 800 WHERE id = $1").bind(&wallet).execute(&db.write).await.unwrap();
+    sqlx::query("UPDATE accounts SET balance = -800 WHERE id = 'world:external'").execute(&db.write).await.unwrap();
+
+    db.migrate().await.unwrap();
+    let l = Ledger { db, fee_bps: 1000 };
+    let b = l.balance(&id).await.unwrap();
+    assert_eq!((b.balance_cents, b.promo_cents, b.withdrawable_cents), (800, 500, 300));
+    assert_eq!(l.system_balance("world:external").await.unwrap(), -300);
+    assert_eq!(l.system_balance("world:unfunded").await.unwrap(), -500);
+    let report = check::check(&l.db).await.unwrap();
+    assert!(report.ok, "{:?}", report.problems);
+    assert_eq!(report.funded_in_cents, 300);
+}
