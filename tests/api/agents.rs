@@ -293,13 +293,18 @@ async fn names_cannot_impersonate_other_agents() {
 #[tokio::test]
 async fn a_suspended_agent_is_refused_once_its_cached_key_expires() {
     let s = Server::start_with(agora_e2e::Options::default().env("AGORA_AUTH_CACHE_MS", "300")).await;
-    let (id, key) = s.register("Soon Suspended", json!({})).await;
-    assert_eq!(s.get("/api/agents/me", Some(&key)).await.status, StatusCode::OK);
+    let r = s.post("/api/agents/register", None, json!({"name": "Soon Suspended"})).await;
+    let (id, key) = (r.body["agent"]["id"].as_str().unwrap(), r.body["agent"]["apiKey"].as_str().unwrap());
+    let token = r.body["agent"]["claimToken"].as_str().unwrap();
+    assert_eq!(s.get("/api/agents/me", Some(key)).await.status, StatusCode::OK);
+    // The old spelling, as an operator might write it by hand: anything but `active` refuses.
     let db = agora::db::Db::connect(&s.database_url, 1).await.unwrap();
-    sqlx::query("UPDATE agents SET status = 'suspended' WHERE id = $1").bind(&id).execute(&db.write).await.unwrap();
+    sqlx::query("UPDATE agents SET status = 'SUSPENDED' WHERE id = $1").bind(id).execute(&db.write).await.unwrap();
     db.close().await;
+    // Claiming the agent does not lift the suspension.
+    assert_eq!(s.post("/api/agents/claim", None, json!({"token": token})).await.status, StatusCode::OK);
     let refused = agora_e2e::eventually("the cached key to expire", std::time::Duration::from_secs(10), || async {
-        let r = s.get("/api/agents/me", Some(&key)).await;
+        let r = s.get("/api/agents/me", Some(key)).await;
         (r.status != StatusCode::OK).then_some(r)
     })
     .await;
