@@ -28,8 +28,9 @@ impl Transient for sqlx::Error {
 
 /// Runs `$body` (an expression using `$conn: &mut AnyConnection`, awaited) as one unit of a
 /// group commit (`db::group`): its writes are kept if it returns `Ok`, and the value is
-/// returned once they are committed. The whole unit runs again a few times on a transient
-/// error (deadlock, serialization failure, busy database) or when its batch failed.
+/// returned once they are committed. The whole unit runs again, up to `MAX_ATTEMPTS` times, when
+/// it could not start, when its batch was certainly not committed, or on a transient error
+/// (deadlock, serialization failure, lock timeout, busy database).
 #[macro_export]
 macro_rules! transaction {
     ($db:expr, |$conn:ident| $body:expr) => {{
@@ -37,38 +38,39 @@ macro_rules! transaction {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            // Nothing is written when a unit cannot start (no connection, a failed savepoint).
-            let mut unit = match $db.group.unit().await {
-                Ok(unit) => unit,
-                Err(_) if attempt < $crate::db::tx::MAX_ATTEMPTS => {
-                    tokio::time::sleep(std::time::Duration::from_millis(5u64 << attempt.min(5))).await;
-                    continue;
-                }
-                Err(e) => break Err(e.into()),
-            };
-            let result = {
-                let $conn: &mut sqlx::AnyConnection = unit.conn();
-                $body.await
-            };
-            let retry = match result {
-                Ok(value) => match unit.finish().await {
-                    Ok(()) => break Ok(value),
-                    Err(failed) if failed.retry && attempt < $crate::db::tx::MAX_ATTEMPTS => true,
-                    Err(e) => break Err(sqlx::Error::from(e).into()),
-                },
-                Err(e) => {
-                    unit.abandon().await;
-                    if e.is_transient() && attempt < $crate::db::tx::MAX_ATTEMPTS {
-                        true
-                    } else {
-                        break Err(e);
+            let last = attempt >= $crate::db::tx::MAX_ATTEMPTS;
+            match $db.group.unit().await {
+                // Nothing was written: the unit never started (no connection, a failed savepoint).
+                Err(e) if last => break Err(e.into()),
+                Err(_) => {}
+                Ok(mut unit) => {
+                    let result = {
+                        let $conn: &mut sqlx::AnyConnection = unit.conn();
+                        $body.await
+                    };
+                    match result {
+                        Ok(value) => match unit.finish().await {
+                            Ok(()) => break Ok(value),
+                            Err(failed) if failed.retry && !last => {}
+                            Err(failed) => break Err(sqlx::Error::from(failed).into()),
+                        },
+                        Err(e) => {
+                            unit.abandon().await;
+                            if last || !e.is_transient() {
+                                break Err(e);
+                            }
+                        }
                     }
                 }
-            };
-            debug_assert!(retry);
-            tokio::time::sleep(std::time::Duration::from_millis(5u64 << attempt.min(5))).await;
+            }
+            $crate::db::tx::backoff(attempt).await;
         }
     }};
+}
+
+/// The pause before a unit runs again: 10 ms doubling up to 160 ms.
+pub async fn backoff(attempt: u32) {
+    tokio::time::sleep(std::time::Duration::from_millis(5u64 << attempt.min(5))).await;
 }
 
 /// Implements `Transient` for a domain error through the variants that wrap an error that can

@@ -50,7 +50,7 @@ pub struct ExecuteResponse {
 
 /// A failed run: 503 when the host had no capacity, 422 otherwise, always naming the record.
 fn run_failed(e: &RunError, done: &Executed) -> ApiError {
-    let status = if e.code == "busy" { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if e.never_started() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::UNPROCESSABLE_ENTITY };
     let mut err = ApiError::new(status, e.code, e.message.clone());
     err.details = Some(serde_json::json!({
         "executionId": done.execution_id,

@@ -39,6 +39,13 @@ pub struct RunError {
     pub message: String,
 }
 
+impl RunError {
+    /// The run found no free execution slot: nothing ran.
+    pub fn never_started(&self) -> bool {
+        self.code == "busy"
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
     pub result: Result<String, RunError>,

@@ -241,8 +241,7 @@ pub async fn execute(
         };
         // A run that found no free slot never started: its 503 is not the request's answer,
         // so a retry with the same key runs (the middleware releases the key).
-        let never_started = matches!(&outcome.result, Err(e) if e.code == "busy");
-        if !never_started {
+        if !matches!(&outcome.result, Err(e) if e.never_started()) {
             answer.record_in(c, &done).await?;
         }
         Ok::<_, ExecutionError>(done)
