@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use agora_e2e::{Options, Server, TestHttp};
 
+mod cpu;
+mod hops;
 mod runtime;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -45,6 +47,14 @@ enum Command {
         #[arg(long)]
         calls_only: bool,
     },
+    /// What one statement costs the writer, with and without the round trip to the driver.
+    Hops {
+        /// A database URL, e.g. `sqlite:///tmp/hops.db` or `$AGORA_TEST_POSTGRES_URL`.
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 20_000)]
+        statements: usize,
+    },
     Report {
         #[arg(long, default_value = "docs/benchmarks.md")]
         doc: String,
@@ -62,7 +72,8 @@ struct Stats {
 }
 
 impl Stats {
-    fn json(&mut self, scenario: &str) -> Value {
+    /// The results since `cpu` was taken, with the CPU they cost.
+    fn json(&mut self, scenario: &str, cpu: &cpu::Snapshot) -> Value {
         self.latencies_us.sort_unstable();
         let pct = |p: f64| {
             let i = ((self.latencies_us.len() as f64 * p).ceil() as usize).clamp(1, self.latencies_us.len()) - 1;
@@ -76,6 +87,7 @@ impl Stats {
             "per_second": self.requests as f64 / self.elapsed.as_secs_f64(),
             "p50_ms": pct(0.50),
             "p99_ms": pct(0.99),
+            "cpu": cpu.per_request(self.requests),
         })
     }
 }
@@ -162,15 +174,18 @@ async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) 
     })
     .await;
 
+    let pid = server.pid();
     let mut results = Vec::new();
+    let cpu = cpu::Snapshot::take(pid);
     let mut health = load(concurrency, requests, {
         let (http, base) = (http.clone(), base.clone());
         move |_| http.get(format!("{base}/health"))
     })
     .await;
-    results.push(health.json("GET /health (baseline, no database)"));
+    results.push(health.json("GET /health (baseline, no database)", &cpu));
 
     let run = agora_e2e::random_name("bench");
+    let cpu = cpu::Snapshot::take(pid);
     let mut register = load(concurrency, requests, {
         let (http, base, run) = (http.clone(), base.clone(), run.clone());
         move |i| {
@@ -179,13 +194,14 @@ async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) 
         }
     })
     .await;
-    results.push(register.json("POST /api/agents/register"));
+    results.push(register.json("POST /api/agents/register", &cpu));
 
     let mut keys = Vec::new();
     for i in 0..concurrency {
         keys.push(server.register(&format!("{run}-payer-{i}"), json!({})).await.1);
     }
     let keys = Arc::new(keys);
+    let cpu = cpu::Snapshot::take(pid);
     let mut deposits = load(concurrency, requests, {
         let (http, base, keys) = (http.clone(), base.clone(), keys.clone());
         move |i| {
@@ -195,8 +211,9 @@ async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) 
         }
     })
     .await;
-    results.push(deposits.json("POST /api/agents/wallet/deposit (one ledger transfer)"));
+    results.push(deposits.json("POST /api/agents/wallet/deposit (one ledger transfer)", &cpu));
 
+    let cpu = cpu::Snapshot::take(pid);
     let mut idem = load(concurrency, requests, {
         let (http, base, keys, run) = (http.clone(), base.clone(), keys.clone(), run.clone());
         move |i| {
@@ -207,7 +224,7 @@ async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) 
         }
     })
     .await;
-    results.push(idem.json("POST /api/agents/wallet/deposit with Idempotency-Key"));
+    results.push(idem.json("POST /api/agents/wallet/deposit with Idempotency-Key", &cpu));
 
     // Direct execution: a Wasm component, and the two ways the seeds run agents.
     let remote = TestHttp::start(|_, body| {
@@ -223,6 +240,7 @@ async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) 
     for (label, agent) in
         [("component (Wasm echo)", component_agent), ("endpoint_url agent over loopback HTTP", endpoint_agent)]
     {
+        let cpu = cpu::Snapshot::take(pid);
         let mut stats = load(concurrency, exec_requests, {
             let (http, base, keys) = (http.clone(), base.clone(), keys.clone());
             move |i| {
@@ -232,10 +250,11 @@ async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) 
             }
         })
         .await;
-        results.push(stats.json(&format!("POST /api/execute, {label}")));
+        results.push(stats.json(&format!("POST /api/execute, {label}"), &cpu));
     }
+    let cpu = cpu::Snapshot::take(pid);
     let mut shell = spawn_load(concurrency, exec_requests).await;
-    results.push(shell.json("spawn `sh -c cat` per task (shell handler, no HTTP, no database)"));
+    results.push(shell.json("spawn `sh -c cat` per task (shell handler, no HTTP, no database)", &cpu));
 
     server.assert_ledger_sound().await;
     let doc = json!({ "backend": backend, "concurrency": concurrency, "results": results });
@@ -270,16 +289,20 @@ fn report(doc_path: &str, runtime_file: Option<&str>, files: &[String]) -> anyho
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let date = chrono_free_date();
     table.push_str(&format!("{START}\nMeasured {date} on {cores} cores.\n\n"));
-    table.push_str("| backend | scenario | requests | errors | req/s | p50 ms | p99 ms | ratio to /health req/s |\n");
-    table.push_str("|---|---|---:|---:|---:|---:|---:|---:|\n");
+    table.push_str(
+        "| backend | scenario | requests | errors | req/s | p50 ms | p99 ms | ratio to /health req/s \
+         | server CPU µs/req | clients' CPU µs/req | other CPU µs/req | machine busy |\n",
+    );
+    table.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for f in files {
         let v: Value = serde_json::from_str(&std::fs::read_to_string(f).with_context(|| format!("reading {f}"))?)?;
         let results = v["results"].as_array().context("results")?;
         let baseline = results[0]["per_second"].as_f64().unwrap_or(1.0);
         for r in results {
             let rps = r["per_second"].as_f64().unwrap_or(0.0);
+            let cpu = |k: &str| r["cpu"][k].as_f64().unwrap_or(0.0);
             table.push_str(&format!(
-                "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.3} |\n",
+                "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.3} | {:.0} | {:.0} | {:.0} | {:.0}% |\n",
                 v["backend"].as_str().unwrap_or("?"),
                 r["scenario"].as_str().unwrap_or("?"),
                 r["requests"],
@@ -288,6 +311,10 @@ fn report(doc_path: &str, runtime_file: Option<&str>, files: &[String]) -> anyho
                 r["p50_ms"].as_f64().unwrap_or(0.0),
                 r["p99_ms"].as_f64().unwrap_or(0.0),
                 rps / baseline,
+                cpu("server_cpu_us"),
+                cpu("client_cpu_us"),
+                cpu("other_cpu_us"),
+                cpu("machine_busy") * 100.0,
             ));
         }
     }
@@ -330,6 +357,10 @@ async fn main() -> anyhow::Result<()> {
             measure(&backend, &out, concurrency, requests).await
         }
         Command::Runtime { out, calls, calls_only } => runtime::measure(&out, calls, calls_only).await,
+        Command::Hops { url, statements } => {
+            println!("{:#}", hops::measure(&url, statements).await?);
+            Ok(())
+        }
         Command::Report { doc, runtime, files } => report(&doc, runtime.as_deref(), &files),
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use agora_runtime::{KvStore, Runtime, RuntimeConfig};
 
+use crate::components::cache::ComponentCache;
 use crate::config::Config;
 use crate::db::Db;
 use crate::executions::slots::Slots;
@@ -29,6 +30,8 @@ pub struct App {
     pub slots: Slots,
     /// Recently verified API keys.
     pub keys: KeyCache,
+    /// Component rows, for running them.
+    pub components: ComponentCache,
 }
 
 impl App {
@@ -57,6 +60,7 @@ impl App {
             payouts: Arc::new(ManualPayouts),
             slots: Slots::new(config.execution.agent_max_concurrent_executions),
             keys: KeyCache::new(Duration::from_millis(config.access.auth_cache_ms), 100_000),
+            components: ComponentCache::new(10_000),
             db,
             config,
         }))

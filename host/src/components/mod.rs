@@ -1,6 +1,7 @@
 //! Components: publishers' signing keys, publishing (validated, signed, content-addressed,
 //! compiled once, within per-agent quotas), the component catalogue and paid trial runs.
 
+pub mod cache;
 pub mod model;
 pub mod routes;
 pub mod service;

@@ -3,6 +3,8 @@
 //! logs, stdio). The compute is paid from the publisher's wallet: `budget` cents are held,
 //! the fuel is capped at what they buy, the metered compute is billed and the rest refunded.
 
+use std::sync::Arc;
+
 use agora_runtime::{Execution, HandlerAction, IncomingMessage, Kind, PolicyDecision, ProposedAction};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -168,7 +170,7 @@ pub async fn trial(
         ComponentsError::Unavailable("the component cannot be loaded right now".into())
     })?;
     let publisher = agents::get(&app.db, agent_id).await?.ok_or(ComponentsError::NotFound)?;
-    let runner = Runner::Component(Box::new(c.clone()));
+    let runner = Runner::Component(Arc::new(c.clone()));
     let input = call.describe();
     let plan = Plan {
         agent: &publisher,

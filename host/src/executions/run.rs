@@ -1,5 +1,6 @@
 //! Runs an agent once, whatever it is made of, and reports the outcome without moving money.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use agora_runtime::{AgentOutput, AgentTask, ExecError, Execution, Grants, Invocation, Kind, Limits};
@@ -13,7 +14,7 @@ use crate::state::App;
 
 /// How an agent does its work.
 pub enum Runner {
-    Component(Box<ComponentRow>),
+    Component(Arc<ComponentRow>),
     Endpoint(String),
 }
 
@@ -94,8 +95,8 @@ impl RunOutcome {
 /// Decides how the agent runs; refuses before any money moves when it cannot.
 pub async fn runner_for(app: &App, agent: &AgentRow) -> Result<Runner, ExecutionError> {
     if let Some(id) = &agent.component_id {
-        let c = components::get(&app.db, id).await?.ok_or(ExecutionError::ComponentMissing)?;
-        return Ok(Runner::Component(Box::new(c)));
+        let c = app.components.get(&app.db, id).await?.ok_or(ExecutionError::ComponentMissing)?;
+        return Ok(Runner::Component(c));
     }
     if let Some(url) = &agent.endpoint_url {
         return Ok(Runner::Endpoint(url.clone()));
