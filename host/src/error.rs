@@ -66,6 +66,9 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
+    fn database_busy() -> Self {
+        ApiError { retry_after_secs: Some(1), ..Self::unavailable("database busy, try again") }
+    }
     /// The same error under another code.
     pub fn with_code(mut self, code: &'static str) -> Self {
         self.code = code;
@@ -103,9 +106,15 @@ impl IntoResponse for ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
+            // No connection, or still contended after every retry of the transaction: nothing
+            // was written, and the same request can succeed in a moment.
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
                 tracing::warn!(error = %err, "database unavailable");
-                ApiError::unavailable("database busy, try again")
+                ApiError::database_busy()
+            }
+            _ if crate::db::tx::is_transient(&err) => {
+                tracing::warn!(error = %err, "database contended");
+                ApiError::database_busy()
             }
             _ => {
                 tracing::error!(error = %err, "database error");
@@ -140,5 +149,56 @@ impl From<anyhow::Error> for ApiError {
     fn from(err: anyhow::Error) -> Self {
         tracing::error!(error = %format!("{err:#}"), "internal error");
         ApiError::internal()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database error with a given SQLSTATE (or SQLite result) code.
+    #[derive(Debug)]
+    struct Coded(&'static str);
+
+    impl std::fmt::Display for Coded {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "database error {}", self.0)
+        }
+    }
+    impl std::error::Error for Coded {}
+    impl sqlx::error::DatabaseError for Coded {
+        fn message(&self) -> &str {
+            "coded"
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    #[test]
+    fn contention_left_after_the_retries_is_503_with_retry_after_and_other_failures_500() {
+        for code in ["40001", "40P01", "55P03", "5"] {
+            let e = ApiError::from(sqlx::Error::Database(Box::new(Coded(code))));
+            assert_eq!(
+                (e.status, e.code, e.retry_after_secs),
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", Some(1))
+            );
+        }
+        let e = ApiError::from(sqlx::Error::PoolTimedOut);
+        assert_eq!((e.status, e.retry_after_secs), (StatusCode::SERVICE_UNAVAILABLE, Some(1)));
+        let e = ApiError::from(sqlx::Error::Database(Box::new(Coded("23505"))));
+        assert_eq!((e.status, e.code, e.retry_after_secs), (StatusCode::INTERNAL_SERVER_ERROR, "internal", None));
     }
 }

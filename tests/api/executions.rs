@@ -336,3 +336,26 @@ async fn execution_records_keep_a_bounded_part_and_old_ones_are_pruned() {
     gone.assert_error(404, "not_found");
     assert_eq!(s.get(&format!("/api/executions/{fresh}"), Some(&buyer)).await.status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn components_evicted_from_the_compiled_cache_are_prepared_again_mid_run() {
+    // A compiled-cache budget smaller than the large component: preparing either agent's
+    // component evicts the other's, so concurrent runs of the two keep finding theirs gone.
+    let s =
+        std::sync::Arc::new(Server::start_with(Options::default().env("AGORA_COMPILED_CACHE_BYTES", "1048576")).await);
+    let (echo, _, _) = s.component_agent("echo", 1, json!({})).await;
+    let (bloat, _, _) = s.component_agent("bloat", 1, json!({})).await;
+    let (_, buyer) = s.buyer(10_000).await;
+    let runs: Vec<_> = (0..24)
+        .map(|i| {
+            let (s, buyer) = (s.clone(), buyer.clone());
+            let agent = if i % 2 == 0 { echo.clone() } else { bloat.clone() };
+            tokio::spawn(async move { s.execute(&buyer, &agent, "abc", 10).await })
+        })
+        .collect();
+    for run in runs {
+        let r = run.await.unwrap();
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+    s.assert_ledger_sound().await;
+}

@@ -41,9 +41,10 @@ pub struct RunError {
 }
 
 impl RunError {
-    /// The run found no free execution slot: nothing ran.
+    /// Nothing ran: no free execution slot, or the component could not be loaded on this host.
+    /// Such a failure is the platform's, not the agent's, and the same request can succeed later.
     pub fn never_started(&self) -> bool {
-        self.code == "busy"
+        matches!(self.code, "busy" | "unavailable" | "not_prepared")
     }
 }
 
@@ -166,22 +167,34 @@ pub fn invocation(app: &App, c: &ComponentRow, namespace: String, fuel: u64) -> 
     }
 }
 
+/// How many times a run prepares its component and calls it while the call finds it evicted.
+const PREPARE_ATTEMPTS: u32 = 3;
+
 pub async fn run(app: &App, r: RunRequest<'_>) -> RunOutcome {
     match r.runner {
         Runner::Component(c) => {
-            if let Err(e) = ensure_prepared(app, c).await {
-                tracing::error!(component = %c.id, error = %e, "component not runnable");
-                return RunOutcome::failed("unavailable", "the agent's component cannot be loaded".into());
-            }
-            let invocation = invocation(app, c, r.agent.id.clone(), r.fuel);
-            let task = AgentTask {
+            let task = || AgentTask {
                 id: r.execution_id.to_string(),
                 input: r.input.to_string(),
                 params: r.params.clone(),
                 budget_cents: r.budget_cents.max(0) as u64,
                 caller: Some(r.caller_id.to_string()),
             };
-            let execution = app.runtime.run_agent(&c.digest, task, invocation).await;
+            // Another component's preparation can evict this one from the compiled cache
+            // between the check and the call; a refused call ran nothing, so it is tried again.
+            let mut attempt = 0;
+            let execution = loop {
+                attempt += 1;
+                if let Err(e) = ensure_prepared(app, c).await {
+                    tracing::error!(component = %c.id, error = %e, "component not runnable");
+                    return RunOutcome::failed("unavailable", "the agent's component cannot be loaded".into());
+                }
+                let invocation = invocation(app, c, r.agent.id.clone(), r.fuel);
+                let run = app.runtime.run_agent(&c.digest, task(), invocation).await;
+                if attempt == PREPARE_ATTEMPTS || !matches!(run.result, Err(ExecError::NotPrepared)) {
+                    break run;
+                }
+            };
             if let Err(ExecError::Busy) = &execution.result {
                 tracing::warn!("execution pool full");
             }

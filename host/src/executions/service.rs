@@ -239,8 +239,9 @@ pub async fn execute(
             cost: CostView::from_settlement(if outcome.result.is_ok() { price } else { 0 }, &money),
             balance,
         };
-        // A run that found no free slot never started: its 503 is not the request's answer,
-        // so a retry with the same key runs (the middleware releases the key).
+        // A run that never started (no free slot, component not loadable here) answers 503,
+        // which is not the request's answer: a retry with the same key runs (the middleware
+        // releases the key).
         if !matches!(&outcome.result, Err(e) if e.never_started()) {
             answer.record_in(c, &done).await?;
         }
