@@ -90,7 +90,7 @@ async fn cancel_refunds_an_open_task() {
 #[tokio::test]
 async fn a_component_agent_runs_the_task_it_accepted() {
     // Fuel, not time, stops the spinning run below: a loaded machine cannot make it flaky.
-    let s = Server::start_with(agora_e2e::Options::default().env("AGORA_FUEL_PER_CENT", "10000000")).await;
+    let s = Server::start_with(agora_e2e::Options::default().env("AGORA_FUEL_PER_CENT", "10000")).await;
     let (_, poster) = s.buyer(0).await;
     let (worker, worker_key, _) = s.component_agent("summarize", 0, json!({})).await;
     let text = "Agora runs agents as components. Components are sandboxed. The weather is nice.";
@@ -106,7 +106,14 @@ async fn a_component_agent_runs_the_task_it_accepted() {
     let e = s.get(&format!("/api/executions/{exec}"), Some(&poster)).await;
     assert_eq!(e.body["data"]["task_id"], id);
     assert_eq!(e.body["data"]["agent_id"], worker);
-    assert_eq!(s.balance(&worker_key).await, 100 + 45);
+    // The record shows what the task's budget paid: the worker's price, the fee, the compute.
+    let cost = &e.body["data"]["cost"];
+    let compute = e.body["data"]["usage"]["fuel"].as_i64().unwrap() / 10_000;
+    assert!(compute > 0, "{}", e.body);
+    assert_eq!(cost["compute_cents"], compute, "{}", e.body);
+    assert_eq!(cost["price_cents"], 50 - compute, "{}", e.body);
+    let earned = 50 - compute - cost["fee_cents"].as_i64().unwrap();
+    assert_eq!(s.balance(&worker_key).await, 100 + earned);
 
     // A failing run leaves the task assigned and its budget held; the worker pays the compute
     // its run burned, never more than the budget.

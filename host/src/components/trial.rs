@@ -191,8 +191,14 @@ pub async fn trial(
     let outcome = data.outcome();
     let compute = compute_cents(app, data.usage.fuel).min(budget);
     transaction!(app.db, |c| async {
-        let money =
-            executions::settle_in(c, app, &started, &outcome, Charge { payee_id: agent_id, price: 0, compute }).await?;
+        let money = executions::settle_in(
+            c,
+            app,
+            &started,
+            &outcome,
+            Charge { payee_id: agent_id, price: 0, compute, paid_elsewhere: None },
+        )
+        .await?;
         data.cost = CostView::from_settlement(0, &money);
         data.balance = ledger::balance_in(c, agent_id).await?.balance_cents;
         answer.record_in(c, &data).await?;

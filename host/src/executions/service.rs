@@ -135,6 +135,9 @@ pub struct Charge<'a> {
     pub price: i64,
     /// Billed to the platform whatever the outcome.
     pub compute: i64,
+    /// When another hold paid for the run (a task's budget), its settlement: the run's record
+    /// shows that cost rather than this hold's.
+    pub paid_elsewhere: Option<&'a Settlement>,
 }
 
 /// Settles the run's hold and finishes its record, in the caller's transaction: on success
@@ -157,7 +160,11 @@ pub async fn settle_in(
     if outcome.result.is_ok() && charge.price > 0 {
         agents::count_completed_job(c, charge.payee_id).await?;
     }
-    store::finish(c, &started.execution_id, outcome, &money, price, record_bytes(app)).await?;
+    let (recorded, recorded_price) = match charge.paid_elsewhere {
+        Some(paid) => (paid, paid.paid_to_payee + paid.fee),
+        None => (&money, price),
+    };
+    store::finish(c, &started.execution_id, outcome, recorded, recorded_price, record_bytes(app)).await?;
     Ok(money)
 }
 
@@ -229,9 +236,13 @@ pub async fn execute(
     let outcome = run(app, &plan, &started).await;
     let compute = compute_cents(app, outcome.fuel).min(budget - price);
     transaction!(app.db, |c| async {
-        let charge = Charge { payee_id: &agent.id, price, compute };
+        let charge = Charge { payee_id: &agent.id, price, compute, paid_elsewhere: None };
         let money = settle_in(c, app, &started, &outcome, charge).await?;
-        let balance = ledger::balance_in(c, buyer_id).await?.balance_cents;
+        // The refund's transfer row knows the buyer's balance; only without one is it read.
+        let balance = match money.balance_after(&ledger::wallet_account(buyer_id)) {
+            Some(balance) => balance,
+            None => ledger::balance_in(c, buyer_id).await?.balance_cents,
+        };
         let done = Executed {
             execution_id: started.execution_id.clone(),
             result: outcome.result.clone(),

@@ -210,11 +210,17 @@ pub async fn run(app: &App, worker_id: &str, id: &str, answer: Answer<'_, TaskRu
     let ran = transaction!(app.db, |c| async {
         // The budget pays for a successful run that completes the task, and the worker's hold
         // goes back whole; otherwise the worker pays the compute.
-        let closed = match &outcome.result {
-            Ok(output) => close_in(c, app, &task, worker_id, output, compute).await?.is_some(),
-            Err(_) => false,
+        let paid = match &outcome.result {
+            Ok(output) => close_in(c, app, &task, worker_id, output, compute).await?,
+            Err(_) => None,
         };
-        let charge = Charge { payee_id: worker_id, price: 0, compute: if closed { 0 } else { compute } };
+        let closed = paid.is_some();
+        let charge = Charge {
+            payee_id: worker_id,
+            price: 0,
+            compute: if closed { 0 } else { compute },
+            paid_elsewhere: paid.as_ref(),
+        };
         executions::settle_in(c, app, &started, &outcome, charge).await?;
         if outcome.result.is_ok() && !closed {
             return Ok(None);

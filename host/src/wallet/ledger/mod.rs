@@ -115,6 +115,22 @@ pub struct Settlement {
     pub transfers: Vec<Transfer>,
 }
 
+impl Settlement {
+    /// The balance `account` was left with by the last of this settlement's transfers that
+    /// touched it, if any did: exact at the settlement, in its transaction.
+    pub fn balance_after(&self, account: &str) -> Option<i64> {
+        self.transfers.iter().rev().find_map(|t| {
+            if t.credit_account == account {
+                Some(t.credit_balance_after)
+            } else if t.debit_account == account {
+                Some(t.debit_balance_after)
+            } else {
+                None
+            }
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Balance {
