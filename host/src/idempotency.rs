@@ -228,6 +228,14 @@ impl<'a, T> Answer<'a, T> {
     }
 }
 
+pub const PURGE_EXPIRED: crate::scheduler::KindSpec =
+    crate::scheduler::KindSpec::every("idempotency.purge_expired", std::time::Duration::from_secs(60));
+
+/// Purges expired keys every minute.
+pub fn register(jobs: &mut crate::scheduler::Registry<crate::state::App>) {
+    jobs.add(PURGE_EXPIRED, |app, _| async move { purge_expired(&app.db).await.map(drop).map_err(|e| e.to_string()) });
+}
+
 /// Forgets keys older than the retention period; returns how many.
 pub async fn purge_expired(db: &Db) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")

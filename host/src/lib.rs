@@ -18,6 +18,7 @@ pub mod http;
 pub mod idempotency;
 pub mod identity;
 pub mod kv;
+pub mod scheduler;
 pub mod secrets;
 pub mod server;
 pub mod state;

@@ -26,7 +26,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::ApiError;
 use crate::http::{auth, idempotency, rate_limit, request};
 use crate::state::App;
-use crate::{admin, agents, components, executions, health, idempotency as keys, tasks, wallet};
+use crate::{admin, agents, components, executions, health, idempotency as keys, scheduler, tasks, wallet};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -231,31 +231,20 @@ async fn accept_loop(
     Ok(())
 }
 
-/// The periodic sweeps: interrupted executions, old execution records, expired idempotency
-/// keys. Stopped (between runs) with the server.
-fn start_workers(app: Arc<App>, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => sweep(&app).await,
-                _ = stop.changed() => return,
-            }
-        }
-    })
+/// The scheduler's worker with every domain's job kinds; stopped with the server, after the
+/// jobs it started.
+fn start_workers(app: Arc<App>, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    let mut jobs = scheduler::Registry::default();
+    keys::register(&mut jobs);
+    executions::jobs::register(&mut jobs);
+    scheduler::register(&mut jobs);
+    let worker = scheduler::Scheduler::new(app.db.clone(), app.clone(), jobs, WORKER_CONCURRENCY, WORKER_POLL);
+    tokio::spawn(worker.run(stop))
 }
 
-async fn sweep(app: &App) {
-    if let Err(e) = keys::purge_expired(&app.db).await {
-        tracing::warn!(error = %e, "purging idempotency keys failed");
-    }
-    if let Err(e) = executions::jobs::recover_interrupted(app).await {
-        tracing::warn!(error = %e, "recovering interrupted executions failed");
-    }
-    if let Err(e) = executions::jobs::prune_records(app).await {
-        tracing::warn!(error = %e, "pruning old execution records failed");
-    }
-}
+/// Jobs one host runs at once, and how often an idle host looks for jobs other hosts added.
+const WORKER_CONCURRENCY: usize = 8;
+const WORKER_POLL: Duration = Duration::from_secs(1);
 
 /// Lifts the soft limit on open files to the hard limit, so that the connection cap, not the
 /// default soft limit (often 1024), bounds how many clients the server holds.

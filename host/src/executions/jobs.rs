@@ -1,13 +1,24 @@
 //! Background work of the executions: refunding runs their host died in, and pruning old
-//! records.
+//! records. Both are recurring scheduler jobs.
 
 use std::time::Duration;
 
 use super::store;
 use crate::db::now_ms;
+use crate::scheduler::{KindSpec, Registry};
 use crate::state::App;
 use crate::transaction;
 use crate::wallet::ledger::{self, LedgerError};
+
+pub const RECOVER_INTERRUPTED: KindSpec = KindSpec::every("executions.recover_interrupted", Duration::from_secs(60));
+pub const PRUNE_RECORDS: KindSpec = KindSpec::every("executions.prune_records", Duration::from_secs(600));
+
+pub fn register(jobs: &mut Registry<App>) {
+    jobs.add(RECOVER_INTERRUPTED, |app, _| async move {
+        recover_interrupted(&app).await.map(drop).map_err(|e| e.to_string())
+    });
+    jobs.add(PRUNE_RECORDS, |app, _| async move { prune_records(&app).await.map(drop).map_err(|e| e.to_string()) });
+}
 
 pub fn stale_after(app: &App) -> Duration {
     let e = &app.config.execution;

@@ -1,0 +1,182 @@
+//! The worker inside `agora serve`: claims due jobs of the kinds it knows with a lease, runs up
+//! to `concurrency` at once, each under its kind's time limit, and records how each ended.
+//! Several hosts can run workers on one database: a claim is one statement (skipping rows
+//! another host is claiming on PostgreSQL), and a host whose lease ran out can no longer
+//! record an end for a job another host took over.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::model::{Job, Next};
+use super::registry::{Kind, Registry};
+use super::store;
+use crate::db::{new_id, now_ms, Db};
+use crate::transaction;
+
+/// Time added to a kind's time limit for its lease: a run that hit its limit still has time to
+/// record how it ended before another host may take the job.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+/// The shortest wait between looks for due jobs.
+const MIN_WAIT_MS: i64 = 20;
+
+pub struct Scheduler<C> {
+    db: Db,
+    ctx: Arc<C>,
+    registry: Arc<Registry<C>>,
+    /// This host's name in leases.
+    owner: String,
+    concurrency: usize,
+    /// How long an idle worker waits before looking for jobs other hosts added.
+    poll: Duration,
+}
+
+impl<C: Send + Sync + 'static> Scheduler<C> {
+    pub fn new(db: Db, ctx: Arc<C>, registry: Registry<C>, concurrency: usize, poll: Duration) -> Arc<Scheduler<C>> {
+        Arc::new(Scheduler {
+            db,
+            ctx,
+            registry: Arc::new(registry),
+            owner: format!("host-{}", new_id()),
+            concurrency: concurrency.max(1),
+            poll,
+        })
+    }
+
+    /// Makes sure every recurring kind has its job, due now: recurring work runs when a host
+    /// starts.
+    pub async fn ensure_recurring(&self) -> Result<(), sqlx::Error> {
+        let now = now_ms();
+        for kind in self.registry.recurring() {
+            let spec = kind.spec;
+            transaction!(self.db, |c| async move {
+                let job = super::model::NewJob {
+                    kind: spec.name,
+                    key: Some(RECURRING_KEY),
+                    payload: &serde_json::Value::Null,
+                    run_at: now,
+                    max_attempts: spec.max_attempts,
+                };
+                if !store::insert(c, &job).await? {
+                    store::run_no_later_than(c, spec.name, RECURRING_KEY, now).await?;
+                }
+                Ok::<_, sqlx::Error>(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Runs until `stop` turns true, then waits for the jobs it started.
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        if let Err(e) = self.ensure_recurring().await {
+            tracing::error!(error = %e, "could not schedule the recurring jobs");
+        }
+        let mut running = JoinSet::new();
+        loop {
+            let free = self.concurrency - running.len();
+            if free > 0 {
+                let claimed = self.claim(free).await;
+                let all_taken = claimed.len() == free;
+                for job in claimed {
+                    running.spawn(self.clone().run_one(job));
+                }
+                if all_taken {
+                    continue; // more may be due: wait for a free slot below
+                }
+            }
+            // With every slot taken, only a job ending (or the stop) matters.
+            let full = running.len() == self.concurrency;
+            let wait = if full { self.poll } else { self.until_next_due().await };
+            tokio::select! {
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                () = tokio::time::sleep(wait), if !full => {}
+                _ = stop.changed() => break,
+            }
+        }
+        while running.join_next().await.is_some() {}
+    }
+
+    /// Claims and runs every job due now (up to `concurrency` at a time), and returns how many
+    /// ran: for tests and the CLI.
+    pub async fn run_due(self: &Arc<Self>) -> usize {
+        let mut ran = 0;
+        loop {
+            let claimed = self.claim(self.concurrency).await;
+            if claimed.is_empty() {
+                return ran;
+            }
+            ran += claimed.len();
+            let mut running = JoinSet::new();
+            for job in claimed {
+                running.spawn(self.clone().run_one(job));
+            }
+            while running.join_next().await.is_some() {}
+        }
+    }
+
+    async fn claim(&self, limit: usize) -> Vec<Job> {
+        let kinds = self.registry.names();
+        // The lease covers the slowest kind: a claim does not know which kinds it gets.
+        let longest = kinds.iter().filter_map(|k| self.registry.get(k)).map(|k| k.spec.timeout).max();
+        let lease_until = now_ms() + (longest.unwrap_or_default() + LEASE_MARGIN).as_millis() as i64;
+        let (backend, owner) = (self.db.backend, &self.owner);
+        let claimed = transaction!(self.db, |c| store::claim(c, backend, &kinds, owner, lease_until, limit as i64));
+        claimed.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "claiming scheduled jobs failed");
+            Vec::new()
+        })
+    }
+
+    /// How long to wait for the next job: until the next one is due, at most `poll`, and at
+    /// least a moment (a due job still waiting is being claimed by another host).
+    async fn until_next_due(&self) -> Duration {
+        let poll = self.poll.as_millis() as i64;
+        match store::next_due(&self.db, &self.registry.names()).await {
+            Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(MIN_WAIT_MS.min(poll), poll) as u64),
+            _ => self.poll,
+        }
+    }
+
+    async fn run_one(self: Arc<Self>, job: Job) {
+        let Some(kind) = self.registry.get(&job.kind) else { return };
+        let outcome = match tokio::time::timeout(kind.spec.timeout, (kind.handler)(self.ctx.clone(), job.clone())).await
+        {
+            Ok(result) => result,
+            Err(_) => Err(format!("timed out after {:?}", kind.spec.timeout)),
+        };
+        let next = next_after(kind, &job, outcome, now_ms());
+        if let Next::Failed { error } | Next::Retry { error, .. } = &next {
+            tracing::warn!(kind = %job.kind, id = %job.id, attempts = job.attempts, %error, "scheduled job failed");
+        }
+        let (id, owner) = (&job.id, &self.owner);
+        match transaction!(self.db, |c| store::finish(c, id, owner, &next)) {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(kind = %job.kind, id = %job.id, "job taken over by another host before it ended")
+            }
+            Err(e) => tracing::error!(kind = %job.kind, id = %job.id, error = %e, "recording a job's end failed"),
+        }
+    }
+}
+
+/// The key of a recurring kind's one job.
+const RECURRING_KEY: &str = "recurring";
+
+/// What a run's outcome makes of the job.
+fn next_after<C>(kind: &Kind<C>, job: &Job, outcome: Result<(), String>, now: i64) -> Next {
+    let spec = &kind.spec;
+    match (outcome, spec.every) {
+        (Ok(()), None) => Next::Done,
+        (Ok(()), Some(every)) => Next::Again { run_at: now + every.as_millis() as i64 },
+        // Recurring work is never given up: it runs again after the backoff or at its next
+        // time, whichever is sooner.
+        (Err(error), Some(every)) => {
+            Next::Retry { run_at: now + spec.backoff.after(job.attempts).min(every).as_millis() as i64, error }
+        }
+        (Err(error), None) if job.attempts >= job.max_attempts => Next::Failed { error },
+        (Err(error), None) => Next::Retry { run_at: now + spec.backoff.after(job.attempts).as_millis() as i64, error },
+    }
+}
