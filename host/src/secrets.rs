@@ -23,9 +23,24 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 
 /// Hex HMAC-SHA256 of `body` under `secret`.
 pub fn hmac_sha256_hex(secret: &[u8], body: &[u8]) -> String {
+    hex::encode(hmac_sha256(secret, &[body]))
+}
+
+/// HMAC-SHA256 of the concatenated `parts` under `secret`.
+pub fn hmac_sha256(secret: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// `len` bytes from the OS-seeded thread RNG.
+pub fn random_bytes(len: usize) -> Vec<u8> {
+    use rand::RngCore;
+    let mut bytes = vec![0u8; len];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes
 }
 
 #[cfg(test)]

@@ -26,14 +26,14 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::ApiError;
 use crate::http::{auth, idempotency, rate_limit, request};
 use crate::state::App;
-use crate::{admin, agents, components, executions, health, idempotency as keys, scheduler, tasks, wallet};
+use crate::{admin, agents, components, executions, health, idempotency as keys, scheduler, tasks, wallet, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Agora API", description = "Agent runtime platform: marketplace, wallet and sandboxed execution."),
     modifiers(&Security),
     tags((name = "agents"), (name = "wallet"), (name = "components"), (name = "execution"), (name = "tasks"),
-        (name = "admin"), (name = "health"))
+        (name = "webhooks"), (name = "admin"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -108,6 +108,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(components::routes::router(app.config.components.max_component_bytes as usize))
         .merge(executions::routes::router())
         .merge(tasks::routes::router())
+        .merge(webhooks::routes::router())
         .merge(money)
         .merge(admin::router())
         .split_for_parts();
@@ -237,6 +238,8 @@ fn start_workers(app: Arc<App>, stop: watch::Receiver<bool>) -> tokio::task::Joi
     let mut jobs = scheduler::Registry::default();
     keys::register(&mut jobs);
     executions::jobs::register(&mut jobs);
+    tasks::jobs::register(&mut jobs);
+    webhooks::deliver::register(&mut jobs, &app.config);
     scheduler::register(&mut jobs);
     let worker = scheduler::Scheduler::new(app.db.clone(), app.clone(), jobs, WORKER_CONCURRENCY, WORKER_POLL);
     tokio::spawn(worker.run(stop))

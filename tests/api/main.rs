@@ -16,3 +16,4 @@ mod scheduler;
 mod tasks;
 mod uploads;
 mod wallet;
+mod webhooks;

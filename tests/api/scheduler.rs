@@ -24,12 +24,12 @@ impl Seen {
 }
 
 const COUNT: KindSpec = KindSpec::once("test.count");
-const NO_WAIT: Backoff = Backoff { first: Duration::ZERO, factor: 1, max: Duration::ZERO };
+const NO_WAIT: Backoff = Backoff::exponential(Duration::ZERO, 1, Duration::ZERO);
 /// Fails until its third run.
 const FLAKY: KindSpec = KindSpec::once("test.flaky").attempts(5, NO_WAIT);
 /// Always fails; waits an hour before its next run.
 const BROKEN: KindSpec = KindSpec::once("test.broken")
-    .attempts(3, Backoff { first: Duration::from_secs(3600), factor: 2, max: Duration::from_secs(7200) });
+    .attempts(3, Backoff::exponential(Duration::from_secs(3600), 2, Duration::from_secs(7200)));
 const HOPELESS: KindSpec = KindSpec::once("test.hopeless").attempts(3, NO_WAIT);
 const SLOW: KindSpec = KindSpec::once("test.slow").timeout(Duration::from_millis(50)).attempts(1, NO_WAIT);
 

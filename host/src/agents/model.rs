@@ -254,12 +254,6 @@ pub struct ClaimRequest {
     pub token: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct WebhookRequest {
-    #[serde(alias = "webhookUrl")]
-    pub webhook_url: String,
-}
-
 /// Directory query (`GET /api/agents`).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]

@@ -23,7 +23,6 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(claim))
         .routes(routes!(me, update_me))
         .routes(routes!(setup))
-        .routes(routes!(get_webhook, set_webhook))
         .routes(routes!(directory))
         .routes(routes!(profile))
 }
@@ -245,54 +244,6 @@ async fn setup(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<Se
         steps,
         balance,
     }))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct WebhookView {
-    /// Masked: only the last characters are shown.
-    pub webhook_url: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct WebhookResponse {
-    pub success: bool,
-    pub data: WebhookView,
-    pub balance: i64,
-}
-
-fn mask(url: &str) -> String {
-    let tail: String = url.chars().rev().take(10).collect::<Vec<_>>().into_iter().rev().collect();
-    format!("...{tail}")
-}
-
-async fn webhook_response(app: &App, agent_id: &str) -> ApiResult<Json<WebhookResponse>> {
-    let a = service::get(app, agent_id).await?;
-    let balance = app.ledger.balance(agent_id).await?.balance_cents;
-    Ok(Json(WebhookResponse {
-        success: true,
-        data: WebhookView { webhook_url: a.webhook_url.as_deref().map(mask) },
-        balance,
-    }))
-}
-
-/// Your webhook URL, masked.
-#[utoipa::path(get, path = "/api/agents/me/webhook", tag = "agents", security(("api_key" = [])),
-    responses((status = 200, body = WebhookResponse), (status = 401, body = ErrorBody)))]
-async fn get_webhook(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<WebhookResponse>> {
-    webhook_response(&app, &who.agent_id).await
-}
-
-/// Set your webhook URL (https).
-#[utoipa::path(put, path = "/api/agents/me/webhook", tag = "agents", security(("api_key" = [])),
-    request_body = WebhookRequest,
-    responses((status = 200, body = WebhookResponse), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn set_webhook(
-    State(app): State<Arc<App>>,
-    who: AgentAuth,
-    ApiJson(req): ApiJson<WebhookRequest>,
-) -> ApiResult<Json<WebhookResponse>> {
-    service::set_webhook(&app, &who.agent_id, &req.webhook_url).await?;
-    webhook_response(&app, &who.agent_id).await
 }
 
 #[derive(Serialize, ToSchema)]

@@ -130,6 +130,8 @@ mod tests {
             ("log_format", _) => "json".to_string(),
             ("log_level", _) => "debug".to_string(),
             ("self_deposit", _) => "refuse".to_string(),
+            ("webhook_retry_schedule_ms", _) => "100,200".to_string(),
+            ("public_url", _) => "https://agora.example".to_string(),
             (_, Value::Integer(i)) => (i + 1).to_string(),
             (_, Value::Boolean(b)) => (!b).to_string(),
             (name, other) => panic!("no sample for {name} = {other}"),

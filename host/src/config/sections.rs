@@ -295,6 +295,53 @@ impl Execution {
     }
 }
 
+/// Webhooks: how deliveries are sent and retried.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Webhooks {
+    /// How long one delivery attempt may take, connecting and reading the answer.
+    pub webhook_timeout_ms: u64,
+    /// Pauses before each retry of a failed delivery, in milliseconds, comma-separated; one
+    /// attempt more than pauses, then the delivery is failed.
+    pub webhook_retry_schedule_ms: String,
+    /// Where this platform is reached from outside, for links in payloads (`marketplace_url`);
+    /// empty means `http://<listen>`.
+    pub public_url: String,
+}
+
+impl Default for Webhooks {
+    fn default() -> Self {
+        Webhooks {
+            webhook_timeout_ms: 15_000,
+            // 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: Svix's schedule, 8 attempts in about 27 hours.
+            webhook_retry_schedule_ms: "5000,300000,1800000,7200000,18000000,36000000,36000000".into(),
+            public_url: String::new(),
+        }
+    }
+}
+
+impl Webhooks {
+    /// The retry pauses.
+    pub fn retry_schedule(&self) -> Result<Vec<std::time::Duration>, String> {
+        let steps: Result<Vec<u64>, _> = self.webhook_retry_schedule_ms.split(',').map(|s| s.trim().parse()).collect();
+        match steps {
+            Ok(steps) if !steps.is_empty() && steps.len() <= 20 && steps.iter().all(|&ms| ms <= 7 * 24 * 3_600_000) => {
+                Ok(steps.into_iter().map(std::time::Duration::from_millis).collect())
+            }
+            _ => Err("webhook_retry_schedule_ms must be 1 to 20 comma-separated milliseconds of at most a week".into()),
+        }
+    }
+
+    fn check(&self) -> Check {
+        within("webhook_timeout_ms", self.webhook_timeout_ms, 100, 120_000)?;
+        self.retry_schedule()?;
+        if !self.public_url.is_empty() && url::Url::parse(&self.public_url).is_err() {
+            return Err("public_url must be empty or a URL".into());
+        }
+        Ok(())
+    }
+}
+
 /// Every section, flattened: the public names are the fields' names.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Config {
@@ -310,6 +357,8 @@ pub struct Config {
     pub components: Components,
     #[serde(flatten)]
     pub execution: Execution,
+    #[serde(flatten)]
+    pub webhooks: Webhooks,
 }
 
 impl Config {
@@ -319,6 +368,7 @@ impl Config {
         self.access.check()?;
         self.money.check()?;
         self.components.check()?;
-        self.execution.check()
+        self.execution.check()?;
+        self.webhooks.check()
     }
 }

@@ -13,25 +13,40 @@ type BoxFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 pub type Handler<C> = Arc<dyn Fn(Arc<C>, Job) -> BoxFuture + Send + Sync>;
 
 /// The pause before a failed job runs again: `first`, then `factor` times longer each time, at
-/// most `max`, each lengthened by up to a quarter at random so that jobs failing together do
-/// not retry together.
+/// most `max`; or, with `steps`, the step for the attempt (the last one repeating). Each pause
+/// is lengthened by up to a quarter at random so that jobs failing together do not retry
+/// together.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
     pub first: Duration,
     pub factor: u32,
     pub max: Duration,
+    pub steps: &'static [Duration],
 }
 
 impl Default for Backoff {
     /// 5 s, 20 s, 80 s, ... up to an hour.
     fn default() -> Self {
-        Backoff { first: Duration::from_secs(5), factor: 4, max: Duration::from_secs(3600) }
+        Backoff::exponential(Duration::from_secs(5), 4, Duration::from_secs(3600))
     }
 }
 
 impl Backoff {
+    pub const fn exponential(first: Duration, factor: u32, max: Duration) -> Backoff {
+        Backoff { first, factor, max, steps: &[] }
+    }
+
+    /// A fixed schedule: the pause after the n-th failure is `steps[n - 1]` (the last repeating).
+    pub const fn schedule(steps: &'static [Duration]) -> Backoff {
+        Backoff { first: Duration::ZERO, factor: 1, max: Duration::ZERO, steps }
+    }
+
     /// The pause after the `attempts`-th failed run (1 for the first), without the jitter.
     pub fn base(&self, attempts: i64) -> Duration {
+        if let Some(last) = self.steps.last() {
+            let i = (attempts.max(1) - 1) as usize;
+            return self.steps.get(i).copied().unwrap_or(*last);
+        }
         let mut pause = self.first;
         for _ in 1..attempts.max(1) {
             pause = pause.saturating_mul(self.factor);
@@ -108,7 +123,7 @@ impl KindSpec {
             name,
             timeout: Duration::from_secs(60),
             max_attempts: 8,
-            backoff: Backoff { first: Duration::from_secs(5), factor: 4, max: Duration::from_secs(3600) },
+            backoff: Backoff::exponential(Duration::from_secs(5), 4, Duration::from_secs(3600)),
             every: None,
         }
     }
@@ -140,5 +155,9 @@ mod tests {
             let pause = b.after(n);
             assert!(pause >= b.base(n) && pause <= b.base(n) + b.base(n) / 4, "{n}: {pause:?}");
         }
+        const STEPS: &[Duration] = &[Duration::from_secs(5), Duration::from_secs(300)];
+        let s = Backoff::schedule(STEPS);
+        let secs: Vec<u64> = (1..=3).map(|n| s.base(n).as_secs()).collect();
+        assert_eq!(secs, [5, 300, 300]);
     }
 }

@@ -2,6 +2,7 @@
 //! completed (the worker is paid the budget less the platform fee) or cancelled by the poster
 //! while open (refunded). A worker backed by a component can have the task run for it.
 
+pub mod jobs;
 pub mod model;
 pub mod routes;
 pub mod service;

@@ -60,6 +60,8 @@ pub async fn post(
             hold_id: &hold.id,
         };
         store::insert(c, &task).await?;
+        let announce = serde_json::json!({ "task_id": id });
+        crate::scheduler::enqueue(c, super::jobs::ANNOUNCE, Some(&id), &announce, None).await?;
         let done = outcome_in(c, &id, poster_id).await?;
         answer.record_in(c, &done).await?;
         Ok::<_, TaskError>(done)

@@ -118,3 +118,21 @@ pub async fn list(
     let rows = rows.iter().map(<TaskRow as sqlx::FromRow<_>>::from_row).collect::<Result<Vec<_>, _>>()?;
     Ok((rows, total))
 }
+
+/// Active agents other than the poster that list any of `capabilities` and have a webhook URL.
+pub async fn agents_to_announce(db: &Db, poster_id: &str, capabilities: &[String]) -> Result<Vec<String>, sqlx::Error> {
+    if capabilities.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (0..capabilities.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "SELECT DISTINCT a.id FROM agents a JOIN agent_capabilities ac ON ac.agent_id = a.id \
+         WHERE a.webhook_url IS NOT NULL AND a.status = $1 AND a.id <> $2 AND ac.capability IN ({}) ORDER BY a.id",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_scalar(&sql).bind(crate::agents::model::AgentStatus::Active.as_str()).bind(poster_id);
+    for capability in capabilities {
+        query = query.bind(capability);
+    }
+    query.fetch_all(&db.read).await
+}

@@ -1,0 +1,56 @@
+//! The event catalogue and the outbox. A domain records an event with `record`, inside the
+//! transaction of the change it describes: the event, and a webhook delivery when its agent has
+//! a webhook URL (sent later by a scheduler job), exist exactly when the change was committed.
+//! Nothing is sent from inside a request.
+
+use serde_json::Value;
+use sqlx::AnyConnection;
+
+use crate::db::{new_id, now_ms};
+
+/// The event types Agora emits. `payload` bodies follow the seed document that names each:
+/// AgentMarket's `{event, task, marketplace_url}` for `task.posted`, Toku's `{event, data,
+/// timestamp, jobId?, agentId}` for the others.
+pub mod types {
+    pub const TASK_POSTED: &str = "task.posted";
+    pub const WEBHOOK_TEST: &str = "webhook.test";
+}
+
+/// Records `body` as the event `event_type` for `agent_id`, at most once per type, agent and
+/// `subject` (a task or job id); queues its webhook delivery if the agent has a webhook URL.
+/// Returns the event's id if it was new.
+pub async fn record(
+    c: &mut AnyConnection,
+    event_type: &str,
+    agent_id: &str,
+    subject: Option<&str>,
+    body: &Value,
+) -> Result<Option<String>, sqlx::Error> {
+    let Some(id) = insert(c, event_type, agent_id, subject, body).await? else { return Ok(None) };
+    crate::webhooks::queue_delivery(c, &id, agent_id, event_type).await?;
+    Ok(Some(id))
+}
+
+/// Records the event only (no delivery); its id if it was new.
+pub async fn insert(
+    c: &mut AnyConnection,
+    event_type: &str,
+    agent_id: &str,
+    subject: Option<&str>,
+    body: &Value,
+) -> Result<Option<String>, sqlx::Error> {
+    let id = new_id();
+    let inserted = sqlx::query(
+        "INSERT INTO events (id, type, agent_id, subject, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (type, agent_id, subject) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(event_type)
+    .bind(agent_id)
+    .bind(subject)
+    .bind(body.to_string())
+    .bind(now_ms())
+    .execute(&mut *c)
+    .await?;
+    Ok((inserted.rows_affected() == 1).then_some(id))
+}

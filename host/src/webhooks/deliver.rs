@@ -1,0 +1,148 @@
+//! Sending one delivery attempt, and the scheduler job that sends and retries deliveries.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use serde_json::json;
+
+use super::model::{DeliveryRow, DeliveryStatus, Secrets};
+use super::{signing, store};
+use crate::scheduler::{Backoff, Job, KindSpec, Registry};
+use crate::state::App;
+use crate::transaction;
+
+/// The job kind as enqueued: the delivery job itself decides when it has run out of attempts
+/// (from the configured schedule), so the row's own limit is only a backstop.
+pub const DELIVER: KindSpec = KindSpec::once("webhooks.deliver")
+    .attempts(1_000, Backoff::exponential(Duration::from_secs(5), 4, Duration::from_secs(3600)));
+
+/// Bytes of an answer read at most, and kept as its excerpt.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+const EXCERPT_CHARS: usize = 1024;
+
+pub fn register(jobs: &mut Registry<App>, config: &crate::config::Config) {
+    let schedule = config.webhooks.retry_schedule().unwrap_or_default();
+    // The schedule lives as long as the process; it is made once, at start.
+    let steps: &'static [Duration] = Box::leak(schedule.into_boxed_slice());
+    let timeout = Duration::from_millis(config.webhooks.webhook_timeout_ms) + Duration::from_secs(5);
+    let spec = DELIVER.timeout(timeout).attempts(DELIVER.max_attempts, Backoff::schedule(steps));
+    jobs.add(spec, move |app: Arc<App>, job: Job| async move { run(&app, &job, steps.len() as i64 + 1).await });
+}
+
+/// Sends the delivery named in the job once; an `Err` makes the scheduler retry it.
+async fn run(app: &App, job: &Job, max_attempts: i64) -> Result<(), String> {
+    let id = job.payload["delivery"].as_str().unwrap_or_default();
+    let found = store::for_sending(&app.db, id).await.map_err(|e| e.to_string())?;
+    let Some((delivery, url)) = found else { return Ok(()) };
+    if delivery.status != DeliveryStatus::Pending.as_str() {
+        return Ok(());
+    }
+    let Some(url) = url else {
+        transaction!(app.db, |c| store::give_up(c, id, "the agent has no webhook URL")).map_err(|e| e.to_string())?;
+        return Ok(());
+    };
+    let agent = delivery.agent_id.clone();
+    let secrets = transaction!(app.db, |c| store::ensure_secrets(c, &agent, &signing::new_secret()))
+        .map_err(|e| e.to_string())?;
+    let sent = send(app, &delivery, &url, &secrets).await;
+    let last = delivery.attempts + 1 >= max_attempts;
+    let status = match (&sent.error, last) {
+        (None, _) => DeliveryStatus::Delivered,
+        (Some(_), true) => DeliveryStatus::Failed,
+        (Some(_), false) => DeliveryStatus::Pending,
+    };
+    let attempt = store::Attempt {
+        delivery_id: id,
+        url: &url,
+        status_code: sent.status_code,
+        latency_ms: sent.latency_ms,
+        error: sent.error.as_deref(),
+        response_excerpt: sent.excerpt.as_deref(),
+    };
+    transaction!(app.db, |c| store::record_attempt(c, &attempt, status)).map_err(|e| e.to_string())?;
+    match (sent.error, status) {
+        (Some(error), DeliveryStatus::Pending) => Err(error),
+        _ => Ok(()),
+    }
+}
+
+/// What one attempt got.
+pub struct Sent {
+    pub status_code: Option<i64>,
+    pub latency_ms: i64,
+    /// Why it did not succeed; `None` on a 2xx.
+    pub error: Option<String>,
+    pub excerpt: Option<String>,
+}
+
+/// POSTs the delivery's payload to `url`, signed with every valid secret; never follows a
+/// redirect, refuses internal addresses unless the operator allows them, and gives up after
+/// the configured time.
+pub async fn send(app: &App, delivery: &DeliveryRow, url: &str, secrets: &Secrets) -> Sent {
+    let started = Instant::now();
+    let done = |status_code: Option<i64>, error: Option<String>, excerpt: Option<String>| Sent {
+        status_code,
+        latency_ms: started.elapsed().as_millis() as i64,
+        error,
+        excerpt,
+    };
+    let parsed = match url::Url::parse(url) {
+        Ok(u) => u,
+        Err(_) => return done(None, Some("the webhook URL is not a URL".into()), None),
+    };
+    let addr = match agora_runtime::net::resolve_allowed(&parsed, app.config.execution.allow_private_http).await {
+        Ok(addr) => addr,
+        Err(m) => return done(None, Some(format!("the webhook URL cannot be called: {m}")), None),
+    };
+    let body = delivery.payload.as_bytes();
+    let timestamp = crate::db::now_ms() / 1000;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_millis(app.config.webhooks.webhook_timeout_ms))
+        .resolve(parsed.host_str().unwrap_or_default(), addr)
+        .build();
+    let client = match client {
+        Ok(c) => c,
+        Err(e) => return done(None, Some(e.to_string()), None),
+    };
+    let request = client
+        .post(parsed)
+        .header("content-type", "application/json")
+        .header("user-agent", "Agora-Webhooks/1")
+        .header("webhook-id", &delivery.id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signing::standard_header(&secrets.all(), &delivery.id, timestamp, body))
+        .header("x-agentmarket-event", &delivery.event_type)
+        .header("x-agentmarket-signature", signing::agentmarket(&secrets.current, body))
+        .body(body.to_vec());
+    let response = match request.send().await {
+        Ok(r) => r,
+        Err(e) if e.is_timeout() => return done(None, Some("timed out".into()), None),
+        Err(e) => return done(None, Some(format!("could not connect: {e}")), None),
+    };
+    let status = response.status();
+    let mut stream = response.bytes_stream();
+    let mut answer = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(bytes) if answer.len() < MAX_RESPONSE_BYTES => answer.extend_from_slice(&bytes),
+            Ok(_) => break,
+            Err(e) if e.is_timeout() => return done(Some(status.as_u16() as i64), Some("timed out".into()), None),
+            Err(_) => break,
+        }
+    }
+    let excerpt: String = String::from_utf8_lossy(&answer).chars().take(EXCERPT_CHARS).collect();
+    let error = (!status.is_success()).then(|| format!("the endpoint answered {}", status.as_u16()));
+    done(Some(status.as_u16() as i64), error, Some(excerpt).filter(|e| !e.is_empty()))
+}
+
+/// The body of Toku's `webhook.test`.
+pub fn test_payload(agent_id: &str) -> serde_json::Value {
+    json!({
+        "event": crate::events::types::WEBHOOK_TEST,
+        "data": {"message": "This is a test webhook from Agora. If you can read this, your endpoint works."},
+        "timestamp": crate::db::rfc3339(crate::db::now_ms()),
+        "agentId": agent_id,
+    })
+}

@@ -1,0 +1,210 @@
+//! SQL of webhooks: secrets, deliveries and their attempts.
+
+use sqlx::{AnyConnection, Row};
+
+use super::model::{AttemptRow, DeliveryRow, DeliveryStatus, Secrets, DELIVERY_COLUMNS};
+use crate::db::page::Page;
+use crate::db::sql::{Arg, SqlBuf};
+use crate::db::{new_id, now_ms, Db};
+
+/// The agent's signing secrets, creating its first one (`fresh`) if it has none.
+pub async fn ensure_secrets(c: &mut AnyConnection, agent_id: &str, fresh: &str) -> Result<Secrets, sqlx::Error> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO webhook_secrets (agent_id, secret, created_at, rotated_at) VALUES ($1, $2, $3, $3) \
+         ON CONFLICT (agent_id) DO NOTHING",
+    )
+    .bind(agent_id)
+    .bind(fresh)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
+    let row = sqlx::query("SELECT secret, previous_secret, previous_until FROM webhook_secrets WHERE agent_id = $1")
+        .bind(agent_id)
+        .fetch_one(&mut *c)
+        .await?;
+    let previous_until: Option<i64> = row.get("previous_until");
+    Ok(Secrets {
+        current: row.get("secret"),
+        previous: row.get::<Option<String>, _>("previous_secret").filter(|_| previous_until.is_some_and(|t| t > now)),
+    })
+}
+
+/// Makes `fresh` the current secret; the current one stays valid until `previous_until`.
+pub async fn rotate(
+    c: &mut AnyConnection,
+    agent_id: &str,
+    fresh: &str,
+    previous_until: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE webhook_secrets SET previous_secret = secret, previous_until = $1, secret = $2, rotated_at = $3 \
+         WHERE agent_id = $4",
+    )
+    .bind(previous_until)
+    .bind(fresh)
+    .bind(now_ms())
+    .bind(agent_id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Adds a pending delivery of the event if its agent has a webhook URL; true if added.
+pub async fn insert_delivery(
+    c: &mut AnyConnection,
+    id: &str,
+    event_id: &str,
+    agent_id: &str,
+    event_type: &str,
+) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
+    let added = sqlx::query(
+        "INSERT INTO webhook_deliveries (id, event_id, agent_id, event_type, status, attempts, created_at, updated_at) \
+         SELECT $1, $2, id, $3, $4, 0, $5, $5 FROM agents WHERE id = $6 AND webhook_url IS NOT NULL",
+    )
+    .bind(id)
+    .bind(event_id)
+    .bind(event_type)
+    .bind(DeliveryStatus::Pending.as_str())
+    .bind(now)
+    .bind(agent_id)
+    .execute(c)
+    .await?;
+    Ok(added.rows_affected() == 1)
+}
+
+/// The delivery and its agent's current webhook URL.
+pub async fn for_sending(db: &Db, id: &str) -> Result<Option<(DeliveryRow, Option<String>)>, sqlx::Error> {
+    let row = sqlx::query_as::<_, DeliveryRow>(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&db.read)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let url: Option<String> = sqlx::query_scalar("SELECT webhook_url FROM agents WHERE id = $1")
+        .bind(&row.agent_id)
+        .fetch_one(&db.read)
+        .await?;
+    Ok(Some((row, url)))
+}
+
+pub struct Attempt<'a> {
+    pub delivery_id: &'a str,
+    pub url: &'a str,
+    pub status_code: Option<i64>,
+    pub latency_ms: i64,
+    pub error: Option<&'a str>,
+    pub response_excerpt: Option<&'a str>,
+}
+
+/// Records an attempt and what it leaves the delivery as.
+pub async fn record_attempt(c: &mut AnyConnection, a: &Attempt<'_>, status: DeliveryStatus) -> Result<(), sqlx::Error> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO webhook_attempts (id, delivery_id, url, status_code, latency_ms, error, response_excerpt, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(new_id())
+    .bind(a.delivery_id)
+    .bind(a.url)
+    .bind(a.status_code)
+    .bind(a.latency_ms)
+    .bind(a.error)
+    .bind(a.response_excerpt)
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
+    sqlx::query(
+        "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, last_status_code = $2, last_error = $3, \
+         updated_at = $4 WHERE id = $5",
+    )
+    .bind(status.as_str())
+    .bind(a.status_code)
+    .bind(a.error)
+    .bind(now)
+    .bind(a.delivery_id)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Marks a delivery failed without an attempt (no URL to send to).
+pub async fn give_up(c: &mut AnyConnection, id: &str, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE webhook_deliveries SET status = $1, last_error = $2, updated_at = $3 WHERE id = $4")
+        .bind(DeliveryStatus::Failed.as_str())
+        .bind(error)
+        .bind(now_ms())
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// Makes the agent's delivery pending again; false if it has no such delivery.
+pub async fn reopen(c: &mut AnyConnection, agent_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE webhook_deliveries SET status = $1, attempts = 0, updated_at = $2 WHERE id = $3 AND agent_id = $4",
+    )
+    .bind(DeliveryStatus::Pending.as_str())
+    .bind(now_ms())
+    .bind(id)
+    .bind(agent_id)
+    .execute(c)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn get(db: &Db, agent_id: &str, id: &str) -> Result<Option<DeliveryRow>, sqlx::Error> {
+    sqlx::query_as::<_, DeliveryRow>(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
+         WHERE d.id = $1 AND d.agent_id = $2"
+    ))
+    .bind(id)
+    .bind(agent_id)
+    .fetch_optional(&db.read)
+    .await
+}
+
+pub async fn attempts(db: &Db, delivery_id: &str) -> Result<Vec<AttemptRow>, sqlx::Error> {
+    sqlx::query_as::<_, AttemptRow>(
+        "SELECT url, status_code, latency_ms, error, response_excerpt, created_at FROM webhook_attempts \
+         WHERE delivery_id = $1 ORDER BY created_at, id",
+    )
+    .bind(delivery_id)
+    .fetch_all(&db.read)
+    .await
+}
+
+/// The agent's deliveries, newest first, optionally of one status and one event type.
+pub async fn list(
+    db: &Db,
+    agent_id: &str,
+    status: Option<DeliveryStatus>,
+    event: Option<&str>,
+    page: &Page,
+) -> Result<(Vec<DeliveryRow>, i64), sqlx::Error> {
+    let mut filter = SqlBuf::new("");
+    let agent = filter.arg(Arg::Text(agent_id.into()));
+    let mut conditions = vec![format!("d.agent_id = {agent}")];
+    if let Some(status) = status {
+        conditions.push(format!("d.status = {}", filter.arg(Arg::Text(status.as_str().into()))));
+    }
+    if let Some(event) = event {
+        conditions.push(format!("d.event_type = {}", filter.arg(Arg::Text(event.into()))));
+    }
+    let clause = conditions.join(" AND ");
+    let mut count = filter.clone();
+    count.push(&format!("SELECT COUNT(*) AS n FROM webhook_deliveries d WHERE {clause}"));
+    let total: i64 = count.query().fetch_one(&db.read).await?.get("n");
+    let mut rows = filter;
+    let (limit, offset) = (rows.arg(Arg::Int(page.limit + 1)), rows.arg(Arg::Int(page.offset)));
+    rows.push(&format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE {clause} \
+         ORDER BY d.created_at DESC, d.id DESC LIMIT {limit} OFFSET {offset}"
+    ));
+    let found = rows.query().fetch_all(&db.read).await?;
+    let rows = found.iter().map(sqlx::FromRow::from_row).collect::<Result<Vec<DeliveryRow>, _>>()?;
+    Ok((rows, total))
+}
