@@ -162,7 +162,7 @@ pub async fn serve(app: Arc<App>) -> anyhow::Result<()> {
     println!("agora listening on http://{addr}");
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let workers = start_workers(app.clone(), stop_rx.clone());
+    let workers = start_workers(app.clone(), stop_rx.clone())?;
     let connections = accept_loop(app.clone(), listener, stop_rx);
     tokio::pin!(connections);
     tokio::select! {
@@ -234,15 +234,16 @@ async fn accept_loop(
 
 /// The scheduler's worker with every domain's job kinds; stopped with the server, after the
 /// jobs it started.
-fn start_workers(app: Arc<App>, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+fn start_workers(app: Arc<App>, stop: watch::Receiver<bool>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let mut jobs = scheduler::Registry::default();
     keys::register(&mut jobs);
     executions::jobs::register(&mut jobs);
     tasks::jobs::register(&mut jobs);
     webhooks::deliver::register(&mut jobs, &app.config);
     scheduler::register(&mut jobs);
-    let worker = scheduler::Scheduler::new(app.db.clone(), app.clone(), jobs, WORKER_CONCURRENCY, WORKER_POLL);
-    tokio::spawn(worker.run(stop))
+    let owner = scheduler::host_id(&app.config.server.data_dir)?;
+    let worker = scheduler::Scheduler::new(app.db.clone(), app.clone(), jobs, owner, WORKER_CONCURRENCY, WORKER_POLL);
+    Ok(tokio::spawn(worker.run(stop)))
 }
 
 /// Jobs one host runs at once, and how often an idle host looks for jobs other hosts added.

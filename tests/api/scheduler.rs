@@ -63,7 +63,8 @@ async fn database() -> String {
 
 async fn host(url: &str, seen: &Arc<Seen>) -> (Db, Arc<Scheduler<Seen>>) {
     let db = Db::connect(url, 8).await.unwrap();
-    let scheduler = Scheduler::new(db.clone(), seen.clone(), registry(), 8, Duration::from_secs(1));
+    let owner = format!("host-{}", agora_e2e::random_name("test"));
+    let scheduler = Scheduler::new(db.clone(), seen.clone(), registry(), owner, 8, Duration::from_secs(1));
     (db, scheduler)
 }
 
@@ -178,4 +179,26 @@ async fn a_dead_hosts_job_is_taken_over_when_its_lease_runs_out() {
     let mut c = db.write.acquire().await.unwrap();
     assert!(!store::finish(&mut c, &expired[0].id, "dead-host", &scheduler::Next::Done).await.unwrap());
     assert!(store::finish(&mut c, &claimed[0].id, "dead-host", &scheduler::Next::Done).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_restarted_host_takes_back_its_own_claims_at_once() {
+    let url = database().await;
+    let seen = Arc::new(Seen::default());
+    let db = Db::connect(&url, 4).await.unwrap();
+    enqueue(&db, COUNT, None, 9, now_ms()).await;
+    // This host claimed the job (for an hour) and died.
+    let mut c = db.write.acquire().await.unwrap();
+    let held =
+        store::claim(&mut c, db.backend, &["test.count"], "host-restarted", now_ms() + 3_600_000, 10).await.unwrap();
+    assert_eq!(held.len(), 1);
+    drop(c);
+    let other = Scheduler::new(db.clone(), seen.clone(), registry(), "host-other".into(), 8, Duration::from_secs(1));
+    assert_eq!(other.release_previous_claims().await.unwrap(), 0, "another host's claims are not its own");
+    assert_eq!(other.run_due().await, 0, "the lease still runs");
+    let again =
+        Scheduler::new(db.clone(), seen.clone(), registry(), "host-restarted".into(), 8, Duration::from_secs(1));
+    assert_eq!(again.release_previous_claims().await.unwrap(), 1);
+    assert_eq!(again.run_due().await, 1);
+    assert_eq!(seen.runs(), ["9"]);
 }

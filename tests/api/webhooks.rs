@@ -249,3 +249,79 @@ async fn internal_webhook_urls_are_refused_unless_the_operator_allows_them() {
     assert_eq!(r.body["data"]["webhook_url"], "...gentmarket", "the last 10 characters, as AgentMarket shows them");
     assert!(r.body["data"]["secret"].as_str().unwrap().starts_with("whsec_"));
 }
+
+/// `agents` listeners of capability `capability` behind one receiver, then `tasks` tasks posted
+/// through `servers` in turn: `agents × tasks` deliveries.
+async fn fan_out(servers: &[&Server], receiver: &TestHttp, capability: &str, agents: usize, tasks: usize) {
+    for _ in 0..agents {
+        subscriber(servers[0], receiver, capability).await;
+    }
+    let (_, poster) = servers[0].buyer(1_000).await;
+    for i in 0..tasks {
+        let task =
+            json!({"title": format!("t{i}"), "description": "d", "budget": 1, "required_capabilities": [capability]});
+        let r = servers[i % servers.len()].post("/api/tasks", Some(&poster), task).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+}
+
+/// How many times each `webhook-id` reached the receiver.
+fn received(receiver: &TestHttp) -> std::collections::HashMap<String, usize> {
+    let mut seen = std::collections::HashMap::new();
+    for (headers, _, _) in receiver.seen.lock().unwrap().iter() {
+        *seen.entry(headers["webhook-id"].to_str().unwrap().to_string()).or_insert(0) += 1;
+    }
+    seen
+}
+
+async fn delivered(s: &Server) -> i64 {
+    let db = agora::db::Db::connect(&s.database_url, 1).await.unwrap();
+    let n = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered'")
+        .fetch_one(&db.read)
+        .await
+        .unwrap();
+    db.close().await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hosts_on_one_postgresql_deliver_each_event_once() {
+    if agora_e2e::backend() != agora_e2e::Backend::Postgres {
+        return; // Two processes on one SQLite file is not a supported deployment.
+    }
+    let first = Server::start_with(options()).await;
+    let second = Server::start_beside(&first).await;
+    let receiver = TestHttp::start(|_, _| (200, vec![], String::new())).await;
+    fan_out(&[&first, &second], &receiver, "shared", 10, 10).await;
+    eventually("100 deliveries", Duration::from_secs(30), || async { (delivered(&first).await == 100).then_some(()) })
+        .await;
+    let seen = received(&receiver);
+    assert_eq!(seen.len(), 100);
+    assert!(seen.values().all(|&n| n == 1), "a delivery was sent twice: {seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_resume_after_the_host_is_killed_mid_batch() {
+    let mut s = Server::start_with(options()).await;
+    let receiver = TestHttp::start(|_, _| {
+        std::thread::sleep(Duration::from_millis(30));
+        (200, vec![], String::new())
+    })
+    .await;
+    fan_out(&[&s], &receiver, "resilient", 10, 5).await;
+    eventually("some deliveries under way", Duration::from_secs(10), || async {
+        (receiver.seen.lock().unwrap().len() >= 5).then_some(())
+    })
+    .await;
+    s.kill().await;
+    s.relaunch().await;
+    eventually("all 50 delivered after the restart", Duration::from_secs(30), || async {
+        (delivered(&s).await == 50).then_some(())
+    })
+    .await;
+    let seen = received(&receiver);
+    assert_eq!(seen.len(), 50, "every event reached the receiver");
+    // At least once: only what was in flight at the kill (at most one batch of jobs) twice.
+    let again = seen.values().filter(|&&n| n > 1).count();
+    assert!(again <= 8, "{again} deliveries sent twice");
+}

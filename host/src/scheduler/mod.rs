@@ -12,7 +12,7 @@ pub mod worker;
 
 pub use model::{Job, NewJob, Next};
 pub use registry::{Backoff, KindSpec, Registry};
-pub use worker::Scheduler;
+pub use worker::{host_id, Scheduler};
 
 use std::time::Duration;
 

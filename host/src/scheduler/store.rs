@@ -117,6 +117,21 @@ pub async fn finish(c: &mut AnyConnection, id: &str, owner: &str, next: &Next) -
     Ok(done.rows_affected() == 1)
 }
 
+/// Makes the jobs `owner` holds claimable again; how many.
+pub async fn release_held_by(c: &mut AnyConnection, owner: &str) -> Result<u64, sqlx::Error> {
+    let released = sqlx::query(
+        "UPDATE scheduled_jobs SET status = $1, lease_owner = NULL, lease_until = NULL, updated_at = $2 \
+         WHERE status = $3 AND lease_owner = $4",
+    )
+    .bind(JobStatus::Pending.as_str())
+    .bind(now_ms())
+    .bind(JobStatus::Running.as_str())
+    .bind(owner)
+    .execute(c)
+    .await?;
+    Ok(released.rows_affected())
+}
+
 /// When the next waiting job of `kinds` is due, if any.
 pub async fn next_due(db: &Db, kinds: &[&str]) -> Result<Option<i64>, sqlx::Error> {
     let kind_list: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 2)).collect();

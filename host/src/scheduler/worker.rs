@@ -14,6 +14,21 @@ use super::model::{Job, Next};
 use super::registry::{Kind, Registry};
 use super::store;
 use crate::db::{new_id, now_ms, Db};
+
+/// This host's name in leases, kept in `<data dir>/host-id` so that a restarted host knows the
+/// claims of its previous run. Two live processes must not share a data directory.
+pub fn host_id(data_dir: &std::path::Path) -> std::io::Result<String> {
+    let path = data_dir.join("host-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
+        _ => {
+            std::fs::create_dir_all(data_dir)?;
+            let id = format!("host-{}", new_id());
+            std::fs::write(&path, &id)?;
+            Ok(id)
+        }
+    }
+}
 use crate::transaction;
 
 /// Time added to a kind's time limit for its lease: a run that hit its limit still has time to
@@ -35,15 +50,23 @@ pub struct Scheduler<C> {
 }
 
 impl<C: Send + Sync + 'static> Scheduler<C> {
-    pub fn new(db: Db, ctx: Arc<C>, registry: Registry<C>, concurrency: usize, poll: Duration) -> Arc<Scheduler<C>> {
-        Arc::new(Scheduler {
-            db,
-            ctx,
-            registry: Arc::new(registry),
-            owner: format!("host-{}", new_id()),
-            concurrency: concurrency.max(1),
-            poll,
-        })
+    /// A worker that claims jobs as `owner`: a name no other live host uses (`host_id`).
+    pub fn new(
+        db: Db,
+        ctx: Arc<C>,
+        registry: Registry<C>,
+        owner: String,
+        concurrency: usize,
+        poll: Duration,
+    ) -> Arc<Scheduler<C>> {
+        Arc::new(Scheduler { db, ctx, registry: Arc::new(registry), owner, concurrency: concurrency.max(1), poll })
+    }
+
+    /// Gives back the jobs this host's name still holds: they were claimed by an earlier run of
+    /// this host that died (kill -9, power loss), and need not wait for their leases to run out.
+    pub async fn release_previous_claims(&self) -> Result<u64, sqlx::Error> {
+        let owner = &self.owner;
+        transaction!(self.db, |c| store::release_held_by(c, owner))
     }
 
     /// Makes sure every recurring kind has its job, due now: recurring work runs when a host
@@ -71,6 +94,11 @@ impl<C: Send + Sync + 'static> Scheduler<C> {
 
     /// Runs until `stop` turns true, then waits for the jobs it started.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+        match self.release_previous_claims().await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(jobs = n, "took back the jobs a previous run of this host held"),
+            Err(e) => tracing::error!(error = %e, "could not take back this host's earlier claims"),
+        }
         if let Err(e) = self.ensure_recurring().await {
             tracing::error!(error = %e, "could not schedule the recurring jobs");
         }
