@@ -15,5 +15,8 @@ args=(--concurrency "${BENCH_CONCURRENCY:-32}" --requests "${BENCH_REQUESTS:-400
 "$bench" measure --backend sqlite --out "$out/sqlite.json" "${args[@]}"
 scripts/with-postgres.sh "$bench" measure --backend postgres --out "$out/postgres.json" "${args[@]}"
 "$bench" runtime --out "$out/runtime.json"
+# Webhook deliveries: printed, and copied into docs/benchmarks.md by hand.
+"$bench" webhooks --backend sqlite
+scripts/with-postgres.sh "$bench" webhooks --backend postgres
 "$bench" report --doc docs/benchmarks.md --runtime "$out/runtime.json" "$out/sqlite.json" "$out/postgres.json"
 echo "docs/benchmarks.md updated" >&2

@@ -14,6 +14,7 @@ use agora_e2e::{Options, Server, TestHttp};
 mod cpu;
 mod hops;
 mod runtime;
+mod webhooks;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
@@ -54,6 +55,15 @@ enum Command {
         url: String,
         #[arg(long, default_value_t = 20_000)]
         statements: usize,
+    },
+    /// Webhook deliveries per second and the lag from event to delivery.
+    Webhooks {
+        #[arg(long)]
+        backend: String,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 2000)]
+        events: usize,
     },
     Report {
         #[arg(long, default_value = "docs/benchmarks.md")]
@@ -359,6 +369,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Runtime { out, calls, calls_only } => runtime::measure(&out, calls, calls_only).await,
         Command::Hops { url, statements } => {
             println!("{:#}", hops::measure(&url, statements).await?);
+            Ok(())
+        }
+        Command::Webhooks { backend, concurrency, events } => {
+            println!("{:#}", webhooks::measure(&backend, concurrency, events).await?);
             Ok(())
         }
         Command::Report { doc, runtime, files } => report(&doc, runtime.as_deref(), &files),

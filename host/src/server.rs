@@ -247,8 +247,8 @@ fn start_workers(app: Arc<App>, stop: watch::Receiver<bool>) -> anyhow::Result<t
 }
 
 /// Jobs one host runs at once, and how often an idle host looks for jobs other hosts added.
-const WORKER_CONCURRENCY: usize = 8;
-const WORKER_POLL: Duration = Duration::from_secs(1);
+const WORKER_CONCURRENCY: usize = 32;
+const WORKER_POLL: Duration = Duration::from_millis(100);
 
 /// Lifts the soft limit on open files to the hard limit, so that the connection cap, not the
 /// default soft limit (often 1024), bounds how many clients the server holds.

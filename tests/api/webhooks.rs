@@ -321,7 +321,7 @@ async fn deliveries_resume_after_the_host_is_killed_mid_batch() {
     .await;
     let seen = received(&receiver);
     assert_eq!(seen.len(), 50, "every event reached the receiver");
-    // At least once: only what was in flight at the kill (at most one batch of jobs) twice.
+    // At least once: only what was in flight at the kill (at most the worker's 32 jobs) twice.
     let again = seen.values().filter(|&&n| n > 1).count();
-    assert!(again <= 8, "{again} deliveries sent twice");
+    assert!(again <= 32, "{again} deliveries sent twice");
 }

@@ -42,9 +42,7 @@ async fn run(app: &App, job: &Job, max_attempts: i64) -> Result<(), String> {
         transaction!(app.db, |c| store::give_up(c, id, "the agent has no webhook URL")).map_err(|e| e.to_string())?;
         return Ok(());
     };
-    let agent = delivery.agent_id.clone();
-    let secrets = transaction!(app.db, |c| store::ensure_secrets(c, &agent, &signing::new_secret()))
-        .map_err(|e| e.to_string())?;
+    let secrets = super::service::secrets(app, &delivery.agent_id).await.map_err(|e| e.to_string())?;
     let sent = send(app, &delivery, &url, &secrets).await;
     let last = delivery.attempts + 1 >= max_attempts;
     let status = match (&sent.error, last) {

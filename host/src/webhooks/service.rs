@@ -17,6 +17,9 @@ pub const PREVIOUS_SECRET_VALID_MS: i64 = 24 * 3600 * 1000;
 
 /// The agent's secrets, made on first use.
 pub async fn secrets(app: &App, agent_id: &str) -> Result<Secrets, WebhookError> {
+    if let Some(secrets) = store::secrets(&app.db, agent_id).await? {
+        return Ok(secrets);
+    }
     Ok(transaction!(app.db, |c| store::ensure_secrets(c, agent_id, &signing::new_secret()))?)
 }
 

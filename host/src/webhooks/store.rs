@@ -7,6 +7,25 @@ use crate::db::page::Page;
 use crate::db::sql::{Arg, SqlBuf};
 use crate::db::{new_id, now_ms, Db};
 
+/// The agent's signing secrets, if it has any.
+pub async fn secrets(db: &Db, agent_id: &str) -> Result<Option<Secrets>, sqlx::Error> {
+    let row = sqlx::query("SELECT secret, previous_secret, previous_until FROM webhook_secrets WHERE agent_id = $1")
+        .bind(agent_id)
+        .fetch_optional(&db.read)
+        .await?;
+    Ok(row.map(|r| secrets_of(&r)))
+}
+
+fn secrets_of(row: &sqlx::any::AnyRow) -> Secrets {
+    let previous_until: Option<i64> = row.get("previous_until");
+    Secrets {
+        current: row.get("secret"),
+        previous: row
+            .get::<Option<String>, _>("previous_secret")
+            .filter(|_| previous_until.is_some_and(|t| t > now_ms())),
+    }
+}
+
 /// The agent's signing secrets, creating its first one (`fresh`) if it has none.
 pub async fn ensure_secrets(c: &mut AnyConnection, agent_id: &str, fresh: &str) -> Result<Secrets, sqlx::Error> {
     let now = now_ms();
@@ -23,11 +42,7 @@ pub async fn ensure_secrets(c: &mut AnyConnection, agent_id: &str, fresh: &str) 
         .bind(agent_id)
         .fetch_one(&mut *c)
         .await?;
-    let previous_until: Option<i64> = row.get("previous_until");
-    Ok(Secrets {
-        current: row.get("secret"),
-        previous: row.get::<Option<String>, _>("previous_secret").filter(|_| previous_until.is_some_and(|t| t > now)),
-    })
+    Ok(secrets_of(&row))
 }
 
 /// Makes `fresh` the current secret; the current one stays valid until `previous_until`.
