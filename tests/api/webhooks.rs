@@ -325,3 +325,43 @@ async fn deliveries_resume_after_the_host_is_killed_mid_batch() {
     let again = seen.values().filter(|&&n| n > 1).count();
     assert!(again <= 32, "{again} deliveries sent twice");
 }
+
+#[tokio::test]
+async fn an_endpoint_failing_too_long_is_disabled_until_its_url_is_set_again() {
+    let s = Server::start_with(
+        options()
+            .env("AGORA_WEBHOOK_RETRY_SCHEDULE_MS", "150,150,150,150,150,150,150,150,150,150,150,150")
+            .env("AGORA_WEBHOOK_DISABLE_AFTER_MS", "1000"),
+    )
+    .await;
+    let receiver = TestHttp::start(|_, _| (500, vec![], "down".into())).await;
+    let (key, _) = subscriber(&s, &receiver, "fragile").await;
+    let (_, poster) = s.buyer(100).await;
+    let post = |title: &'static str| {
+        let body = json!({"title": title, "description": "d", "budget": 1, "required_capabilities": ["fragile"]});
+        s.post("/api/tasks", Some(&poster), body)
+    };
+    post("first").await;
+    let config = eventually("the endpoint disabled", Duration::from_secs(20), || async {
+        let c = s.get("/api/agents/me/webhooks", Some(&key)).await.body;
+        c["disabledAt"].is_string().then_some(c)
+    })
+    .await;
+    assert!(config["failingSince"].is_string(), "{config}");
+    let attempts_before = receiver.seen.lock().unwrap().len();
+    assert!(attempts_before >= 2, "failed for a second before being disabled");
+
+    // Nothing more is sent: the next delivery fails without an attempt.
+    post("second").await;
+    let failed = eventually("the second delivery given up", Duration::from_secs(10), || async {
+        deliveries(&s, &key, "?status=failed").await.into_iter().find(|d| d["payload"]["task"]["title"] == "second")
+    })
+    .await;
+    assert_eq!(failed["attempts"], 0, "{failed}");
+    assert!(failed["lastError"].as_str().unwrap().contains("disabled"), "{failed}");
+    assert_eq!(receiver.seen.lock().unwrap().len(), attempts_before);
+
+    // Setting the URL again enables it with a clean record.
+    let again = s.post("/api/agents/me/webhooks", Some(&key), json!({"webhookUrl": receiver.url("/hook")})).await;
+    assert!(again.body["disabledAt"].is_null() && again.body["failingSince"].is_null(), "{}", again.body);
+}

@@ -304,6 +304,9 @@ pub struct Webhooks {
     /// Pauses before each retry of a failed delivery, in milliseconds, comma-separated; one
     /// attempt more than pauses, then the delivery is failed.
     pub webhook_retry_schedule_ms: String,
+    /// An endpoint whose every attempt has failed for this long is disabled until its URL is
+    /// set again.
+    pub webhook_disable_after_ms: u64,
     /// Where this platform is reached from outside, for links in payloads (`marketplace_url`);
     /// empty means `http://<listen>`.
     pub public_url: String,
@@ -315,6 +318,8 @@ impl Default for Webhooks {
             webhook_timeout_ms: 15_000,
             // 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: Svix's schedule, 8 attempts in about 27 hours.
             webhook_retry_schedule_ms: "5000,300000,1800000,7200000,18000000,36000000,36000000".into(),
+            // Five days, as Svix does.
+            webhook_disable_after_ms: 5 * 24 * 3_600_000,
             public_url: String::new(),
         }
     }
@@ -334,6 +339,7 @@ impl Webhooks {
 
     fn check(&self) -> Check {
         within("webhook_timeout_ms", self.webhook_timeout_ms, 100, 120_000)?;
+        within("webhook_disable_after_ms", self.webhook_disable_after_ms, 1_000, 90 * 24 * 3_600_000)?;
         self.retry_schedule()?;
         if !self.public_url.is_empty() && url::Url::parse(&self.public_url).is_err() {
             return Err("public_url must be empty or a URL".into());

@@ -14,6 +14,9 @@ use crate::db::{new_id, now_ms};
 pub mod types {
     pub const TASK_POSTED: &str = "task.posted";
     pub const WEBHOOK_TEST: &str = "webhook.test";
+    /// The agent's webhook endpoint was disabled for failing too long. Recorded for the
+    /// notification inbox (the social issue); not sent to the disabled endpoint.
+    pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
 }
 
 /// Records `body` as the event `event_type` for `agent_id`, at most once per type, agent and

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use serde_json::json;
 
-use super::model::{DeliveryRow, DeliveryStatus, Secrets};
+use super::model::{DeliveryRow, DeliveryStatus, Endpoint};
 use super::{signing, store};
+use crate::events::types;
 use crate::scheduler::{Backoff, Job, KindSpec, Registry};
 use crate::state::App;
 use crate::transaction;
@@ -42,8 +43,13 @@ async fn run(app: &App, job: &Job, max_attempts: i64) -> Result<(), String> {
         transaction!(app.db, |c| store::give_up(c, id, "the agent has no webhook URL")).map_err(|e| e.to_string())?;
         return Ok(());
     };
-    let secrets = super::service::secrets(app, &delivery.agent_id).await.map_err(|e| e.to_string())?;
-    let sent = send(app, &delivery, &url, &secrets).await;
+    let endpoint = super::service::secrets(app, &delivery.agent_id).await.map_err(|e| e.to_string())?;
+    if endpoint.disabled_at.is_some() {
+        let why = "the webhook endpoint was disabled after failing for too long; set its URL again";
+        transaction!(app.db, |c| store::give_up(c, id, why)).map_err(|e| e.to_string())?;
+        return Ok(());
+    }
+    let sent = send(app, &delivery, &url, &endpoint).await;
     let last = delivery.attempts + 1 >= max_attempts;
     let status = match (&sent.error, last) {
         (None, _) => DeliveryStatus::Delivered,
@@ -58,7 +64,26 @@ async fn run(app: &App, job: &Job, max_attempts: i64) -> Result<(), String> {
         error: sent.error.as_deref(),
         response_excerpt: sent.excerpt.as_deref(),
     };
-    transaction!(app.db, |c| store::record_attempt(c, &attempt, status)).map_err(|e| e.to_string())?;
+    let (agent, succeeded) = (&delivery.agent_id, sent.error.is_none());
+    let disable_after = app.config.webhooks.webhook_disable_after_ms as i64;
+    transaction!(app.db, |c| async {
+        store::record_attempt(c, &attempt, status).await?;
+        if succeeded && endpoint.failing_since.is_none() {
+            return Ok(());
+        }
+        if store::record_health(c, agent, succeeded, disable_after).await? {
+            tracing::warn!(agent = %agent, "disabled a webhook endpoint that kept failing");
+            let notice = json!({
+                "event": types::WEBHOOK_DISABLED,
+                "data": {"webhookUrl": url, "message": "Every delivery failed for too long; set the URL again to resume."},
+                "timestamp": crate::db::rfc3339(crate::db::now_ms()),
+                "agentId": agent,
+            });
+            crate::events::insert(c, types::WEBHOOK_DISABLED, agent, Some(id), &notice).await?;
+        }
+        Ok::<_, sqlx::Error>(())
+    })
+    .map_err(|e| e.to_string())?;
     match (sent.error, status) {
         (Some(error), DeliveryStatus::Pending) => Err(error),
         _ => Ok(()),
@@ -77,7 +102,7 @@ pub struct Sent {
 /// POSTs the delivery's payload to `url`, signed with every valid secret; never follows a
 /// redirect, refuses internal addresses unless the operator allows them, and gives up after
 /// the configured time.
-pub async fn send(app: &App, delivery: &DeliveryRow, url: &str, secrets: &Secrets) -> Sent {
+pub async fn send(app: &App, delivery: &DeliveryRow, url: &str, secrets: &Endpoint) -> Sent {
     let started = Instant::now();
     let done = |status_code: Option<i64>, error: Option<String>, excerpt: Option<String>| Sent {
         status_code,
@@ -138,7 +163,7 @@ pub async fn send(app: &App, delivery: &DeliveryRow, url: &str, secrets: &Secret
 /// The body of Toku's `webhook.test`.
 pub fn test_payload(agent_id: &str) -> serde_json::Value {
     json!({
-        "event": crate::events::types::WEBHOOK_TEST,
+        "event": types::WEBHOOK_TEST,
         "data": {"message": "This is a test webhook from Agora. If you can read this, your endpoint works."},
         "timestamp": crate::db::rfc3339(crate::db::now_ms()),
         "agentId": agent_id,

@@ -106,15 +106,20 @@ impl AttemptRow {
     }
 }
 
-/// The secrets a delivery is signed with: the current one, and the previous one until it
-/// expires (24 hours after a rotation).
+/// An agent's webhook endpoint as deliveries see it: the secrets they are signed with (the
+/// current one, and the previous one until it expires, 24 hours after a rotation), and its
+/// health.
 #[derive(Debug, Clone)]
-pub struct Secrets {
+pub struct Endpoint {
     pub current: String,
     pub previous: Option<String>,
+    /// Since when every attempt has failed (cleared by a success).
+    pub failing_since: Option<i64>,
+    /// Set when it had failed for too long; nothing is sent until the URL is set again.
+    pub disabled_at: Option<i64>,
 }
 
-impl Secrets {
+impl Endpoint {
     pub fn all(&self) -> Vec<&str> {
         std::iter::once(self.current.as_str()).chain(self.previous.as_deref()).collect()
     }

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::model::{DeliveryStatus, DeliveryView, Secrets};
+use super::model::{DeliveryStatus, DeliveryView, Endpoint};
 use super::service;
 use crate::db::page::{BadQuery, Page, PageMeta};
 use crate::db::rfc3339;
@@ -118,14 +118,21 @@ pub struct WebhookConfig {
     pub secret: Option<String>,
     /// After a rotation, the old secret, still signing beside the new one for 24 hours.
     pub previous_secret: Option<String>,
+    /// Since when every delivery attempt has failed.
+    pub failing_since: Option<String>,
+    /// When the endpoint was disabled for failing too long (`AGORA_WEBHOOK_DISABLE_AFTER_MS`,
+    /// five days by default); setting the URL again enables it.
+    pub disabled_at: Option<String>,
     pub events: Vec<&'static str>,
 }
 
-fn config(url: Option<String>, secrets: Option<Secrets>) -> WebhookConfig {
+fn config(url: Option<String>, secrets: Option<Endpoint>) -> WebhookConfig {
     WebhookConfig {
         success: true,
         webhook_url: url,
         secret: secrets.as_ref().map(|s| s.current.clone()),
+        failing_since: secrets.as_ref().and_then(|s| s.failing_since).map(rfc3339),
+        disabled_at: secrets.as_ref().and_then(|s| s.disabled_at).map(rfc3339),
         previous_secret: secrets.and_then(|s| s.previous),
         events: EVENTS.to_vec(),
     }

@@ -1,7 +1,7 @@
 //! Webhook operations: an agent's URL and secrets, the test delivery, the deliveries log and
 //! replays.
 
-use super::model::{DeliveryRow, DeliveryStatus, Secrets};
+use super::model::{DeliveryRow, DeliveryStatus, Endpoint};
 use super::{deliver, signing, store, WebhookError};
 use crate::agents::service as agents;
 use crate::agents::store as agent_store;
@@ -16,7 +16,7 @@ use crate::transaction;
 pub const PREVIOUS_SECRET_VALID_MS: i64 = 24 * 3600 * 1000;
 
 /// The agent's secrets, made on first use.
-pub async fn secrets(app: &App, agent_id: &str) -> Result<Secrets, WebhookError> {
+pub async fn secrets(app: &App, agent_id: &str) -> Result<Endpoint, WebhookError> {
     if let Some(secrets) = store::secrets(&app.db, agent_id).await? {
         return Ok(secrets);
     }
@@ -24,14 +24,19 @@ pub async fn secrets(app: &App, agent_id: &str) -> Result<Secrets, WebhookError>
 }
 
 /// Sets the agent's webhook URL; returns it and the secret deliveries are signed with.
-pub async fn set(app: &App, agent_id: &str, url: &str) -> Result<(String, Secrets), WebhookError> {
+pub async fn set(app: &App, agent_id: &str, url: &str) -> Result<(String, Endpoint), WebhookError> {
     agents::set_webhook(app, agent_id, url).await?;
     let url = agents::get(app, agent_id).await?.webhook_url.unwrap_or_default();
-    Ok((url, secrets(app, agent_id).await?))
+    // Setting the URL again is how an endpoint disabled for failing comes back.
+    let endpoint = transaction!(app.db, |c| async {
+        store::enable(c, agent_id).await?;
+        store::ensure_secrets(c, agent_id, &signing::new_secret()).await
+    })?;
+    Ok((url, endpoint))
 }
 
 /// The agent's webhook URL and, when it has one, its secrets.
-pub async fn config(app: &App, agent_id: &str) -> Result<(Option<String>, Option<Secrets>), WebhookError> {
+pub async fn config(app: &App, agent_id: &str) -> Result<(Option<String>, Option<Endpoint>), WebhookError> {
     let url = agents::get(app, agent_id).await?.webhook_url;
     let secrets = match url {
         Some(_) => Some(secrets(app, agent_id).await?),

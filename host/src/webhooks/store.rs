@@ -2,32 +2,80 @@
 
 use sqlx::{AnyConnection, Row};
 
-use super::model::{AttemptRow, DeliveryRow, DeliveryStatus, Secrets, DELIVERY_COLUMNS};
+use super::model::{AttemptRow, DeliveryRow, DeliveryStatus, Endpoint, DELIVERY_COLUMNS};
 use crate::db::page::Page;
 use crate::db::sql::{Arg, SqlBuf};
 use crate::db::{new_id, now_ms, Db};
 
 /// The agent's signing secrets, if it has any.
-pub async fn secrets(db: &Db, agent_id: &str) -> Result<Option<Secrets>, sqlx::Error> {
-    let row = sqlx::query("SELECT secret, previous_secret, previous_until FROM webhook_secrets WHERE agent_id = $1")
+pub async fn secrets(db: &Db, agent_id: &str) -> Result<Option<Endpoint>, sqlx::Error> {
+    let row = sqlx::query(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_secrets WHERE agent_id = $1"))
         .bind(agent_id)
         .fetch_optional(&db.read)
         .await?;
     Ok(row.map(|r| secrets_of(&r)))
 }
 
-fn secrets_of(row: &sqlx::any::AnyRow) -> Secrets {
+const ENDPOINT_COLUMNS: &str = "secret, previous_secret, previous_until, failing_since, disabled_at";
+
+fn secrets_of(row: &sqlx::any::AnyRow) -> Endpoint {
     let previous_until: Option<i64> = row.get("previous_until");
-    Secrets {
+    Endpoint {
         current: row.get("secret"),
         previous: row
             .get::<Option<String>, _>("previous_secret")
             .filter(|_| previous_until.is_some_and(|t| t > now_ms())),
+        failing_since: row.get("failing_since"),
+        disabled_at: row.get("disabled_at"),
     }
 }
 
+/// Records the endpoint's health after an attempt: a success clears `failing_since`; a failure
+/// sets it if unset, and disables the endpoint once it is older than `disable_after_ms`. True
+/// if this call disabled it.
+pub async fn record_health(
+    c: &mut AnyConnection,
+    agent_id: &str,
+    succeeded: bool,
+    disable_after_ms: i64,
+) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
+    if succeeded {
+        sqlx::query(
+            "UPDATE webhook_secrets SET failing_since = NULL WHERE agent_id = $1 AND failing_since IS NOT NULL",
+        )
+        .bind(agent_id)
+        .execute(c)
+        .await?;
+        return Ok(false);
+    }
+    sqlx::query("UPDATE webhook_secrets SET failing_since = $1 WHERE agent_id = $2 AND failing_since IS NULL")
+        .bind(now)
+        .bind(agent_id)
+        .execute(&mut *c)
+        .await?;
+    let disabled = sqlx::query(
+        "UPDATE webhook_secrets SET disabled_at = $1 WHERE agent_id = $2 AND disabled_at IS NULL AND failing_since <= $3",
+    )
+    .bind(now)
+    .bind(agent_id)
+    .bind(now - disable_after_ms)
+    .execute(c)
+    .await?;
+    Ok(disabled.rows_affected() == 1)
+}
+
+/// Enables the endpoint again with a clean record (its URL was set again).
+pub async fn enable(c: &mut AnyConnection, agent_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE webhook_secrets SET failing_since = NULL, disabled_at = NULL WHERE agent_id = $1")
+        .bind(agent_id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
 /// The agent's signing secrets, creating its first one (`fresh`) if it has none.
-pub async fn ensure_secrets(c: &mut AnyConnection, agent_id: &str, fresh: &str) -> Result<Secrets, sqlx::Error> {
+pub async fn ensure_secrets(c: &mut AnyConnection, agent_id: &str, fresh: &str) -> Result<Endpoint, sqlx::Error> {
     let now = now_ms();
     sqlx::query(
         "INSERT INTO webhook_secrets (agent_id, secret, created_at, rotated_at) VALUES ($1, $2, $3, $3) \
@@ -38,7 +86,7 @@ pub async fn ensure_secrets(c: &mut AnyConnection, agent_id: &str, fresh: &str) 
     .bind(now)
     .execute(&mut *c)
     .await?;
-    let row = sqlx::query("SELECT secret, previous_secret, previous_until FROM webhook_secrets WHERE agent_id = $1")
+    let row = sqlx::query(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_secrets WHERE agent_id = $1"))
         .bind(agent_id)
         .fetch_one(&mut *c)
         .await?;
