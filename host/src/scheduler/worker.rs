@@ -14,6 +14,14 @@ use super::model::{Job, Next};
 use super::registry::{Kind, Registry};
 use super::store;
 use crate::db::{new_id, now_ms, Db};
+use crate::transaction;
+
+/// Time added to a kind's time limit for its lease: a run that hit its limit still has time to
+/// record how it ended before another host may take the job.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+/// The shortest wait between looks for due jobs.
+const MIN_WAIT_MS: i64 = 20;
 
 /// This host's name in leases, kept in `<data dir>/host-id` so that a restarted host knows the
 /// claims of its previous run. Two live processes must not share a data directory.
@@ -29,14 +37,6 @@ pub fn host_id(data_dir: &std::path::Path) -> std::io::Result<String> {
         }
     }
 }
-use crate::transaction;
-
-/// Time added to a kind's time limit for its lease: a run that hit its limit still has time to
-/// record how it ended before another host may take the job.
-const LEASE_MARGIN: Duration = Duration::from_secs(30);
-
-/// The shortest wait between looks for due jobs.
-const MIN_WAIT_MS: i64 = 20;
 
 pub struct Scheduler<C> {
     db: Db,
@@ -128,7 +128,7 @@ impl<C: Send + Sync + 'static> Scheduler<C> {
     }
 
     /// Claims and runs every job due now (up to `concurrency` at a time), and returns how many
-    /// ran: for tests and the CLI.
+    /// ran: for tests.
     pub async fn run_due(self: &Arc<Self>) -> usize {
         let mut ran = 0;
         loop {
