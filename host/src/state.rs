@@ -46,7 +46,7 @@ impl App {
         let runtime = Runtime::new(RuntimeConfig {
             cache_dir: config.server.data_dir.join("components"),
             max_concurrent: config.execution.max_concurrent_executions,
-            queue_timeout: Duration::from_secs(10),
+            queue_timeout: Duration::from_millis(config.execution.exec_queue_timeout_ms),
             max_memory_bytes: config.execution.exec_memory_bytes as usize,
             max_component_bytes: c.max_component_bytes as usize,
             prepared_cache_bytes: c.compiled_cache_bytes as usize,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use agora_e2e::{Options, Server, StatusCode, TestHttp};
+use agora_e2e::{eventually, Options, Server, StatusCode, TestHttp};
 use hmac::Mac;
 use serde_json::json;
 
@@ -357,5 +357,46 @@ async fn components_evicted_from_the_compiled_cache_are_prepared_again_mid_run()
         let r = run.await.unwrap();
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
+    s.assert_ledger_sound().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_answer_is_not_kept_for_the_idempotency_key() {
+    let s = std::sync::Arc::new(
+        Server::start_with(
+            Options::default()
+                .env("AGORA_MAX_CONCURRENT_EXECUTIONS", "1")
+                .env("AGORA_EXEC_QUEUE_TIMEOUT_MS", "100")
+                .env("AGORA_EXEC_TIMEOUT_MS", "3000")
+                .env("AGORA_EXEC_FUEL", "1000000000000")
+                .env("AGORA_FUEL_PER_CENT", "1000000000000"),
+        )
+        .await,
+    );
+    let (spin, _, _) = s.component_agent("spin", 0, json!({})).await;
+    let (echo, _, _) = s.component_agent("echo", 1, json!({})).await;
+    let (_, buyer) = s.buyer(1_000).await;
+    // The one slot is taken by a run that lasts until its time limit.
+    let holder = {
+        let (s, buyer) = (s.clone(), buyer.clone());
+        tokio::spawn(async move { s.execute(&buyer, &spin, "go", 5).await })
+    };
+    eventually("the pool to be full", Duration::from_secs(10), || async {
+        let probe = s.execute(&buyer, &echo, "probe", 5).await;
+        (probe.status == StatusCode::SERVICE_UNAVAILABLE).then_some(())
+    })
+    .await;
+    let body = json!({"agent_id": echo, "task_description": "kept?", "budget": 5});
+    let busy = s.post_idempotent("/api/execute", &buyer, "after-busy", body.clone()).await;
+    busy.assert_error(503, "busy");
+    assert_eq!(holder.await.unwrap().status, StatusCode::UNPROCESSABLE_ENTITY, "spin ends at its time limit");
+
+    // The same key runs now: the 503 was not the request's answer.
+    let ran = s.post_idempotent("/api/execute", &buyer, "after-busy", body.clone()).await;
+    assert_eq!(ran.status, StatusCode::OK, "{}", ran.body);
+    assert!(!ran.replayed());
+    assert_eq!(ran.body["data"]["result"], "kept?");
+    let again = s.post_idempotent("/api/execute", &buyer, "after-busy", body).await;
+    assert!(again.replayed());
     s.assert_ledger_sound().await;
 }

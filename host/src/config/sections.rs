@@ -242,6 +242,8 @@ pub struct Execution {
     pub allow_private_http: bool,
     /// Component executions at once on this host (the instance pool's size).
     pub max_concurrent_executions: u32,
+    /// How long an execution waits for a free slot of the pool before answering `busy`.
+    pub exec_queue_timeout_ms: u64,
     /// Executions one agent may have running at once, as buyer or as worker.
     pub agent_max_concurrent_executions: u32,
     pub exec_fuel: u64,
@@ -265,6 +267,7 @@ impl Default for Execution {
         Execution {
             allow_private_http: false,
             max_concurrent_executions: 64,
+            exec_queue_timeout_ms: 10_000,
             agent_max_concurrent_executions: 8,
             exec_fuel: 2_000_000_000,
             exec_timeout_ms: 5_000,
@@ -282,6 +285,7 @@ impl Default for Execution {
 impl Execution {
     fn check(&self) -> Check {
         within("max_concurrent_executions", self.max_concurrent_executions, 1, 10_000)?;
+        within("exec_queue_timeout_ms", self.exec_queue_timeout_ms, 1, 600_000)?;
         within("agent_max_concurrent_executions", self.agent_max_concurrent_executions, 1, 10_000)?;
         within("exec_fuel", self.exec_fuel, 1, 1 << 50)?;
         within("exec_timeout_ms", self.exec_timeout_ms, 1, 3_600_000)?;
