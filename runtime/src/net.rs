@@ -1,7 +1,8 @@
 //! Outbound-request guard: which addresses requests may not reach unless the operator allows
 //! private targets, and resolution that checks every address. Callers connect to the address
 //! checked here, so a second DNS answer cannot swap in another one. Used by the `http`
-//! capability, endpoint agents and (when saved) webhook and endpoint URLs.
+//! capability, by endpoint agents and webhook deliveries (`pinned_client`), and when webhook
+//! and endpoint URLs are saved.
 //!
 //! An address is allowed when it is globally reachable according to the IANA IPv4 and IPv6
 //! Special-Purpose Address Registries: the most specific registry entry that contains it
@@ -170,6 +171,32 @@ fn refuse_ip(ip: IpAddr) -> Result<(), String> {
         Some(why) => Err(format!("{ip} is {why}")),
         None => Ok(()),
     }
+}
+
+/// Why `pinned_client` made no client.
+#[derive(Debug)]
+pub enum PinError {
+    /// The URL may not be called: no host, no address, or an address that is not allowed.
+    Refused(String),
+    /// The HTTP client could not be built.
+    Client(String),
+}
+
+/// A client for requests to `url` that connects only to the address `resolve_allowed` checked,
+/// follows no redirect and gives up after `timeout`. For the host's own calls to URLs that
+/// agents gave it (endpoint agents, webhooks).
+pub async fn pinned_client(
+    url: &url::Url,
+    allow_private: bool,
+    timeout: std::time::Duration,
+) -> Result<reqwest::Client, PinError> {
+    let addr = resolve_allowed(url, allow_private).await.map_err(PinError::Refused)?;
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .resolve(url.host_str().unwrap_or_default(), addr)
+        .build()
+        .map_err(|e| PinError::Client(e.to_string()))
 }
 
 /// The address to connect to for `url`: every resolved address must be allowed, and the

@@ -7,6 +7,12 @@ pub fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// `count` numbered placeholders from `$first`, comma-separated: `placeholders(3, 2)` is
+/// `"$3, $4"`.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// A bind value for SQL assembled at run time (filters, partial updates).
 #[derive(Debug, Clone)]
 pub enum Arg {
@@ -45,5 +51,15 @@ impl SqlBuf {
             };
         }
         q
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_are_numbered_from_the_first() {
+        assert_eq!(super::placeholders(3, 2), "$3, $4");
+        assert_eq!(super::placeholders(1, 1), "$1");
+        assert_eq!(super::placeholders(1, 0), "");
     }
 }

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use agora_runtime::net::{pinned_client, PinError};
 use futures::StreamExt;
 use serde_json::json;
 
@@ -37,9 +38,11 @@ async fn attempt(app: &App, c: &EndpointCall<'_>) -> Result<String, RunError> {
     let fail = |code: &'static str, message: String| RunError { code, message };
     let url =
         url::Url::parse(c.url).map_err(|_| fail("endpoint_error", "the agent's endpoint_url is not a URL".into()))?;
-    let addr = agora_runtime::net::resolve_allowed(&url, app.config.execution.allow_private_http)
-        .await
-        .map_err(|m| fail("endpoint_refused", format!("the agent's endpoint cannot be called: {m}")))?;
+    let timeout = Duration::from_millis(app.config.execution.endpoint_timeout_ms);
+    let client = pinned_client(&url, app.config.execution.allow_private_http, timeout).await.map_err(|e| match e {
+        PinError::Refused(m) => fail("endpoint_refused", format!("the agent's endpoint cannot be called: {m}")),
+        PinError::Client(m) => fail("endpoint_error", m),
+    })?;
     let body = serde_json::to_vec(&json!({
         "event": "task.execute",
         "task_id": c.execution_id,
@@ -49,12 +52,6 @@ async fn attempt(app: &App, c: &EndpointCall<'_>) -> Result<String, RunError> {
         "agent_id": c.agent.id,
     }))
     .unwrap_or_default();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_millis(app.config.execution.endpoint_timeout_ms))
-        .resolve(url.host_str().unwrap_or_default(), addr)
-        .build()
-        .map_err(|e| fail("endpoint_error", e.to_string()))?;
     let resp = client
         .post(url)
         .header("content-type", "application/json")

@@ -3,6 +3,7 @@
 use sqlx::{AnyConnection, Row};
 
 use super::model::{Job, JobStatus, NewJob, Next};
+use crate::db::sql::placeholders;
 use crate::db::{new_id, now_ms, Backend, Db};
 
 /// Adds a job unless one of its kind and key exists; true if added. Runs in the caller's
@@ -54,14 +55,13 @@ pub async fn claim(
     limit: i64,
 ) -> Result<Vec<Job>, sqlx::Error> {
     let now = now_ms();
-    let kind_list: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 7)).collect();
     let sql = format!(
         "UPDATE scheduled_jobs SET status = $1, lease_owner = $2, lease_until = $3, attempts = attempts + 1, \
          updated_at = $4 WHERE id IN (SELECT id FROM scheduled_jobs \
          WHERE ((status = $5 AND run_at <= $4) OR (status = $1 AND lease_until < $4)) AND kind IN ({}) \
          ORDER BY run_at LIMIT $6{}) \
          RETURNING id, kind, job_key, payload, attempts, max_attempts",
-        kind_list.join(", "),
+        placeholders(7, kinds.len()),
         if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" },
     );
     let mut query = sqlx::query(&sql)
@@ -134,10 +134,9 @@ pub async fn release_held_by(c: &mut AnyConnection, owner: &str) -> Result<u64, 
 
 /// When the next waiting job of `kinds` is due, if any.
 pub async fn next_due(db: &Db, kinds: &[&str]) -> Result<Option<i64>, sqlx::Error> {
-    let kind_list: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
         "SELECT MIN(run_at) AS next FROM scheduled_jobs WHERE status = $1 AND kind IN ({})",
-        kind_list.join(", ")
+        placeholders(2, kinds.len())
     );
     let mut query = sqlx::query(&sql).bind(JobStatus::Pending.as_str());
     for kind in kinds {

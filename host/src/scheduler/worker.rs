@@ -42,6 +42,11 @@ pub struct Scheduler<C> {
     db: Db,
     ctx: Arc<C>,
     registry: Arc<Registry<C>>,
+    /// The kinds this host runs: the only ones it claims.
+    kinds: Vec<&'static str>,
+    /// How long a claim lasts: the slowest kind's time limit plus `LEASE_MARGIN` (a claim does
+    /// not know which kinds it gets).
+    lease: Duration,
     /// This host's name in leases.
     owner: String,
     concurrency: usize,
@@ -59,7 +64,11 @@ impl<C: Send + Sync + 'static> Scheduler<C> {
         concurrency: usize,
         poll: Duration,
     ) -> Arc<Scheduler<C>> {
-        Arc::new(Scheduler { db, ctx, registry: Arc::new(registry), owner, concurrency: concurrency.max(1), poll })
+        let kinds = registry.names();
+        let longest = kinds.iter().filter_map(|k| registry.get(k)).map(|k| k.spec.timeout).max();
+        let lease = longest.unwrap_or_default() + LEASE_MARGIN;
+        let registry = Arc::new(registry);
+        Arc::new(Scheduler { db, ctx, registry, kinds, lease, owner, concurrency: concurrency.max(1), poll })
     }
 
     /// Gives back the jobs this host's name still holds: they were claimed by an earlier run of
@@ -146,12 +155,9 @@ impl<C: Send + Sync + 'static> Scheduler<C> {
     }
 
     async fn claim(&self, limit: usize) -> Vec<Job> {
-        let kinds = self.registry.names();
-        // The lease covers the slowest kind: a claim does not know which kinds it gets.
-        let longest = kinds.iter().filter_map(|k| self.registry.get(k)).map(|k| k.spec.timeout).max();
-        let lease_until = now_ms() + (longest.unwrap_or_default() + LEASE_MARGIN).as_millis() as i64;
-        let (backend, owner) = (self.db.backend, &self.owner);
-        let claimed = transaction!(self.db, |c| store::claim(c, backend, &kinds, owner, lease_until, limit as i64));
+        let lease_until = now_ms() + self.lease.as_millis() as i64;
+        let (backend, owner, kinds) = (self.db.backend, &self.owner, &self.kinds);
+        let claimed = transaction!(self.db, |c| store::claim(c, backend, kinds, owner, lease_until, limit as i64));
         claimed.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "claiming scheduled jobs failed");
             Vec::new()
@@ -162,7 +168,7 @@ impl<C: Send + Sync + 'static> Scheduler<C> {
     /// least a moment (a due job still waiting is being claimed by another host).
     async fn until_next_due(&self) -> Duration {
         let poll = self.poll.as_millis() as i64;
-        match store::next_due(&self.db, &self.registry.names()).await {
+        match store::next_due(&self.db, &self.kinds).await {
             Ok(Some(at)) => Duration::from_millis((at - now_ms()).clamp(MIN_WAIT_MS.min(poll), poll) as u64),
             _ => self.poll,
         }

@@ -1,7 +1,7 @@
 use sqlx::{AnyConnection, Row};
 
 use super::model::{TaskRow, TaskStatus, TASK_COLUMNS};
-use crate::db::sql::{Arg, SqlBuf};
+use crate::db::sql::{placeholders, Arg, SqlBuf};
 use crate::db::{now_ms, Db};
 
 pub struct NewTask<'a> {
@@ -124,11 +124,10 @@ pub async fn agents_to_announce(db: &Db, poster_id: &str, capabilities: &[String
     if capabilities.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (0..capabilities.len()).map(|i| format!("${}", i + 3)).collect();
     let sql = format!(
         "SELECT DISTINCT a.id FROM agents a JOIN agent_capabilities ac ON ac.agent_id = a.id \
          WHERE a.webhook_url IS NOT NULL AND a.status = $1 AND a.id <> $2 AND ac.capability IN ({}) ORDER BY a.id",
-        placeholders.join(", ")
+        placeholders(3, capabilities.len())
     );
     let mut query = sqlx::query_scalar(&sql).bind(crate::agents::model::AgentStatus::Active.as_str()).bind(poster_id);
     for capability in capabilities {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use agora_runtime::net::{pinned_client, PinError};
 use futures::StreamExt;
 use serde_json::json;
 
@@ -56,14 +57,7 @@ async fn run(app: &App, job: &Job, max_attempts: i64) -> Result<(), String> {
         (Some(_), true) => DeliveryStatus::Failed,
         (Some(_), false) => DeliveryStatus::Pending,
     };
-    let attempt = store::Attempt {
-        delivery_id: id,
-        url: &url,
-        status_code: sent.status_code,
-        latency_ms: sent.latency_ms,
-        error: sent.error.as_deref(),
-        response_excerpt: sent.excerpt.as_deref(),
-    };
+    let attempt = sent.attempt(id, &url);
     let (agent, succeeded) = (&delivery.agent_id, sent.error.is_none());
     let disable_after = app.config.webhooks.webhook_disable_after_ms as i64;
     transaction!(app.db, |c| async {
@@ -99,6 +93,20 @@ pub struct Sent {
     pub excerpt: Option<String>,
 }
 
+impl Sent {
+    /// The attempt to record for `delivery_id`.
+    pub fn attempt<'a>(&'a self, delivery_id: &'a str, url: &'a str) -> store::Attempt<'a> {
+        store::Attempt {
+            delivery_id,
+            url,
+            status_code: self.status_code,
+            latency_ms: self.latency_ms,
+            error: self.error.as_deref(),
+            response_excerpt: self.excerpt.as_deref(),
+        }
+    }
+}
+
 /// POSTs the delivery's payload to `url`, signed with every valid secret; never follows a
 /// redirect, refuses internal addresses unless the operator allows them, and gives up after
 /// the configured time.
@@ -114,21 +122,14 @@ pub async fn send(app: &App, delivery: &DeliveryRow, url: &str, secrets: &Endpoi
         Ok(u) => u,
         Err(_) => return done(None, Some("the webhook URL is not a URL".into()), None),
     };
-    let addr = match agora_runtime::net::resolve_allowed(&parsed, app.config.execution.allow_private_http).await {
-        Ok(addr) => addr,
-        Err(m) => return done(None, Some(format!("the webhook URL cannot be called: {m}")), None),
+    let timeout = Duration::from_millis(app.config.webhooks.webhook_timeout_ms);
+    let client = match pinned_client(&parsed, app.config.execution.allow_private_http, timeout).await {
+        Ok(c) => c,
+        Err(PinError::Refused(m)) => return done(None, Some(format!("the webhook URL cannot be called: {m}")), None),
+        Err(PinError::Client(m)) => return done(None, Some(m), None),
     };
     let body = delivery.payload.as_bytes();
     let timestamp = crate::db::now_ms() / 1000;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_millis(app.config.webhooks.webhook_timeout_ms))
-        .resolve(parsed.host_str().unwrap_or_default(), addr)
-        .build();
-    let client = match client {
-        Ok(c) => c,
-        Err(e) => return done(None, Some(e.to_string()), None),
-    };
     let request = client
         .post(parsed)
         .header("content-type", "application/json")

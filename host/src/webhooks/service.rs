@@ -85,14 +85,7 @@ pub async fn test(app: &App, agent_id: &str) -> Result<Tested, WebhookError> {
     let delivery = store::get(&app.db, agent_id, &delivery_id).await?.ok_or(WebhookError::NotFound)?;
     let sent = deliver::send(app, &delivery, &url, &secrets).await;
     let status = if sent.error.is_none() { DeliveryStatus::Delivered } else { DeliveryStatus::Failed };
-    let attempt = store::Attempt {
-        delivery_id: &delivery_id,
-        url: &url,
-        status_code: sent.status_code,
-        latency_ms: sent.latency_ms,
-        error: sent.error.as_deref(),
-        response_excerpt: sent.excerpt.as_deref(),
-    };
+    let attempt = sent.attempt(&delivery_id, &url);
     transaction!(app.db, |c| store::record_attempt(c, &attempt, status))?;
     Ok(Tested { url, status_code: sent.status_code, error: sent.error, payload })
 }

@@ -139,18 +139,15 @@ pub async fn insert_delivery(
 
 /// The delivery and its agent's current webhook URL.
 pub async fn for_sending(db: &Db, id: &str) -> Result<Option<(DeliveryRow, Option<String>)>, sqlx::Error> {
-    let row = sqlx::query_as::<_, DeliveryRow>(&format!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = $1"
+    let row = sqlx::query(&format!(
+        "SELECT {DELIVERY_COLUMNS}, a.webhook_url FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
+         JOIN agents a ON a.id = d.agent_id WHERE d.id = $1"
     ))
     .bind(id)
     .fetch_optional(&db.read)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let url: Option<String> = sqlx::query_scalar("SELECT webhook_url FROM agents WHERE id = $1")
-        .bind(&row.agent_id)
-        .fetch_one(&db.read)
-        .await?;
-    Ok(Some((row, url)))
+    Ok(Some((sqlx::FromRow::from_row(&row)?, row.get("webhook_url"))))
 }
 
 pub struct Attempt<'a> {

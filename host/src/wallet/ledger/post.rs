@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use sqlx::{AnyConnection, Row};
 
 use super::{LedgerError, Transfer, SYSTEM_ACCOUNTS};
+use crate::db::sql::placeholders;
 use crate::db::{new_id, now_ms, Backend};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,10 +54,9 @@ pub(super) async fn credit_of(
     let mut sorted: Vec<&str> = ids.iter().copied().filter(|id| !balance_is_derived(id)).collect();
     sorted.sort_unstable();
     sorted.dedup();
-    let placeholders: Vec<String> = (1..=sorted.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT id, promo_balance FROM accounts WHERE id IN ({}) ORDER BY id{}",
-        placeholders.join(", "),
+        placeholders(1, sorted.len()),
         if backend == Backend::Postgres { " FOR UPDATE" } else { "" }
     );
     let mut query = sqlx::query(&sql);
@@ -182,12 +182,8 @@ async fn insert_transfers(
     transfers: &[Transfer],
 ) -> Result<(), LedgerError> {
     const COLUMNS: usize = 11;
-    let rows: Vec<String> = (0..transfers.len())
-        .map(|r| {
-            let params: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", r * COLUMNS + c)).collect();
-            format!("({})", params.join(", "))
-        })
-        .collect();
+    let rows: Vec<String> =
+        (0..transfers.len()).map(|r| format!("({})", placeholders(r * COLUMNS + 1, COLUMNS))).collect();
     let sql = format!(
         "INSERT INTO transfers (id, debit_account, credit_account, amount, promo_amount, kind, description, \
          ref_id, debit_balance_after, credit_balance_after, created_at) VALUES {}",
