@@ -26,14 +26,16 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::ApiError;
 use crate::http::{auth, idempotency, rate_limit, request};
 use crate::state::App;
-use crate::{admin, agents, components, executions, health, idempotency as keys, scheduler, tasks, wallet, webhooks};
+use crate::{
+    admin, agents, components, executions, health, idempotency as keys, payments, scheduler, tasks, wallet, webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Agora API", description = "Agent runtime platform: marketplace, wallet and sandboxed execution."),
     modifiers(&Security),
     tags((name = "agents"), (name = "wallet"), (name = "components"), (name = "execution"), (name = "tasks"),
-        (name = "webhooks"), (name = "admin"), (name = "health"))
+        (name = "webhooks"), (name = "payments"), (name = "billing"), (name = "admin"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -100,6 +102,8 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(components::routes::money_router())
         .merge(executions::routes::money_router())
         .merge(tasks::routes::money_router())
+        .merge(payments::routes::money_router())
+        .merge(payments::billing_routes::money_router())
         .layer(middleware::from_fn_with_state(app.clone(), idempotency::idempotent));
     let (routes, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
@@ -109,6 +113,8 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(executions::routes::router())
         .merge(tasks::routes::router())
         .merge(webhooks::routes::router())
+        .merge(payments::routes::router())
+        .merge(payments::billing_routes::router())
         .merge(money)
         .merge(admin::router())
         .split_for_parts();
@@ -123,6 +129,7 @@ pub fn router(app: Arc<App>) -> Router {
     };
     routes
         .route("/openapi.json", get(move || async move { Json(api.as_ref().clone()) }))
+        .merge(payments::pages::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this endpoint")
@@ -157,6 +164,7 @@ pub async fn serve(app: Arc<App>) -> anyhow::Result<()> {
     raise_open_file_limit();
     let listener = tokio::net::TcpListener::bind(app.config.server.listen).await?;
     let addr = listener.local_addr()?;
+    app.public_url.set(&format!("http://{addr}"));
     tracing::info!(%addr, backend = ?app.db.backend, "listening");
     // A plain line on stdout that scripts and tests can wait for.
     println!("agora listening on http://{addr}");
@@ -240,6 +248,7 @@ fn start_workers(app: Arc<App>, stop: watch::Receiver<bool>) -> anyhow::Result<t
     executions::jobs::register(&mut jobs);
     tasks::jobs::register(&mut jobs);
     webhooks::deliver::register(&mut jobs, &app.config);
+    payments::jobs::register(&mut jobs, &app.config);
     scheduler::register(&mut jobs);
     let owner = scheduler::host_id(&app.config.server.data_dir)?;
     let worker = scheduler::Scheduler::new(app.db.clone(), app.clone(), jobs, owner, WORKER_CONCURRENCY, WORKER_POLL);

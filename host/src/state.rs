@@ -2,18 +2,21 @@
 //! runtime and the shared pieces of the domains. Built once at start; `server.rs` composes
 //! the HTTP side around it, and the CLI and the workers use it directly.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use agora_runtime::{KvStore, Runtime, RuntimeConfig};
 
 use crate::components::cache::ComponentCache;
-use crate::config::Config;
+use crate::config::{Config, PaymentProviderKind};
 use crate::db::Db;
 use crate::executions::slots::Slots;
 use crate::http::rate_limit::Limits;
 use crate::identity::KeyCache;
 use crate::kv::capability::DbKv;
+use crate::payments::provider::PaymentProvider;
+use crate::payments::stripe::Stripe;
+use crate::payments::test_provider::TestPayments;
 use crate::wallet::ledger::Ledger;
 use crate::wallet::payouts::{ManualPayouts, PayoutProvider};
 
@@ -23,6 +26,11 @@ pub struct App {
     pub ledger: Ledger,
     pub limits: Arc<Limits>,
     pub payouts: Arc<dyn PayoutProvider>,
+    /// Where money comes in from.
+    pub payments: Arc<dyn PaymentProvider>,
+    /// The built-in test provider, when it is the one in use (its pages are served then).
+    pub test_payments: Option<Arc<TestPayments>>,
+    pub public_url: PublicUrl,
     pub runtime: Arc<Runtime>,
     /// The `kv` capability's store.
     pub kv: Arc<dyn KvStore>,
@@ -52,17 +60,60 @@ impl App {
             prepared_cache_bytes: c.compiled_cache_bytes as usize,
             artifact_cache_bytes: c.artifact_cache_bytes,
         })?;
+        let public_url = PublicUrl::default();
+        if !config.webhooks.public_url.is_empty() {
+            public_url.set(&config.webhooks.public_url);
+        }
+        let (payments, payouts, test_payments) = providers(&config, &public_url)?;
         Ok(Arc::new(App {
             runtime: Arc::new(runtime),
             kv: Arc::new(DbKv { db: db.clone(), quota_bytes: config.execution.kv_quota_bytes as i64 }),
             ledger: Ledger { db: db.clone(), fee_bps: config.money.platform_fee_bps },
             limits: Limits::new(config.access.rate_limit_per_minute, config.access.register_per_hour),
-            payouts: Arc::new(ManualPayouts),
+            payouts,
+            payments,
+            test_payments,
+            public_url,
             slots: Slots::new(config.execution.agent_max_concurrent_executions),
             keys: KeyCache::new(Duration::from_millis(config.access.auth_cache_ms), 100_000),
             components: ComponentCache::new(10_000),
             db,
             config,
         }))
+    }
+}
+
+type Providers = (Arc<dyn PaymentProvider>, Arc<dyn PayoutProvider>, Option<Arc<TestPayments>>);
+
+/// The configured payment provider, and the payout provider that goes with it: Stripe pays out
+/// to connected accounts; otherwise payouts wait for an operator.
+fn providers(config: &Config, public_url: &PublicUrl) -> anyhow::Result<Providers> {
+    let p = &config.payments;
+    Ok(match p.payment_provider {
+        PaymentProviderKind::Test => {
+            let test = Arc::new(TestPayments::new(public_url.clone()));
+            (test.clone(), Arc::new(ManualPayouts), Some(test))
+        }
+        PaymentProviderKind::Stripe => {
+            let (secret_key, webhook_secret) = p.stripe_keys().map_err(anyhow::Error::msg)?;
+            let stripe = Arc::new(Stripe::new(&p.stripe_api_url, secret_key, webhook_secret)?);
+            (stripe.clone(), stripe, None)
+        }
+    })
+}
+
+/// Where this host is reached from outside, for links it hands out: `public_url` when the
+/// operator set it, else the address it listens on, known once it does.
+#[derive(Clone, Default)]
+pub struct PublicUrl(Arc<OnceLock<String>>);
+
+impl PublicUrl {
+    /// Sets it unless it is set.
+    pub fn set(&self, url: &str) {
+        let _ = self.0.set(url.trim_end_matches('/').to_string());
+    }
+
+    pub fn get(&self) -> &str {
+        self.0.get().map(String::as_str).unwrap_or("http://localhost")
     }
 }

@@ -12,6 +12,7 @@ mod executions;
 mod hostile;
 mod ledger;
 mod lifecycle;
+mod payments;
 mod scheduler;
 mod tasks;
 mod uploads;

@@ -12,7 +12,10 @@ use anyhow::{bail, Context};
 use serde::Deserialize;
 use toml::{Table, Value};
 
-pub use sections::{Access, Components, Config, Database, Execution, LogFormat, Money, SelfDeposit, Server};
+pub use sections::{
+    Access, Components, Config, Database, Execution, LogFormat, Money, PaymentProviderKind, Payments, SelfDeposit,
+    Server,
+};
 
 impl Config {
     /// Resolves the layers. `env` looks up a variable by name; `flags` are `(name, value)`
@@ -132,6 +135,12 @@ mod tests {
             ("self_deposit", _) => "refuse".to_string(),
             ("webhook_retry_schedule_ms", _) => "100,200".to_string(),
             ("public_url", _) => "https://agora.example".to_string(),
+            ("payment_provider", _) => "stripe".to_string(),
+            ("stripe_api_url", _) => "http://127.0.0.1:12111".to_string(),
+            ("stripe_secret_key", _) => "sk_test_sample".to_string(),
+            ("stripe_webhook_secret", _) => "whsec_sample".to_string(),
+            ("billing_terms_version", _) => "2027-01".to_string(),
+            ("billing_terms_url", _) => "https://agora.example/terms".to_string(),
             (_, Value::Integer(i)) => (i + 1).to_string(),
             (_, Value::Boolean(b)) => (!b).to_string(),
             (name, other) => panic!("no sample for {name} = {other}"),

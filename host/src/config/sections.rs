@@ -352,6 +352,81 @@ impl Webhooks {
     }
 }
 
+/// Which payment provider takes money in (and, for Stripe, pays out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentProviderKind {
+    /// Built in: pages on this host with a "pay" button; no real money. For laptops and tests.
+    Test,
+    Stripe,
+}
+
+/// Payments in (checkout, saved cards, auto pay) and payouts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Payments {
+    pub payment_provider: PaymentProviderKind,
+    /// Stripe's API; a local fake's in tests.
+    pub stripe_api_url: String,
+    /// `sk_...`; required with `payment_provider = "stripe"`.
+    pub stripe_secret_key: String,
+    /// The `whsec_...` of the webhook endpoint `/api/payments/callback/stripe`; required with Stripe.
+    pub stripe_webhook_secret: String,
+    /// Smallest checkout or card top-up.
+    pub min_payment_cents: i64,
+    /// How often balances with auto pay on are checked against their threshold.
+    pub autopay_check_ms: u64,
+    /// The threshold auto pay tops up below, when the account did not choose one.
+    pub autopay_threshold_cents: i64,
+    /// The version of the billing terms accounts accept before their first runtime key.
+    pub billing_terms_version: String,
+    /// Where the billing terms are published; empty means this host's `/pay/terms`.
+    pub billing_terms_url: String,
+}
+
+impl Default for Payments {
+    fn default() -> Self {
+        Payments {
+            payment_provider: PaymentProviderKind::Test,
+            stripe_api_url: "https://api.stripe.com".into(),
+            stripe_secret_key: String::new(),
+            stripe_webhook_secret: String::new(),
+            min_payment_cents: 100,
+            autopay_check_ms: 60_000,
+            autopay_threshold_cents: 500,
+            billing_terms_version: "2026-11".into(),
+            billing_terms_url: String::new(),
+        }
+    }
+}
+
+impl Payments {
+    fn check(&self) -> Check {
+        within("min_payment_cents", self.min_payment_cents, 1, 1_000_000)?;
+        within("autopay_check_ms", self.autopay_check_ms, 100, 86_400_000)?;
+        within("autopay_threshold_cents", self.autopay_threshold_cents, 0, 100_000_000)?;
+        if url::Url::parse(&self.stripe_api_url).is_err() {
+            return Err("stripe_api_url must be a URL".into());
+        }
+        if !self.billing_terms_url.is_empty() && url::Url::parse(&self.billing_terms_url).is_err() {
+            return Err("billing_terms_url must be empty or a URL".into());
+        }
+        if self.billing_terms_version.trim().is_empty() {
+            return Err("billing_terms_version must not be empty".into());
+        }
+        Ok(())
+    }
+
+    /// Stripe's keys, when Stripe is the provider; the missing one named otherwise.
+    pub fn stripe_keys(&self) -> Result<(&str, &str), String> {
+        match (self.stripe_secret_key.as_str(), self.stripe_webhook_secret.as_str()) {
+            ("", _) => Err("payment_provider is stripe: set stripe_secret_key".into()),
+            (_, "") => Err("payment_provider is stripe: set stripe_webhook_secret".into()),
+            keys => Ok(keys),
+        }
+    }
+}
+
 /// Every section, flattened: the public names are the fields' names.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Config {
@@ -369,6 +444,8 @@ pub struct Config {
     pub execution: Execution,
     #[serde(flatten)]
     pub webhooks: Webhooks,
+    #[serde(flatten)]
+    pub payments: Payments,
 }
 
 impl Config {
@@ -379,6 +456,7 @@ impl Config {
         self.money.check()?;
         self.components.check()?;
         self.execution.check()?;
-        self.webhooks.check()
+        self.webhooks.check()?;
+        self.payments.check()
     }
 }

@@ -17,6 +17,20 @@ pub mod types {
     /// The agent's webhook endpoint was disabled for failing too long. Recorded for the
     /// notification inbox (the social issue); not sent to the disabled endpoint.
     pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
+    /// Money came in from the payment provider (a checkout, a top-up, auto pay).
+    pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
+    /// A charge of the saved card was declined (auto pay waits an hour before trying again).
+    pub const PAYMENT_FAILED: &str = "payment.failed";
+}
+
+/// Toku's payload shape: `{event, data, timestamp, agentId}`.
+pub fn toku_payload(event_type: &str, agent_id: &str, data: Value) -> Value {
+    serde_json::json!({
+        "event": event_type,
+        "data": data,
+        "timestamp": crate::db::rfc3339(now_ms()),
+        "agentId": agent_id,
+    })
 }
 
 /// Records `body` as the event `event_type` for `agent_id`, at most once per type, agent and

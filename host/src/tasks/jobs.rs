@@ -28,10 +28,7 @@ async fn announce(app: &App, job: &Job) -> Result<(), sqlx::Error> {
     let Some(task) = store::get(&app.db, id).await? else { return Ok(()) };
     let capabilities = task.capabilities();
     let agents = store::agents_to_announce(&app.db, &task.poster_id, &capabilities).await?;
-    let public_url = match app.config.webhooks.public_url.as_str() {
-        "" => format!("http://{}", app.config.server.listen),
-        url => url.trim_end_matches('/').to_string(),
-    };
+    let public_url = app.public_url.get();
     let body = json!({
         "event": types::TASK_POSTED,
         "task": {

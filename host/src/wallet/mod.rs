@@ -44,6 +44,8 @@ pub enum WalletError {
     AgentNotFound,
     #[error("deposits need a payment: ask an operator (this server does not credit agents' own deposits)")]
     SelfDepositRefused,
+    #[error("payouts are not enabled: finish onboarding first (POST /api/agents/connect)")]
+    PayoutsNotEnabled,
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -62,6 +64,7 @@ impl From<WalletError> for ApiError {
             WalletError::Forbidden(m) => ApiError::forbidden(m),
             WalletError::AgentNotFound => ApiError::not_found("agent"),
             WalletError::SelfDepositRefused => ApiError::forbidden(message).with_code("deposit_needs_payment"),
+            WalletError::PayoutsNotEnabled => ApiError::conflict("payouts_not_enabled", message),
             WalletError::Ledger(e) => e.into(),
             WalletError::Idempotency(e) => e.into(),
             WalletError::Db(e) => e.into(),

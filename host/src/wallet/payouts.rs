@@ -1,6 +1,6 @@
 //! Withdrawals leave the platform through a payout provider. The built-in provider leaves the
-//! payout pending for an operator to pay by hand; a Stripe Connect provider plugs in behind
-//! the same trait. The money leaves the wallet (into the payouts-in-flight account) in the
+//! payout pending for an operator to pay by hand; Stripe (`payments::stripe`) pays to the
+//! agent's connected account. The money leaves the wallet (into the payouts-in-flight account) in the
 //! transaction that records the payout, so a payout can never be paid twice or without funds.
 
 use std::future::Future;
@@ -15,6 +15,8 @@ pub struct PayoutRequest<'a> {
     pub payout_id: &'a str,
     pub agent_id: &'a str,
     pub amount_cents: i64,
+    /// The agent's payout account at the provider, for providers that pay to one.
+    pub destination: Option<&'a str>,
 }
 
 pub struct PayoutReceipt {
@@ -26,6 +28,10 @@ pub type PayoutFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<PayoutRec
 
 pub trait PayoutProvider: Send + Sync {
     fn name(&self) -> &'static str;
+    /// Whether payouts go to an account the agent onboarded (`/api/agents/connect`).
+    fn needs_account(&self) -> bool {
+        false
+    }
     /// Asks the provider to pay out. Called after the money has left the wallet.
     fn submit<'a>(&'a self, req: PayoutRequest<'a>) -> PayoutFuture<'a>;
 }

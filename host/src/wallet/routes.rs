@@ -201,11 +201,14 @@ fn render_withdrawal(w: &Withdrawal) -> Recorded {
     json_answer(StatusCode::OK, &WithdrawResponse::from(w))
 }
 
-/// Withdraw money that came from funded sources (credit cannot be withdrawn).
+/// Withdraw money that came from funded sources (credit cannot be withdrawn). With Stripe as
+/// the payment provider, it is transferred to the agent's connected account, which needs
+/// onboarding finished first (`POST /api/agents/connect`; 409 `payouts_not_enabled` before).
 #[utoipa::path(post, path = "/api/agents/wallet/withdraw", tag = "wallet", security(("api_key" = [])),
     request_body = WithdrawRequest, params(("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
     responses((status = 200, body = WithdrawResponse), (status = 401, body = ErrorBody),
-        (status = 402, description = "not enough withdrawable money", body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 402, description = "not enough withdrawable money", body = ErrorBody),
+        (status = 409, description = "payouts need onboarding first", body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn withdraw(
     State(app): State<Arc<App>>,
     who: AgentAuth,

@@ -49,7 +49,7 @@ pub async fn deposit(
     };
     let agent = agents::get(&app.db, &agent_id).await?.ok_or(WalletError::AgentNotFound)?;
     transaction!(app.db, |c| async {
-        let transfer = ledger::deposit_in(c, &agent.id, amount, source, description).await?;
+        let transfer = ledger::deposit_in(c, &agent.id, amount, source, description, None).await?;
         let done = Deposit { transfer, agent_id: agent.id.clone(), agent_name: agent.name.clone(), source };
         answer.record_in(c, &done).await?;
         Ok::<_, WalletError>(done)
@@ -72,6 +72,7 @@ pub async fn withdraw(
     answer: Answer<'_, Withdrawal>,
 ) -> Result<Withdrawal, WalletError> {
     let amount = validate::cents("amountCents", amount, 1, i64::MAX)?;
+    let destination = payout_destination(app, agent_id).await?;
     let payout_id = new_id();
     let provider = app.payouts.name();
     let withdrawal = transaction!(app.db, |c| async {
@@ -82,7 +83,8 @@ pub async fn withdraw(
         answer.record_in(c, &done).await?;
         Ok::<_, WalletError>(done)
     })?;
-    let request = PayoutRequest { payout_id: &payout_id, agent_id, amount_cents: amount };
+    let request =
+        PayoutRequest { payout_id: &payout_id, agent_id, amount_cents: amount, destination: destination.as_deref() };
     match app.payouts.submit(request).await {
         Ok(receipt) if receipt.status != PayoutStatus::Pending => {
             store::set_payout_status(&app.db, &payout_id, receipt.status, receipt.provider_ref.as_deref()).await?;
@@ -93,4 +95,18 @@ pub async fn withdraw(
         Err(e) => tracing::error!(payout = %payout_id, error = %format!("{e:#}"), "payout provider failed"),
     }
     Ok(withdrawal)
+}
+
+/// The payout account withdrawals go to, for providers that pay to one; refused before any
+/// money moves if the agent has not finished onboarding there.
+async fn payout_destination(app: &App, agent_id: &str) -> Result<Option<String>, WalletError> {
+    if !app.payouts.needs_account() {
+        return Ok(None);
+    }
+    match crate::payments::store::payout_account(&app.db, agent_id).await? {
+        Some(account) if account.provider == app.payouts.name() && account.status.payouts_enabled => {
+            Ok(Some(account.account_ref))
+        }
+        _ => Err(WalletError::PayoutsNotEnabled),
+    }
 }

@@ -67,12 +67,9 @@ async fn run(app: &App, job: &Job, max_attempts: i64) -> Result<(), String> {
         }
         if store::record_health(c, agent, succeeded, disable_after).await? {
             tracing::warn!(agent = %agent, "disabled a webhook endpoint that kept failing");
-            let notice = json!({
-                "event": types::WEBHOOK_DISABLED,
-                "data": {"webhookUrl": url, "message": "Every delivery failed for too long; set the URL again to resume."},
-                "timestamp": crate::db::rfc3339(crate::db::now_ms()),
-                "agentId": agent,
-            });
+            let message = "Every delivery failed for too long; set the URL again to resume.";
+            let data = json!({"webhookUrl": url, "message": message});
+            let notice = crate::events::toku_payload(types::WEBHOOK_DISABLED, agent, data);
             crate::events::insert(c, types::WEBHOOK_DISABLED, agent, Some(id), &notice).await?;
         }
         Ok::<_, sqlx::Error>(())
@@ -163,10 +160,6 @@ pub async fn send(app: &App, delivery: &DeliveryRow, url: &str, secrets: &Endpoi
 
 /// The body of Toku's `webhook.test`.
 pub fn test_payload(agent_id: &str) -> serde_json::Value {
-    json!({
-        "event": types::WEBHOOK_TEST,
-        "data": {"message": "This is a test webhook from Agora. If you can read this, your endpoint works."},
-        "timestamp": crate::db::rfc3339(crate::db::now_ms()),
-        "agentId": agent_id,
-    })
+    let message = "This is a test webhook from Agora. If you can read this, your endpoint works.";
+    crate::events::toku_payload(types::WEBHOOK_TEST, agent_id, json!({ "message": message }))
 }

@@ -17,6 +17,7 @@ use super::service;
 use crate::db::page::{BadQuery, Page, PageMeta};
 use crate::db::rfc3339;
 use crate::error::{ApiResult, ErrorBody};
+use crate::events::types;
 use crate::http::auth::AgentAuth;
 use crate::http::json::{ApiJson, ApiPath, ApiQuery};
 use crate::state::App;
@@ -33,7 +34,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
 }
 
 /// The events a webhook receives.
-const EVENTS: &[&str] = &[crate::events::types::TASK_POSTED, crate::events::types::WEBHOOK_TEST];
+const EVENTS: &[&str] = &[types::TASK_POSTED, types::WEBHOOK_TEST, types::PAYMENT_SUCCEEDED, types::PAYMENT_FAILED];
 
 // AgentMarket's shape: `PUT/GET /api/agents/me/webhook`, `{success, data: {webhook_url}, balance}`.
 

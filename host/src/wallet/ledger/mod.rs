@@ -199,22 +199,15 @@ pub async fn deposit_in(
     amount: i64,
     source: DepositSource,
     description: &str,
+    ref_id: Option<&str>,
 ) -> Result<Transfer, LedgerError> {
     let wallet = wallet_account(agent_id);
     let (from, promo) = match source {
         DepositSource::Funded => (EXTERNAL, 0),
         DepositSource::Unfunded => (UNFUNDED, amount),
     };
-    let deposit = Move {
-        from,
-        to: &wallet,
-        amount,
-        promo,
-        kind: kind::DEPOSIT,
-        description,
-        ref_id: None,
-        debit: Debit::Account,
-    };
+    let deposit =
+        Move { from, to: &wallet, amount, promo, kind: kind::DEPOSIT, description, ref_id, debit: Debit::Account };
     post(conn, &[deposit]).await.map(only)
 }
 
@@ -276,7 +269,7 @@ impl Ledger {
         source: DepositSource,
         description: &str,
     ) -> Result<Transfer, LedgerError> {
-        transaction!(self.db, |c| deposit_in(c, agent_id, amount, source, description))
+        transaction!(self.db, |c| deposit_in(c, agent_id, amount, source, description, None))
     }
 
     pub async fn transfer(
