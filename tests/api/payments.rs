@@ -280,6 +280,32 @@ async fn stripe_charges_saved_cards_and_pays_out_to_onboarded_accounts() {
 }
 
 #[tokio::test]
+async fn a_charge_whose_answer_was_lost_is_asked_again_and_credited_once() {
+    let fake = FakeStripe::start().await;
+    let s = Server::start_with(stripe_options(&fake).env("AGORA_CHARGE_SETTLE_AFTER_MS", "300")).await;
+    let key = stripe_payer(&s, &fake, 1000, "pm_card_visa").await;
+    let before = s.wallet(&key).await.0;
+
+    fake.set_losing_answers(true);
+    let r = s.post("/v1/billing/add", Some(&key), json!({"amount_usd": 7})).await;
+    r.assert_error(502, "charge_pending");
+    assert_eq!(s.wallet(&key).await.0, before, "nothing is credited without the provider's answer");
+    fake.set_losing_answers(false);
+
+    let after = eventually("the pending charge settled", Duration::from_secs(10), || async {
+        let now = s.wallet(&key).await.0;
+        (now != before).then_some(now)
+    })
+    .await;
+    assert_eq!(after, before + 700);
+    let asked = fake.requests_to("POST /v1/payment_intents");
+    assert!(asked.len() >= 2, "asked again: {asked:?}");
+    assert!(asked.iter().all(|(_, k)| k.is_some() && *k == asked[0].1), "always with the same key: {asked:?}");
+    assert_eq!(deposits(&s, &key).await.len(), 2, "the checkout and the charge, once each");
+    s.assert_ledger_sound().await;
+}
+
+#[tokio::test]
 async fn tokaroo_billing_activation_and_auto_pay_on_the_test_provider() {
     let options = Options::default()
         .env("AGORA_AUTOPAY_CHECK_MS", "200")

@@ -378,6 +378,9 @@ pub struct Payments {
     pub autopay_check_ms: u64,
     /// The threshold auto pay tops up below, when the account did not choose one.
     pub autopay_threshold_cents: i64,
+    /// A card charge still pending this long lost its answer (a crash, a timeout): the provider
+    /// is asked again with the same idempotency key.
+    pub charge_settle_after_ms: u64,
     /// The version of the billing terms accounts accept before their first runtime key.
     pub billing_terms_version: String,
     /// Where the billing terms are published; empty means this host's `/pay/terms`.
@@ -394,6 +397,7 @@ impl Default for Payments {
             min_payment_cents: 100,
             autopay_check_ms: 60_000,
             autopay_threshold_cents: 500,
+            charge_settle_after_ms: 120_000,
             billing_terms_version: "2026-11".into(),
             billing_terms_url: String::new(),
         }
@@ -405,6 +409,7 @@ impl Payments {
         within("min_payment_cents", self.min_payment_cents, 1, 1_000_000)?;
         within("autopay_check_ms", self.autopay_check_ms, 100, 86_400_000)?;
         within("autopay_threshold_cents", self.autopay_threshold_cents, 0, 100_000_000)?;
+        within("charge_settle_after_ms", self.charge_settle_after_ms, 100, 86_400_000)?;
         if url::Url::parse(&self.stripe_api_url).is_err() {
             return Err("stripe_api_url must be a URL".into());
         }

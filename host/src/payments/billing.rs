@@ -72,7 +72,7 @@ async fn ask_and_settle(app: &App, charge: &ChargeRow, answer: &Answer<'_, TopUp
         card_ref: &charge.card_ref,
         amount_cents: charge.amount_cents,
     };
-    let outcome = app.payments.charge_card(request).await.map_err(PaymentError::Provider)?;
+    let outcome = app.payments.charge_card(request).await.map_err(PaymentError::ChargePending)?;
     settle(app, charge, outcome, answer).await
 }
 
@@ -257,6 +257,10 @@ pub async fn run_autopay(app: &App) -> Result<usize, PaymentError> {
                 Ok(_) => charged += 1,
                 // Recorded as `payment.failed`; tried again after AUTOPAY_RETRY_AFTER_MS.
                 Err(PaymentError::Declined(_)) | Err(PaymentError::NoCard) | Err(PaymentError::Invalid(_)) => {}
+                // Settled by `settle_stale_charges`; auto pay waits while it is pending.
+                Err(PaymentError::ChargePending(e)) => {
+                    tracing::warn!(error = %format!("{e:#}"), "auto pay charge pending")
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -9,16 +9,17 @@ use crate::scheduler::{KindSpec, Registry};
 use crate::state::App;
 
 pub const AUTOPAY: &str = "billing.autopay";
-pub const SETTLE_CHARGES: KindSpec = KindSpec::every("billing.settle_charges", Duration::from_secs(60));
-/// A charge pending this long lost its request: no request waits for the provider longer.
-const PENDING_CHARGE_STALE_MS: i64 = 120_000;
+pub const SETTLE_CHARGES: &str = "billing.settle_charges";
 
 pub fn register(jobs: &mut Registry<App>, config: &Config) {
-    let every = Duration::from_millis(config.payments.autopay_check_ms);
-    jobs.add(KindSpec::every(AUTOPAY, every), |app, _| async move {
+    let p = &config.payments;
+    jobs.add(KindSpec::every(AUTOPAY, Duration::from_millis(p.autopay_check_ms)), |app, _| async move {
         billing::run_autopay(&app).await.map(drop).map_err(|e| e.to_string())
     });
-    jobs.add(SETTLE_CHARGES, |app, _| async move {
-        billing::settle_stale_charges(&app, PENDING_CHARGE_STALE_MS).await.map(drop).map_err(|e| e.to_string())
+    // Looks twice per settle time (at most every minute), so a lost answer waits at most 1.5 times it.
+    let every = Duration::from_millis(p.charge_settle_after_ms / 2).min(Duration::from_secs(60));
+    jobs.add(KindSpec::every(SETTLE_CHARGES, every), |app, _| async move {
+        let after = app.config.payments.charge_settle_after_ms as i64;
+        billing::settle_stale_charges(&app, after).await.map(drop).map_err(|e| e.to_string())
     });
 }

@@ -38,6 +38,8 @@ pub enum PaymentError {
     Declined(String),
     #[error("the payment provider did not answer; nothing was charged twice, try again")]
     Provider(#[source] anyhow::Error),
+    #[error("the payment provider did not answer; the charge is pending and is settled within minutes, credited once if it went through: check the balance before trying again")]
+    ChargePending(#[source] anyhow::Error),
     #[error("accept the billing terms with {{\"accepted\": true}}")]
     TermsNotAccepted,
     #[error(transparent)]
@@ -63,6 +65,10 @@ impl From<PaymentError> for ApiError {
             PaymentError::Provider(source) => {
                 tracing::warn!(error = %format!("{source:#}"), "payment provider call failed");
                 ApiError::new(StatusCode::BAD_GATEWAY, "provider_unavailable", message)
+            }
+            PaymentError::ChargePending(source) => {
+                tracing::warn!(error = %format!("{source:#}"), "a card charge's answer was lost; it stays pending");
+                ApiError::new(StatusCode::BAD_GATEWAY, "charge_pending", message)
             }
             PaymentError::TermsNotAccepted => ApiError::unprocessable("validation_error", message),
             PaymentError::Ledger(e) => e.into(),
