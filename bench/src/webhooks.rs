@@ -4,7 +4,9 @@
 //! `concurrency` listeners each list a capability of their own and have a webhook URL on a
 //! receiver in this process; `concurrency` clients post tasks requiring one listener's
 //! capability each, so every post records one `task.posted` event with one delivery. The lag of
-//! a delivery is from the post's answer (its event committed) to the receiver's reading it.
+//! a delivery is from the post's answer (its event committed) to the receiver's reading it. The
+//! baseline, measured first in the same run, is the rate of the same posts when nobody listens:
+//! deliveries cannot outrun the posts that make them.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -52,30 +54,16 @@ pub async fn measure(backend: &str, concurrency: usize, events: usize) -> anyhow
     }
 
     let http = reqwest::Client::new();
+    let per_client = events / concurrency;
+    // The baseline, in the same run: the same posts requiring a capability nobody listens for.
+    let unheard: Vec<_> = posters.iter().map(|(key, _)| (key.clone(), "cap-nobody".to_string())).collect();
+    let baseline_started = Instant::now();
+    post_all(&http, &server.url("/api/tasks"), unheard, per_client, Arc::default()).await?;
+    let posts_per_second = (per_client * concurrency) as f64 / baseline_started.elapsed().as_secs_f64();
+
     let started = Instant::now();
     let posted: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let per_client = events / concurrency;
-    let clients: Vec<_> = posters
-        .into_iter()
-        .map(|(key, capability)| {
-            let (http, url, posted) = (http.clone(), server.url("/api/tasks"), posted.clone());
-            tokio::spawn(async move {
-                for n in 0..per_client {
-                    let body = json!({"title": format!("t{n}"), "description": "d", "budget": 1,
-                        "required_capabilities": [capability]});
-                    let r = http.post(&url).header("X-API-Key", &key).json(&body).send().await;
-                    let Ok(r) = r else { continue };
-                    let v: Value = r.json().await.unwrap_or_default();
-                    if let Some(id) = v["data"]["id"].as_str() {
-                        posted.lock().unwrap().insert(id.to_string(), Instant::now());
-                    }
-                }
-            })
-        })
-        .collect();
-    for c in clients {
-        c.await?;
-    }
+    post_all(&http, &server.url("/api/tasks"), posters, per_client, posted.clone()).await?;
     let total = per_client * concurrency;
     let deadline = Instant::now() + Duration::from_secs(120);
     while arrived.lock().unwrap().len() < total && Instant::now() < deadline {
@@ -96,7 +84,42 @@ pub async fn measure(backend: &str, concurrency: usize, events: usize) -> anyhow
         "delivered": arrived.len(),
         "seconds": elapsed.as_secs_f64(),
         "deliveries_per_second": arrived.len() as f64 / elapsed.as_secs_f64(),
+        "baseline_posts_per_second": posts_per_second,
+        "deliveries_to_baseline_posts": arrived.len() as f64 / elapsed.as_secs_f64() / posts_per_second,
         "lag_p50_ms": pct(0.5),
         "lag_p99_ms": pct(0.99),
     }))
+}
+
+/// Every poster posts `per_client` tasks requiring its capability, all posters at once; the
+/// moment each task's post was answered goes into `posted`.
+async fn post_all(
+    http: &reqwest::Client,
+    url: &str,
+    posters: Vec<(String, String)>,
+    per_client: usize,
+    posted: Arc<Mutex<HashMap<String, Instant>>>,
+) -> anyhow::Result<()> {
+    let clients: Vec<_> = posters
+        .into_iter()
+        .map(|(key, capability)| {
+            let (http, url, posted) = (http.clone(), url.to_string(), posted.clone());
+            tokio::spawn(async move {
+                for n in 0..per_client {
+                    let body = json!({"title": format!("t{n}"), "description": "d", "budget": 1,
+                        "required_capabilities": [capability]});
+                    let r = http.post(&url).header("X-API-Key", &key).json(&body).send().await;
+                    let Ok(r) = r else { continue };
+                    let v: Value = r.json().await.unwrap_or_default();
+                    if let Some(id) = v["data"]["id"].as_str() {
+                        posted.lock().unwrap().insert(id.to_string(), Instant::now());
+                    }
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.await?;
+    }
+    Ok(())
 }

@@ -240,19 +240,22 @@ async fn accept_loop(
     Ok(())
 }
 
-/// The scheduler's worker with every domain's job kinds; stopped with the server, after the
-/// jobs it started.
+/// The scheduler's worker with every domain's job kinds, and the webhook dispatcher; stopped
+/// with the server, after the work they started.
 fn start_workers(app: Arc<App>, stop: watch::Receiver<bool>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let mut jobs = scheduler::Registry::default();
     keys::register(&mut jobs);
     executions::jobs::register(&mut jobs);
     tasks::jobs::register(&mut jobs);
-    webhooks::deliver::register(&mut jobs, &app.config);
     payments::jobs::register(&mut jobs, &app.config);
     scheduler::register(&mut jobs);
     let owner = scheduler::host_id(&app.config.server.data_dir)?;
+    let dispatcher = webhooks::dispatch::Dispatcher::new(app.clone(), owner.clone());
     let worker = scheduler::Scheduler::new(app.db.clone(), app.clone(), jobs, owner, WORKER_CONCURRENCY, WORKER_POLL);
-    Ok(tokio::spawn(worker.run(stop)))
+    let (scheduler, deliveries) = (tokio::spawn(worker.run(stop.clone())), tokio::spawn(dispatcher.run(stop)));
+    Ok(tokio::spawn(async move {
+        let _ = tokio::join!(scheduler, deliveries);
+    }))
 }
 
 /// Jobs one host runs at once, and how often an idle host looks for jobs other hosts added.

@@ -5,6 +5,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use agora_runtime::net::PinnedClients;
 use agora_runtime::{KvStore, Runtime, RuntimeConfig};
 
 use crate::components::cache::ComponentCache;
@@ -40,6 +41,8 @@ pub struct App {
     pub keys: KeyCache,
     /// Component rows, for running them.
     pub components: ComponentCache,
+    /// HTTP clients for URLs agents gave (endpoints, webhooks), pinned to checked addresses.
+    pub outbound: PinnedClients,
 }
 
 impl App {
@@ -77,11 +80,15 @@ impl App {
             slots: Slots::new(config.execution.agent_max_concurrent_executions),
             keys: KeyCache::new(Duration::from_millis(config.access.auth_cache_ms), 100_000),
             components: ComponentCache::new(10_000),
+            outbound: PinnedClients::new(config.execution.allow_private_http, OUTBOUND_CLIENT_TTL),
             db,
             config,
         }))
     }
 }
+
+/// How long an outbound client (and the address its host name resolved to) is reused.
+const OUTBOUND_CLIENT_TTL: Duration = Duration::from_secs(60);
 
 type Providers = (Arc<dyn PaymentProvider>, Arc<dyn PayoutProvider>, Option<Arc<TestPayments>>);
 

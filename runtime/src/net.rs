@@ -1,7 +1,7 @@
 //! Outbound-request guard: which addresses requests may not reach unless the operator allows
 //! private targets, and resolution that checks every address. Callers connect to the address
 //! checked here, so a second DNS answer cannot swap in another one. Used by the `http`
-//! capability, by endpoint agents and webhook deliveries (`pinned_client`), and when webhook
+//! capability, by endpoint agents and webhook deliveries (`PinnedClients`), and when webhook
 //! and endpoint URLs are saved.
 //!
 //! An address is allowed when it is globally reachable according to the IANA IPv4 and IPv6
@@ -173,7 +173,7 @@ fn refuse_ip(ip: IpAddr) -> Result<(), String> {
     }
 }
 
-/// Why `pinned_client` made no client.
+/// Why `PinnedClients` made no client.
 #[derive(Debug)]
 pub enum PinError {
     /// The URL may not be called: no host, no address, or an address that is not allowed.
@@ -182,21 +182,52 @@ pub enum PinError {
     Client(String),
 }
 
-/// A client for requests to `url` that connects only to the address `resolve_allowed` checked,
-/// follows no redirect and gives up after `timeout`. For the host's own calls to URLs that
-/// agents gave it (endpoint agents, webhooks).
-pub async fn pinned_client(
-    url: &url::Url,
+/// Clients for the host's own calls to URLs that agents gave it (endpoint agents, webhooks): each
+/// connects only to the address `resolve_allowed` checked, through no proxy, and follows no
+/// redirect. A client is kept per scheme, host and port for `ttl`, so that calls to the same
+/// receiver reuse its connections instead of resolving, checking and connecting every time; a
+/// name is resolved and checked again once its client is older than that. Callers set each
+/// request's timeout.
+pub struct PinnedClients {
     allow_private: bool,
-    timeout: std::time::Duration,
-) -> Result<reqwest::Client, PinError> {
-    let addr = resolve_allowed(url, allow_private).await.map_err(PinError::Refused)?;
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
-        .resolve(url.host_str().unwrap_or_default(), addr)
-        .build()
-        .map_err(|e| PinError::Client(e.to_string()))
+    ttl: std::time::Duration,
+    clients: std::sync::Mutex<std::collections::HashMap<Origin, (std::time::Instant, reqwest::Client)>>,
+}
+
+/// Scheme, host and port.
+type Origin = (String, String, u16);
+
+/// Hosts kept at most; past it the cache starts over.
+const PINNED_HOSTS: usize = 4096;
+
+impl PinnedClients {
+    pub fn new(allow_private: bool, ttl: std::time::Duration) -> PinnedClients {
+        PinnedClients { allow_private, ttl, clients: Default::default() }
+    }
+
+    pub async fn client(&self, url: &url::Url) -> Result<reqwest::Client, PinError> {
+        let host = url.host_str().ok_or_else(|| PinError::Refused("the URL has no host".into()))?;
+        let port = url.port_or_known_default().ok_or_else(|| PinError::Refused("the URL has no port".into()))?;
+        let key = (url.scheme().to_string(), host.to_string(), port);
+        if let Some((made, client)) = self.clients.lock().expect("never poisoned").get(&key) {
+            if made.elapsed() < self.ttl {
+                return Ok(client.clone());
+            }
+        }
+        let addr = resolve_allowed(url, self.allow_private).await.map_err(PinError::Refused)?;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .resolve(host, addr)
+            .build()
+            .map_err(|e| PinError::Client(e.to_string()))?;
+        let mut clients = self.clients.lock().expect("never poisoned");
+        if clients.len() >= PINNED_HOSTS {
+            clients.clear();
+        }
+        clients.insert(key, (std::time::Instant::now(), client.clone()));
+        Ok(client)
+    }
 }
 
 /// The address to connect to for `url`: every resolved address must be allowed, and the

@@ -1,6 +1,6 @@
 //! The event catalogue and the outbox. A domain records an event with `record`, inside the
 //! transaction of the change it describes: the event, and a webhook delivery when its agent has
-//! a webhook URL (sent later by a scheduler job), exist exactly when the change was committed.
+//! a webhook URL (sent later by the dispatcher), exist exactly when the change was committed.
 //! Nothing is sent from inside a request.
 
 use serde_json::Value;

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use agora_runtime::net::{pinned_client, PinError};
+use agora_runtime::net::PinError;
 use futures::StreamExt;
 use serde_json::json;
 
@@ -39,7 +39,7 @@ async fn attempt(app: &App, c: &EndpointCall<'_>) -> Result<String, RunError> {
     let url =
         url::Url::parse(c.url).map_err(|_| fail("endpoint_error", "the agent's endpoint_url is not a URL".into()))?;
     let timeout = Duration::from_millis(app.config.execution.endpoint_timeout_ms);
-    let client = pinned_client(&url, app.config.execution.allow_private_http, timeout).await.map_err(|e| match e {
+    let client = app.outbound.client(&url).await.map_err(|e| match e {
         PinError::Refused(m) => fail("endpoint_refused", format!("the agent's endpoint cannot be called: {m}")),
         PinError::Client(m) => fail("endpoint_error", m),
     })?;
@@ -54,6 +54,7 @@ async fn attempt(app: &App, c: &EndpointCall<'_>) -> Result<String, RunError> {
     .unwrap_or_default();
     let resp = client
         .post(url)
+        .timeout(timeout)
         .header("content-type", "application/json")
         .header("x-agora-event", "task.execute")
         .header("x-agora-signature", sign(c.secret, &body))

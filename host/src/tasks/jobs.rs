@@ -1,10 +1,13 @@
-//! Background work of the tasks: announcing a new task (`task.posted`) to every agent whose
-//! capabilities overlap the task's required ones and that has a webhook URL.
+//! Announcing a new task (`task.posted`) to every agent whose capabilities overlap the task's
+//! required ones and that has a webhook URL: in the posting transaction when they are few, by a
+//! background job when they are many.
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{json, Value};
+use sqlx::AnyConnection;
 
+use super::model::TaskRow;
 use super::store;
 use crate::db::rfc3339;
 use crate::events::{self, types};
@@ -12,11 +15,14 @@ use crate::scheduler::{Job, KindSpec, Registry};
 use crate::state::App;
 use crate::transaction;
 
-/// Enqueued in the transaction that posts the task, with the task's id as its key.
+/// Enqueued in the transaction that posts the task, with the task's id as its key, when more
+/// than `ANNOUNCE_INLINE` agents are to be told.
 pub const ANNOUNCE: KindSpec = KindSpec::once("tasks.announce");
 
 /// Events recorded per transaction while announcing.
 const PER_TRANSACTION: usize = 100;
+/// Agents told in the posting transaction itself at most.
+pub const ANNOUNCE_INLINE: usize = 16;
 
 pub fn register(jobs: &mut Registry<App>) {
     jobs.add(ANNOUNCE, |app: Arc<App>, job: Job| async move { announce(&app, &job).await.map_err(|e| e.to_string()) });
@@ -26,28 +32,34 @@ pub fn register(jobs: &mut Registry<App>) {
 async fn announce(app: &App, job: &Job) -> Result<(), sqlx::Error> {
     let id = job.payload["task_id"].as_str().unwrap_or_default();
     let Some(task) = store::get(&app.db, id).await? else { return Ok(()) };
-    let capabilities = task.capabilities();
-    let agents = store::agents_to_announce(&app.db, &task.poster_id, &capabilities).await?;
-    let public_url = app.public_url.get();
-    let body = json!({
+    let agents = store::agents_to_announce(&app.db, &task.poster_id, &task.capabilities()).await?;
+    let body = posted_body(app, &task);
+    for chunk in agents.chunks(PER_TRANSACTION) {
+        transaction!(app.db, |c| announce_in(c, &task.id, chunk, &body))?;
+    }
+    Ok(())
+}
+
+/// Records `task.posted` for `agents`, in the caller's transaction.
+pub async fn announce_in(c: &mut AnyConnection, task_id: &str, agents: &[String], body: &Value) -> Result<(), sqlx::Error> {
+    for agent in agents {
+        events::record(c, types::TASK_POSTED, agent, Some(task_id), body).await?;
+    }
+    Ok(())
+}
+
+/// AgentMarket's `task.posted` body.
+pub fn posted_body(app: &App, task: &TaskRow) -> Value {
+    json!({
         "event": types::TASK_POSTED,
         "task": {
             "id": task.id,
             "title": task.title,
             "description": task.description,
             "budget": task.budget_cents,
-            "required_capabilities": capabilities,
+            "required_capabilities": task.capabilities(),
             "created_at": rfc3339(task.created_at),
         },
-        "marketplace_url": public_url,
-    });
-    for chunk in agents.chunks(PER_TRANSACTION) {
-        transaction!(app.db, |c| async {
-            for agent in chunk {
-                events::record(c, types::TASK_POSTED, agent, Some(&task.id), &body).await?;
-            }
-            Ok::<_, sqlx::Error>(())
-        })?;
-    }
-    Ok(())
+        "marketplace_url": app.public_url.get(),
+    })
 }

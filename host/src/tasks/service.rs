@@ -3,6 +3,7 @@
 //! backed by a component has it do the task.
 
 use super::model::{NewTaskRequest, TaskRow, TaskStatus};
+use super::jobs;
 use super::store::{self, NewTask};
 use super::TaskError;
 use crate::agents::store as agents;
@@ -35,7 +36,8 @@ async fn status_now(app: &App, id: &str) -> Result<String, TaskError> {
     Ok(store::get(&app.db, id).await?.map(|t| t.status).unwrap_or_else(|| "gone".into()))
 }
 
-/// Posts a task, holding its budget from the poster's wallet.
+/// Posts a task, holding its budget from the poster's wallet, and announces it to the agents
+/// that listen for its capabilities.
 pub async fn post(
     app: &App,
     poster_id: &str,
@@ -48,6 +50,8 @@ pub async fn post(
     let capabilities = validate::labels("required_capabilities", &req.required_capabilities, 32)?;
     let id = new_id();
     let backend = app.db.backend;
+    let listeners = store::agents_to_announce(&app.db, poster_id, &capabilities).await?;
+    let inline = listeners.len() <= jobs::ANNOUNCE_INLINE;
     transaction!(app.db, |c| async {
         let hold = ledger::hold_in(c, backend, poster_id, budget, &format!("Task: {title}"), Some(&id)).await?;
         let task = NewTask {
@@ -59,10 +63,18 @@ pub async fn post(
             capabilities: &capabilities,
             hold_id: &hold.id,
         };
-        store::insert(c, &task).await?;
-        let announce = serde_json::json!({ "task_id": id });
-        crate::scheduler::enqueue(c, super::jobs::ANNOUNCE, Some(&id), &announce, None).await?;
-        let done = outcome_in(c, &id, poster_id).await?;
+        let task = store::insert(c, &task).await?;
+        let balance = match hold.payer_balance_after {
+            Some(balance) => balance,
+            None => ledger::balance_in(c, poster_id).await?.balance_cents,
+        };
+        let done = TaskOutcome { task, balance };
+        if inline {
+            jobs::announce_in(c, &id, &listeners, &jobs::posted_body(app, &done.task)).await?;
+        } else {
+            let announce = serde_json::json!({ "task_id": id });
+            crate::scheduler::enqueue(c, jobs::ANNOUNCE, Some(&id), &announce, None).await?;
+        }
         answer.record_in(c, &done).await?;
         Ok::<_, TaskError>(done)
     })

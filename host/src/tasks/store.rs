@@ -14,8 +14,10 @@ pub struct NewTask<'a> {
     pub hold_id: &'a str,
 }
 
-pub async fn insert(conn: &mut AnyConnection, t: &NewTask<'_>) -> Result<(), sqlx::Error> {
+/// Inserts the task; the row as written.
+pub async fn insert(conn: &mut AnyConnection, t: &NewTask<'_>) -> Result<TaskRow, sqlx::Error> {
     let now = now_ms();
+    let capabilities = serde_json::to_string(t.capabilities).unwrap_or_default();
     sqlx::query(
         "INSERT INTO tasks (id, poster_id, title, description, budget_cents, required_capabilities, status, hold_id, \
          created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
@@ -25,20 +27,37 @@ pub async fn insert(conn: &mut AnyConnection, t: &NewTask<'_>) -> Result<(), sql
     .bind(t.title)
     .bind(t.description)
     .bind(t.budget_cents)
-    .bind(serde_json::to_string(t.capabilities).unwrap_or_default())
+    .bind(&capabilities)
     .bind(TaskStatus::Open.as_str())
     .bind(t.hold_id)
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    for cap in t.capabilities {
-        sqlx::query("INSERT INTO task_capabilities (task_id, capability) VALUES ($1, $2)")
-            .bind(t.id)
-            .bind(cap)
-            .execute(&mut *conn)
-            .await?;
+    if !t.capabilities.is_empty() {
+        let rows: Vec<String> = (0..t.capabilities.len()).map(|i| format!("($1, ${})", i + 2)).collect();
+        let sql = format!("INSERT INTO task_capabilities (task_id, capability) VALUES {}", rows.join(", "));
+        let mut query = sqlx::query(&sql).bind(t.id);
+        for capability in t.capabilities {
+            query = query.bind(capability);
+        }
+        query.execute(&mut *conn).await?;
     }
-    Ok(())
+    Ok(TaskRow {
+        id: t.id.to_string(),
+        poster_id: t.poster_id.to_string(),
+        title: t.title.to_string(),
+        description: t.description.to_string(),
+        budget_cents: t.budget_cents,
+        required_capabilities: capabilities,
+        status: TaskStatus::Open.as_str().to_string(),
+        assigned_to: None,
+        result: None,
+        hold_id: t.hold_id.to_string(),
+        execution_id: None,
+        created_at: now,
+        updated_at: now,
+        completed_at: None,
+    })
 }
 
 /// The task, read in the caller's transaction.

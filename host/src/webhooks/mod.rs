@@ -1,8 +1,10 @@
 //! Webhooks: each agent's signing secrets, the deliveries of its events (each attempt
-//! recorded), signing (Standard Webhooks and AgentMarket), the delivery job, and the routes
+//! recorded), signing (Standard Webhooks and AgentMarket), the dispatcher that sends them, and
+//! the routes
 //! (Toku's `/api/agents/me/webhooks`, the deliveries log and replays).
 
 pub mod deliver;
+pub mod dispatch;
 pub mod model;
 pub mod routes;
 pub mod service;
@@ -10,7 +12,6 @@ pub mod signing;
 pub mod store;
 
 use axum::http::StatusCode;
-use serde_json::json;
 use sqlx::AnyConnection;
 
 use crate::agents::AgentError;
@@ -46,16 +47,12 @@ impl From<WebhookError> for ApiError {
 }
 
 /// Queues the delivery of a just-recorded event, in the same transaction, if its agent has a
-/// webhook URL.
+/// webhook URL: the dispatcher sends it once the transaction commits.
 pub async fn queue_delivery(
     c: &mut AnyConnection,
     event_id: &str,
     agent_id: &str,
     event_type: &str,
 ) -> Result<(), sqlx::Error> {
-    let id = new_id();
-    if store::insert_delivery(c, &id, event_id, agent_id, event_type).await? {
-        crate::scheduler::enqueue(c, deliver::DELIVER, Some(&id), &json!({ "delivery": id }), None).await?;
-    }
-    Ok(())
+    store::insert_delivery(c, &new_id(), event_id, agent_id, event_type, true).await.map(drop)
 }

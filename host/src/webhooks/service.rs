@@ -79,14 +79,15 @@ pub async fn test(app: &App, agent_id: &str) -> Result<Tested, WebhookError> {
     let (delivery_id, subject) = (new_id(), new_id());
     transaction!(app.db, |c| async {
         let event = events::insert(c, types::WEBHOOK_TEST, agent_id, Some(&subject), &payload).await?;
-        store::insert_delivery(c, &delivery_id, &event.unwrap_or_default(), agent_id, types::WEBHOOK_TEST).await
+        store::insert_delivery(c, &delivery_id, &event.unwrap_or_default(), agent_id, types::WEBHOOK_TEST, false).await
     })?;
     let secrets = secrets(app, agent_id).await?;
     let delivery = store::get(&app.db, agent_id, &delivery_id).await?.ok_or(WebhookError::NotFound)?;
     let sent = deliver::send(app, &delivery, &url, &secrets).await;
     let status = if sent.error.is_none() { DeliveryStatus::Delivered } else { DeliveryStatus::Failed };
     let attempt = sent.attempt(&delivery_id, &url);
-    transaction!(app.db, |c| store::record_attempt(c, &attempt, status))?;
+    let outcome = store::Outcome { status, next_attempt_at: None, owner: None };
+    transaction!(app.db, |c| store::record_attempt(c, &attempt, &outcome))?;
     Ok(Tested { url, status_code: sent.status_code, error: sent.error, payload })
 }
 
@@ -114,15 +115,7 @@ pub async fn delivery(
 /// Sends one of the agent's deliveries again (whatever its status), with a fresh schedule of
 /// attempts after this one.
 pub async fn retry(app: &App, agent_id: &str, id: &str) -> Result<DeliveryRow, WebhookError> {
-    let payload = serde_json::json!({ "delivery": id });
-    let found = transaction!(app.db, |c| async {
-        if !store::reopen(c, agent_id, id).await? {
-            return Ok::<_, WebhookError>(false);
-        }
-        crate::scheduler::enqueue(c, deliver::DELIVER, None, &payload, None).await?;
-        Ok(true)
-    })?;
-    if !found {
+    if !transaction!(app.db, |c| store::reopen(c, agent_id, id))? {
         return Err(WebhookError::NotFound);
     }
     store::get(&app.db, agent_id, id).await?.ok_or(WebhookError::NotFound)

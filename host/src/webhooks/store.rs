@@ -5,7 +5,8 @@ use sqlx::{AnyConnection, Row};
 use super::model::{AttemptRow, DeliveryRow, DeliveryStatus, Endpoint, DELIVERY_COLUMNS};
 use crate::db::page::Page;
 use crate::db::sql::{Arg, SqlBuf};
-use crate::db::{new_id, now_ms, Db};
+use crate::db::sql::placeholders;
+use crate::db::{new_id, now_ms, Backend, Db};
 
 /// The agent's signing secrets, if it has any.
 pub async fn secrets(db: &Db, agent_id: &str) -> Result<Option<Endpoint>, sqlx::Error> {
@@ -113,23 +114,26 @@ pub async fn rotate(
     Ok(())
 }
 
-/// Adds a pending delivery of the event if its agent has a webhook URL; true if added.
+/// Adds a pending delivery of the event if its agent has a webhook URL; true if added. A `due`
+/// delivery is sent by the dispatcher from now on; one that is not is sent by its caller.
 pub async fn insert_delivery(
     c: &mut AnyConnection,
     id: &str,
     event_id: &str,
     agent_id: &str,
     event_type: &str,
+    due: bool,
 ) -> Result<bool, sqlx::Error> {
     let now = now_ms();
     let added = sqlx::query(
-        "INSERT INTO webhook_deliveries (id, event_id, agent_id, event_type, status, attempts, created_at, updated_at) \
-         SELECT $1, $2, id, $3, $4, 0, $5, $5 FROM agents WHERE id = $6 AND webhook_url IS NOT NULL",
+        "INSERT INTO webhook_deliveries (id, event_id, agent_id, event_type, status, attempts, next_attempt_at, \
+         created_at, updated_at) SELECT $1, $2, id, $3, $4, 0, $5, $6, $6 FROM agents WHERE id = $7 AND webhook_url IS NOT NULL",
     )
     .bind(id)
     .bind(event_id)
     .bind(event_type)
     .bind(DeliveryStatus::Pending.as_str())
+    .bind(due.then_some(now))
     .bind(now)
     .bind(agent_id)
     .execute(c)
@@ -137,17 +141,74 @@ pub async fn insert_delivery(
     Ok(added.rows_affected() == 1)
 }
 
-/// The delivery and its agent's current webhook URL.
-pub async fn for_sending(db: &Db, id: &str) -> Result<Option<(DeliveryRow, Option<String>)>, sqlx::Error> {
-    let row = sqlx::query(&format!(
-        "SELECT {DELIVERY_COLUMNS}, a.webhook_url FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
-         JOIN agents a ON a.id = d.agent_id WHERE d.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&db.read)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    Ok(Some((sqlx::FromRow::from_row(&row)?, row.get("webhook_url"))))
+/// Leases up to `limit` due deliveries to `owner` until `lease_until`, oldest due first, including
+/// ones whose lease ran out (their host died); their ids.
+pub async fn claim_due(
+    c: &mut AnyConnection,
+    backend: Backend,
+    owner: &str,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    let sql = format!(
+        "UPDATE webhook_deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN (SELECT id FROM webhook_deliveries \
+         WHERE status = $3 AND next_attempt_at <= $4 AND (lease_until IS NULL OR lease_until < $4) \
+         ORDER BY next_attempt_at LIMIT $5{}) RETURNING id",
+        if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" },
+    );
+    sqlx::query_scalar(&sql)
+        .bind(owner)
+        .bind(lease_until)
+        .bind(DeliveryStatus::Pending.as_str())
+        .bind(now_ms())
+        .bind(limit)
+        .fetch_all(c)
+        .await
+}
+
+/// Gives back the deliveries `owner` holds: an earlier run of this host died holding them.
+pub async fn release_held_by(c: &mut AnyConnection, owner: &str) -> Result<u64, sqlx::Error> {
+    let released =
+        sqlx::query("UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1")
+            .bind(owner)
+            .execute(c)
+            .await?;
+    Ok(released.rows_affected())
+}
+
+/// A delivery with what sending it needs: its agent's current URL and signing secrets.
+pub struct Outgoing {
+    pub delivery: DeliveryRow,
+    pub url: Option<String>,
+    pub endpoint: Option<Endpoint>,
+}
+
+/// The deliveries `ids` with their agents' URLs and secrets, in one read.
+pub async fn for_sending(db: &Db, ids: &[String]) -> Result<Vec<Outgoing>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS}, a.webhook_url, s.{} FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
+         JOIN agents a ON a.id = d.agent_id LEFT JOIN webhook_secrets s ON s.agent_id = d.agent_id WHERE d.id IN ({})",
+        ENDPOINT_COLUMNS.replace(", ", ", s."),
+        placeholders(1, ids.len()),
+    );
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(&db.read).await?;
+    rows.iter()
+        .map(|row| {
+            let secret: Option<String> = row.get("secret");
+            Ok(Outgoing {
+                delivery: sqlx::FromRow::from_row(row)?,
+                url: row.get("webhook_url"),
+                endpoint: secret.map(|_| secrets_of(row)),
+            })
+        })
+        .collect()
 }
 
 pub struct Attempt<'a> {
@@ -159,8 +220,19 @@ pub struct Attempt<'a> {
     pub response_excerpt: Option<&'a str>,
 }
 
-/// Records an attempt and what it leaves the delivery as.
-pub async fn record_attempt(c: &mut AnyConnection, a: &Attempt<'_>, status: DeliveryStatus) -> Result<(), sqlx::Error> {
+/// What an attempt leaves a delivery as.
+pub struct Outcome<'a> {
+    pub status: DeliveryStatus,
+    /// When a delivery left pending is tried again.
+    pub next_attempt_at: Option<i64>,
+    /// The dispatcher's name when it holds the delivery: the delivery changes only while it
+    /// still does.
+    pub owner: Option<&'a str>,
+}
+
+/// Records an attempt and what it leaves the delivery as; false if the delivery was no longer
+/// `owner`'s (then only the attempt is recorded).
+pub async fn record_attempt(c: &mut AnyConnection, a: &Attempt<'_>, outcome: &Outcome<'_>) -> Result<bool, sqlx::Error> {
     let now = now_ms();
     sqlx::query(
         "INSERT INTO webhook_attempts (id, delivery_id, url, status_code, latency_ms, error, response_excerpt, \
@@ -176,36 +248,45 @@ pub async fn record_attempt(c: &mut AnyConnection, a: &Attempt<'_>, status: Deli
     .bind(now)
     .execute(&mut *c)
     .await?;
-    sqlx::query(
+    let held = if outcome.owner.is_some() { " AND lease_owner = $7" } else { "" };
+    let sql = format!(
         "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, last_status_code = $2, last_error = $3, \
-         updated_at = $4 WHERE id = $5",
-    )
-    .bind(status.as_str())
-    .bind(a.status_code)
-    .bind(a.error)
-    .bind(now)
-    .bind(a.delivery_id)
-    .execute(c)
-    .await?;
-    Ok(())
+         next_attempt_at = $4, lease_owner = NULL, lease_until = NULL, updated_at = $5 WHERE id = $6{held}"
+    );
+    let mut query = sqlx::query(&sql)
+        .bind(outcome.status.as_str())
+        .bind(a.status_code)
+        .bind(a.error)
+        .bind(outcome.next_attempt_at)
+        .bind(now)
+        .bind(a.delivery_id);
+    if let Some(owner) = outcome.owner {
+        query = query.bind(owner);
+    }
+    Ok(query.execute(c).await?.rows_affected() == 1)
 }
 
-/// Marks a delivery failed without an attempt (no URL to send to).
-pub async fn give_up(c: &mut AnyConnection, id: &str, error: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE webhook_deliveries SET status = $1, last_error = $2, updated_at = $3 WHERE id = $4")
-        .bind(DeliveryStatus::Failed.as_str())
-        .bind(error)
-        .bind(now_ms())
-        .bind(id)
-        .execute(c)
-        .await?;
+/// Marks a delivery `owner` holds failed without an attempt (nowhere to send it).
+pub async fn give_up(c: &mut AnyConnection, id: &str, owner: &str, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE webhook_deliveries SET status = $1, last_error = $2, next_attempt_at = NULL, lease_owner = NULL, \
+         lease_until = NULL, updated_at = $3 WHERE id = $4 AND lease_owner = $5",
+    )
+    .bind(DeliveryStatus::Failed.as_str())
+    .bind(error)
+    .bind(now_ms())
+    .bind(id)
+    .bind(owner)
+    .execute(c)
+    .await?;
     Ok(())
 }
 
 /// Makes the agent's delivery pending again; false if it has no such delivery.
 pub async fn reopen(c: &mut AnyConnection, agent_id: &str, id: &str) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE webhook_deliveries SET status = $1, attempts = 0, updated_at = $2 WHERE id = $3 AND agent_id = $4",
+        "UPDATE webhook_deliveries SET status = $1, attempts = 0, next_attempt_at = $2, lease_owner = NULL, \
+         lease_until = NULL, updated_at = $2 WHERE id = $3 AND agent_id = $4",
     )
     .bind(DeliveryStatus::Pending.as_str())
     .bind(now_ms())

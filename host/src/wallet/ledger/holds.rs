@@ -41,7 +41,7 @@ pub async fn hold_in(
         ref_id,
         debit: Debit::Account,
     };
-    post(conn, &[payment]).await?;
+    let paid = post(conn, &[payment]).await?;
     sqlx::query(
         "INSERT INTO holds (id, payer_account, escrow_account, amount, promo_amount, status, \
          description, ref_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -57,7 +57,15 @@ pub async fn hold_in(
     .bind(now_ms())
     .execute(&mut *conn)
     .await?;
-    Ok(Hold { id, payer_account: payer, escrow_account: escrow, amount, promo_amount: promo, status: HoldStatus::Held })
+    Ok(Hold {
+        id,
+        payer_account: payer,
+        escrow_account: escrow,
+        amount,
+        promo_amount: promo,
+        status: HoldStatus::Held,
+        payer_balance_after: paid.first().map(|t| t.debit_balance_after),
+    })
 }
 
 /// Marks a held hold settled, if `captured` fits it; one statement when it does.
@@ -87,6 +95,7 @@ async fn take_hold(
             amount: row.get("amount"),
             promo_amount: row.get("promo_amount"),
             status: HoldStatus::Held,
+            payer_balance_after: None,
         });
     }
     let row = sqlx::query("SELECT status, amount FROM holds WHERE id = $1")

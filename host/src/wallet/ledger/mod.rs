@@ -102,6 +102,8 @@ pub struct Hold {
     /// The credit in the hold.
     pub promo_amount: i64,
     pub status: HoldStatus,
+    /// The payer's balance right after the hold was taken; known only to `hold_in`'s caller.
+    pub payer_balance_after: Option<i64>,
 }
 
 /// What a capture or release did.
