@@ -41,7 +41,12 @@ async fn announce(app: &App, job: &Job) -> Result<(), sqlx::Error> {
 }
 
 /// Records `task.posted` for `agents`, in the caller's transaction.
-pub async fn announce_in(c: &mut AnyConnection, task_id: &str, agents: &[String], body: &Value) -> Result<(), sqlx::Error> {
+pub async fn announce_in(
+    c: &mut AnyConnection,
+    task_id: &str,
+    agents: &[String],
+    body: &Value,
+) -> Result<(), sqlx::Error> {
     for agent in agents {
         events::record(c, types::TASK_POSTED, agent, Some(task_id), body).await?;
     }

@@ -2,8 +2,8 @@
 //! paid the budget less the platform fee), cancel while open (refunded), and run: a worker
 //! backed by a component has it do the task.
 
-use super::model::{NewTaskRequest, TaskRow, TaskStatus};
 use super::jobs;
+use super::model::{NewTaskRequest, TaskRow, TaskStatus};
 use super::store::{self, NewTask};
 use super::TaskError;
 use crate::agents::store as agents;

@@ -43,8 +43,15 @@ pub struct Dispatcher {
 
 /// An attempt's end, or a delivery with nowhere to go.
 enum Ended {
-    Sent { outgoing: Box<Outgoing>, url: String, sent: Sent },
-    GivenUp { id: String, why: &'static str },
+    Sent {
+        outgoing: Box<Outgoing>,
+        url: String,
+        sent: Sent,
+    },
+    GivenUp {
+        id: String,
+        why: &'static str,
+    },
     /// Not sent for a passing fault: sent again once its lease runs out.
     Unsent,
 }
@@ -87,27 +94,19 @@ impl Dispatcher {
                 n if n < free => GATHER,
                 _ => Duration::ZERO,
             };
-            if claimed.is_empty() {
-                drop(permits);
-                tokio::select! {
-                    () = tokio::time::sleep(pause) => continue,
-                    _ = stop.changed() => break,
+            match store::for_sending(&this.app.db, &claimed).await {
+                Ok(outgoing) => {
+                    // Permits left over (fewer claimed than free slots) go back as the zip ends.
+                    for (out, permit) in outgoing.into_iter().zip(permits) {
+                        let (this, ended) = (this.clone(), ended_tx.clone());
+                        tokio::spawn(async move {
+                            let _ = ended.send(this.attempt(out).await);
+                            drop(permit);
+                        });
+                    }
                 }
-            }
-            let outgoing = match store::for_sending(&this.app.db, &claimed).await {
-                Ok(rows) => rows,
-                Err(e) => {
-                    // The leases run out and the deliveries are claimed again.
-                    tracing::warn!(error = %e, "reading claimed deliveries failed");
-                    continue;
-                }
-            };
-            for (out, permit) in outgoing.into_iter().zip(permits) {
-                let (this, ended) = (this.clone(), ended_tx.clone());
-                tokio::spawn(async move {
-                    let _ = ended.send(this.attempt(out).await);
-                    drop(permit);
-                });
+                // The leases run out and the deliveries are claimed again.
+                Err(e) => tracing::warn!(error = %e, "reading claimed deliveries failed"),
             }
             if !pause.is_zero() {
                 tokio::select! {
@@ -193,7 +192,8 @@ impl Dispatcher {
                 }
                 let was_failing = outgoing.endpoint.as_ref().is_some_and(|e| e.failing_since.is_some());
                 let succeeded = sent.error.is_none();
-                if (!succeeded || was_failing) && store::record_health(c, &d.agent_id, succeeded, disable_after).await? {
+                if (!succeeded || was_failing) && store::record_health(c, &d.agent_id, succeeded, disable_after).await?
+                {
                     let message = "Every delivery failed for too long; set the URL again to resume.";
                     let data = json!({"webhookUrl": url, "message": message});
                     let notice = crate::events::toku_payload(types::WEBHOOK_DISABLED, &d.agent_id, data);

@@ -4,8 +4,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::model::{AttemptRow, DeliveryRow, DeliveryStatus, Endpoint, DELIVERY_COLUMNS};
 use crate::db::page::Page;
-use crate::db::sql::{Arg, SqlBuf};
-use crate::db::sql::placeholders;
+use crate::db::sql::{placeholders, Arg, SqlBuf};
 use crate::db::{new_id, now_ms, Backend, Db};
 
 /// The agent's signing secrets, if it has any.
@@ -232,7 +231,11 @@ pub struct Outcome<'a> {
 
 /// Records an attempt and what it leaves the delivery as; false if the delivery was no longer
 /// `owner`'s (then only the attempt is recorded).
-pub async fn record_attempt(c: &mut AnyConnection, a: &Attempt<'_>, outcome: &Outcome<'_>) -> Result<bool, sqlx::Error> {
+pub async fn record_attempt(
+    c: &mut AnyConnection,
+    a: &Attempt<'_>,
+    outcome: &Outcome<'_>,
+) -> Result<bool, sqlx::Error> {
     let now = now_ms();
     sqlx::query(
         "INSERT INTO webhook_attempts (id, delivery_id, url, status_code, latency_ms, error, response_excerpt, \
