@@ -9,7 +9,7 @@
 use serde_json::json;
 
 use super::provider::{ChargeOutcome, ChargeRequest};
-use super::service::credit;
+use super::service::{credit, payment_cents};
 use super::store::{self, ChargeReason, ChargeRow, ChargeStatus, NewCharge, Profile};
 use super::PaymentError;
 use crate::db::{new_id, now_ms, rfc3339};
@@ -32,12 +32,7 @@ pub async fn charge_saved_card(
     reason: ChargeReason,
     answer: Answer<'_, TopUp>,
 ) -> Result<TopUp, PaymentError> {
-    let amount = validate::cents(
-        "amount_usd",
-        amount,
-        app.config.payments.min_payment_cents,
-        app.config.money.max_deposit_cents,
-    )?;
+    let amount = payment_cents(app, "amount_usd", amount)?;
     let profile = store::profile(&app.db, agent_id).await?;
     let (Some(customer), Some(card)) = (profile.customer_ref.as_deref(), profile.card.as_ref()) else {
         return Err(PaymentError::NoCard);
@@ -138,14 +133,12 @@ pub async fn set_autopay(
     threshold_cents: Option<i64>,
 ) -> Result<Autopay, PaymentError> {
     let profile = store::profile(&app.db, agent_id).await?;
-    let max = app.config.money.max_deposit_cents;
-    let min = app.config.payments.min_payment_cents;
     let amount = match amount_cents {
-        Some(a) => validate::cents("amount_usd", a, min, max)?,
+        Some(a) => payment_cents(app, "amount_usd", a)?,
         None => profile.autopay_amount_cents,
     };
     let threshold = match threshold_cents {
-        Some(t) => validate::cents("threshold_usd", t, 0, max)?,
+        Some(t) => validate::cents("threshold_usd", t, 0, app.config.money.max_deposit_cents)?,
         None => profile.autopay_threshold_cents,
     };
     let enabled = enabled.unwrap_or(profile.autopay_enabled);

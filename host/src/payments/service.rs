@@ -33,23 +33,11 @@ pub async fn start_checkout(
     urls: ReturnUrls<'_>,
     answer: Answer<'_, CheckoutRow>,
 ) -> Result<CheckoutRow, PaymentError> {
-    let amount = validate::cents(
-        "amountCents",
-        amount,
-        app.config.payments.min_payment_cents,
-        app.config.money.max_deposit_cents,
-    )?;
-    let allow_http = app.config.access.allow_insecure_urls;
+    let amount = payment_cents(app, "amountCents", amount)?;
     let id = new_id();
     let landing = |page: &str| format!("{}/pay/{page}?checkout={id}", app.public_url.get());
-    let success = match urls.success {
-        Some(url) => validate::web_url("successUrl", url, allow_http)?,
-        None => landing("done"),
-    };
-    let cancel = match urls.cancel {
-        Some(url) => validate::web_url("cancelUrl", url, allow_http)?,
-        None => landing("cancelled"),
-    };
+    let success = url_or(app, "successUrl", urls.success, landing("done"))?;
+    let cancel = url_or(app, "cancelUrl", urls.cancel, landing("cancelled"))?;
     let customer = ensure_customer(app, agent_id).await?;
     let mut row = CheckoutRow {
         id: id.clone(),
@@ -85,6 +73,19 @@ pub async fn start_checkout(
         Ok::<_, PaymentError>(())
     })?;
     Ok(row)
+}
+
+/// An amount a payment may have: from `min_payment_cents` up to the largest deposit.
+pub fn payment_cents(app: &App, field: &str, amount: i64) -> Result<i64, validate::Invalid> {
+    validate::cents(field, amount, app.config.payments.min_payment_cents, app.config.money.max_deposit_cents)
+}
+
+/// The URL the caller gave, checked, or `default`.
+fn url_or(app: &App, field: &str, given: Option<&str>, default: String) -> Result<String, validate::Invalid> {
+    match given {
+        Some(url) => validate::web_url(field, url, app.config.access.allow_insecure_urls),
+        None => Ok(default),
+    }
 }
 
 /// The agent's customer at the provider, made and remembered on first use.
@@ -209,16 +210,9 @@ pub async fn start_onboarding(
     agent_id: &str,
     urls: OnboardingUrls<'_>,
 ) -> Result<(String, String), PaymentError> {
-    let allow_http = app.config.access.allow_insecure_urls;
     let landing = format!("{}/pay/connected", app.public_url.get());
-    let return_url = match urls.return_url {
-        Some(url) => validate::web_url("returnUrl", url, allow_http)?,
-        None => landing.clone(),
-    };
-    let refresh_url = match urls.refresh_url {
-        Some(url) => validate::web_url("refreshUrl", url, allow_http)?,
-        None => landing,
-    };
+    let return_url = url_or(app, "returnUrl", urls.return_url, landing.clone())?;
+    let refresh_url = url_or(app, "refreshUrl", urls.refresh_url, landing)?;
     let provider = app.payments.name();
     let account = match store::payout_account(&app.db, agent_id).await? {
         Some(a) if a.provider == provider => a.account_ref,
