@@ -48,19 +48,28 @@ pub async fn charge_saved_card(
         card_ref: &card.card_ref,
     };
     transaction!(app.db, |c| store::insert_charge(c, &new))?;
-    let charge = store::charge(&app.db, &id).await?.ok_or(PaymentError::Db(sqlx::Error::RowNotFound))?;
-    ask_and_settle(app, &charge, &answer).await?;
-    match store::charge(&app.db, &id).await? {
-        Some(ChargeRow { status: ChargeStatus::Failed, error, .. }) => {
-            Err(PaymentError::Declined(error.unwrap_or_default()))
-        }
-        _ => Ok(TopUp { balance_cents: app.ledger.balance(agent_id).await?.balance_cents }),
+    match ask_and_settle(app, &ChargeRow::from(&new), &answer).await? {
+        Settled::Credited { balance_cents } => Ok(TopUp { balance_cents }),
+        Settled::Declined { reason } => Err(PaymentError::Declined(reason)),
+        Settled::Before => Ok(TopUp { balance_cents: app.ledger.balance(agent_id).await?.balance_cents }),
     }
+}
+
+/// What recording a provider's answer did.
+enum Settled {
+    Credited {
+        balance_cents: i64,
+    },
+    Declined {
+        reason: String,
+    },
+    /// The charge had been ended before (by a retry of the same question).
+    Before,
 }
 
 /// Asks the provider to make the charge (again: the same id never charges twice) and records
 /// its answer.
-async fn ask_and_settle(app: &App, charge: &ChargeRow, answer: &Answer<'_, TopUp>) -> Result<(), PaymentError> {
+async fn ask_and_settle(app: &App, charge: &ChargeRow, answer: &Answer<'_, TopUp>) -> Result<Settled, PaymentError> {
     let request = ChargeRequest {
         charge_id: &charge.id,
         customer_ref: &charge.customer_ref,
@@ -78,31 +87,35 @@ async fn settle(
     charge: &ChargeRow,
     outcome: ChargeOutcome,
     answer: &Answer<'_, TopUp>,
-) -> Result<(), PaymentError> {
+) -> Result<Settled, PaymentError> {
     let agent = &charge.agent_id;
     transaction!(app.db, |c| async {
         match &outcome {
             ChargeOutcome::Succeeded { provider_ref } => {
-                if store::end_charge(c, &charge.id, ChargeStatus::Succeeded, Some(provider_ref), None).await? {
-                    let description = match charge.reason.as_str() {
-                        "autopay" => "Auto pay from the saved card",
-                        _ => "Top-up from the saved card",
-                    };
-                    let transfer = credit(c, agent, charge.amount_cents, description, &charge.id).await?;
-                    store::charge_credited(c, &charge.id, &transfer.id).await?;
-                    answer.record_in(c, &TopUp { balance_cents: transfer.credit_balance_after }).await?;
+                if !store::end_charge(c, &charge.id, ChargeStatus::Succeeded, Some(provider_ref), None).await? {
+                    return Ok(Settled::Before);
                 }
+                let description = match charge.reason {
+                    ChargeReason::Autopay => "Auto pay from the saved card",
+                    ChargeReason::TopUp => "Top-up from the saved card",
+                };
+                let transfer = credit(c, agent, charge.amount_cents, description, &charge.id).await?;
+                store::charge_credited(c, &charge.id, &transfer.id).await?;
+                let done = TopUp { balance_cents: transfer.credit_balance_after };
+                answer.record_in(c, &done).await?;
+                Ok(Settled::Credited { balance_cents: done.balance_cents })
             }
             ChargeOutcome::Declined { reason } => {
-                if store::end_charge(c, &charge.id, ChargeStatus::Failed, None, Some(reason)).await? {
-                    let data = json!({"paymentId": charge.id, "amountCents": charge.amount_cents,
-                        "reason": charge.reason, "message": reason});
-                    let body = events::toku_payload(types::PAYMENT_FAILED, agent, data);
-                    events::record(c, types::PAYMENT_FAILED, agent, Some(&charge.id), &body).await?;
+                if !store::end_charge(c, &charge.id, ChargeStatus::Failed, None, Some(reason)).await? {
+                    return Ok(Settled::Before);
                 }
+                let data = json!({"paymentId": charge.id, "amountCents": charge.amount_cents,
+                    "reason": charge.reason.as_str(), "message": reason});
+                let body = events::toku_payload(types::PAYMENT_FAILED, agent, data);
+                events::record(c, types::PAYMENT_FAILED, agent, Some(&charge.id), &body).await?;
+                Ok::<_, PaymentError>(Settled::Declined { reason: reason.clone() })
             }
         }
-        Ok::<_, PaymentError>(())
     })
 }
 

@@ -62,7 +62,8 @@ pub async fn start_checkout(
         success_url: &row.success_url,
         cancel_url: &row.cancel_url,
     };
-    // A failure here leaves the checkout `creating`: nobody can pay it.
+    // A failure here leaves the checkout `creating`. Its URL reached nobody; should the session
+    // exist at the provider and be paid all the same, the callback finds it by its id.
     let session = app.payments.create_checkout(request).await.map_err(PaymentError::Provider)?;
     row.provider_ref = Some(session.provider_ref);
     row.url = Some(session.url);

@@ -140,32 +140,27 @@ pub async fn has_paid(db: &Db, agent_id: &str) -> Result<bool, sqlx::Error> {
     Ok(row.get::<i64, _>("n") > 0)
 }
 
+/// A charge as it is asked of the provider.
 pub struct ChargeRow {
     pub id: String,
     pub agent_id: String,
     pub amount_cents: i64,
-    pub reason: String,
+    pub reason: ChargeReason,
     /// What was charged, asked again with the same values if the answer was lost.
     pub customer_ref: String,
     pub card_ref: String,
-    pub status: ChargeStatus,
-    pub error: Option<String>,
-    pub transfer_id: Option<String>,
 }
 
-const CHARGE_COLUMNS: &str = "id, agent_id, amount_cents, reason, customer_ref, card_ref, status, error, transfer_id";
+const CHARGE_COLUMNS: &str = "id, agent_id, amount_cents, reason, customer_ref, card_ref";
 
 fn charge_of(r: &AnyRow) -> ChargeRow {
     ChargeRow {
         id: r.get("id"),
         agent_id: r.get("agent_id"),
         amount_cents: r.get("amount_cents"),
-        reason: r.get("reason"),
+        reason: r.get::<String, _>("reason").parse().unwrap_or(ChargeReason::TopUp),
         customer_ref: r.get("customer_ref"),
         card_ref: r.get("card_ref"),
-        status: r.get::<String, _>("status").parse().unwrap_or(ChargeStatus::Pending),
-        error: r.get("error"),
-        transfer_id: r.get("transfer_id"),
     }
 }
 
@@ -177,6 +172,19 @@ pub struct NewCharge<'a> {
     pub reason: ChargeReason,
     pub customer_ref: &'a str,
     pub card_ref: &'a str,
+}
+
+impl From<&NewCharge<'_>> for ChargeRow {
+    fn from(c: &NewCharge<'_>) -> Self {
+        ChargeRow {
+            id: c.id.to_string(),
+            agent_id: c.agent_id.to_string(),
+            amount_cents: c.amount_cents,
+            reason: c.reason,
+            customer_ref: c.customer_ref.to_string(),
+            card_ref: c.card_ref.to_string(),
+        }
+    }
 }
 
 pub async fn insert_charge(c: &mut AnyConnection, charge: &NewCharge<'_>) -> Result<(), sqlx::Error> {
@@ -197,14 +205,6 @@ pub async fn insert_charge(c: &mut AnyConnection, charge: &NewCharge<'_>) -> Res
     .execute(c)
     .await?;
     Ok(())
-}
-
-pub async fn charge(db: &Db, id: &str) -> Result<Option<ChargeRow>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {CHARGE_COLUMNS} FROM card_charges WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&db.read)
-        .await?;
-    Ok(row.as_ref().map(charge_of))
 }
 
 /// Ends a pending charge; true if this call did (and, when it succeeded, must credit it).
