@@ -90,7 +90,7 @@ impl Dispatcher {
             let free = permits.len();
             let claimed = this.claim(free).await;
             let pause = match claimed.len() {
-                0 => POLL,
+                0 => this.until_claimable().await,
                 n if n < free => GATHER,
                 _ => Duration::ZERO,
             };
@@ -130,6 +130,23 @@ impl Dispatcher {
                 Vec::new()
             },
         )
+    }
+
+    /// How long an idle dispatcher waits: until the next delivery can be claimed, at least
+    /// `GATHER` and at most `POLL` (deliveries other hosts add are found within `POLL`). A read,
+    /// so that an idle host does not write to look.
+    async fn until_claimable(&self) -> Duration {
+        match store::next_claimable(&self.app.db).await {
+            Ok(Some(at)) => {
+                let ms = (at - now_ms()).clamp(GATHER.as_millis() as i64, POLL.as_millis() as i64);
+                Duration::from_millis(ms as u64)
+            }
+            Ok(None) => POLL,
+            Err(e) => {
+                tracing::warn!(error = %e, "looking for the next delivery failed");
+                POLL
+            }
+        }
     }
 
     async fn attempt(&self, out: Outgoing) -> Ended {

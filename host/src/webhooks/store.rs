@@ -165,6 +165,18 @@ pub async fn claim_due(
         .await
 }
 
+/// When the next pending delivery can be claimed (its time, or the end of a lease on it), if
+/// any is pending.
+pub async fn next_claimable(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) \
+         FROM webhook_deliveries WHERE status = $1 AND next_attempt_at IS NOT NULL",
+    )
+    .bind(DeliveryStatus::Pending.as_str())
+    .fetch_one(&db.read)
+    .await
+}
+
 /// Gives back the deliveries `owner` holds: an earlier run of this host died holding them.
 pub async fn release_held_by(c: &mut AnyConnection, owner: &str) -> Result<u64, sqlx::Error> {
     let released =
