@@ -297,6 +297,29 @@ async fn a_task_for_many_listeners_is_announced_to_each_once() {
     assert!(seen.values().all(|&n| n == 1), "{seen:?}");
 }
 
+#[tokio::test]
+async fn a_long_task_description_is_cut_in_the_webhook_and_whole_in_the_api() {
+    let s = Server::start_with(options()).await;
+    let receiver = TestHttp::start(|_, _| (200, vec![], String::new())).await;
+    let (_, secret) = subscriber(&s, &receiver, "long-reads").await;
+    let (_, poster) = s.buyer(100).await;
+    let description = "é".repeat(5_000);
+    let task =
+        json!({"title": "Read", "description": description, "budget": 1, "required_capabilities": ["long-reads"]});
+    let r = s.post("/api/tasks", Some(&poster), task).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let (headers, _, body) = eventually("the task.posted delivery", Duration::from_secs(10), || async {
+        receiver.seen.lock().unwrap().first().cloned()
+    })
+    .await;
+    let payload = verify_with_python(&secret, &headers, &body).expect("still signed as sent");
+    assert_eq!(payload["task"]["description"].as_str().unwrap().chars().count(), 2_000);
+    assert_eq!(payload["task"]["description_truncated"], true);
+    let id = payload["task"]["id"].as_str().unwrap();
+    let whole = s.get(&format!("/api/tasks/{id}"), None).await;
+    assert_eq!(whole.body["data"]["description"].as_str().unwrap().chars().count(), 5_000, "{}", whole.body);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hosts_on_one_postgresql_deliver_each_event_once() {
     if agora_e2e::backend() != agora_e2e::Backend::Postgres {

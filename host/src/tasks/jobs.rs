@@ -53,18 +53,28 @@ pub async fn announce_in(
     Ok(())
 }
 
+/// Characters of a task's description a `task.posted` carries; the whole task is at
+/// `GET /api/tasks/{id}`. Webhook payloads stay small (Standard Webhooks asks for under 20 kB).
+pub const POSTED_DESCRIPTION_CHARS: usize = 2_000;
+
 /// AgentMarket's `task.posted` body.
 pub fn posted_body(app: &App, task: &TaskRow) -> Value {
-    json!({
+    let truncated = task.description.chars().count() > POSTED_DESCRIPTION_CHARS;
+    let description: String = task.description.chars().take(POSTED_DESCRIPTION_CHARS).collect();
+    let mut body = json!({
         "event": types::TASK_POSTED,
         "task": {
             "id": task.id,
             "title": task.title,
-            "description": task.description,
+            "description": description,
             "budget": task.budget_cents,
             "required_capabilities": task.capabilities(),
             "created_at": rfc3339(task.created_at),
         },
         "marketplace_url": app.public_url.get(),
-    })
+    });
+    if truncated {
+        body["task"]["description_truncated"] = json!(true);
+    }
+    body
 }
