@@ -24,16 +24,22 @@ pub struct TopUp {
     pub balance_cents: i64,
 }
 
-/// Charges `amount` cents to the agent's saved card and credits it.
+/// Charges `amount` cents (the auto pay amount when `None`) to the agent's saved card and
+/// credits it.
 pub async fn charge_saved_card(
     app: &App,
     agent_id: &str,
-    amount: i64,
+    amount: Option<i64>,
     reason: ChargeReason,
     answer: Answer<'_, TopUp>,
 ) -> Result<TopUp, PaymentError> {
-    let amount = payment_cents(app, "amount_usd", amount)?;
     let profile = store::profile(&app.db, agent_id).await?;
+    let amount = match (amount, profile.autopay_amount_cents) {
+        (Some(cents), _) => cents,
+        (None, 0) => return Err(validate::fail("amount_usd", "is required when auto pay has no amount").into()),
+        (None, cents) => cents,
+    };
+    let amount = payment_cents(app, "amount_usd", amount)?;
     let (Some(customer), Some(card)) = (profile.customer_ref.as_deref(), profile.card.as_ref()) else {
         return Err(PaymentError::NoCard);
     };
@@ -259,7 +265,8 @@ pub async fn run_autopay(app: &App) -> Result<usize, PaymentError> {
                 continue;
             }
             let agent = &profile.agent_id;
-            match charge_saved_card(app, agent, autopay.amount_cents, ChargeReason::Autopay, Answer::none()).await {
+            match charge_saved_card(app, agent, Some(autopay.amount_cents), ChargeReason::Autopay, Answer::none()).await
+            {
                 Ok(_) => charged += 1,
                 // Recorded as `payment.failed`; tried again after AUTOPAY_RETRY_AFTER_MS.
                 Err(PaymentError::Declined(_)) | Err(PaymentError::NoCard) | Err(PaymentError::Invalid(_)) => {}

@@ -23,7 +23,6 @@ use crate::http::idempotency::{json_answer, MaybeClaim};
 use crate::http::json::ApiJson;
 use crate::idempotency::{Answer, Recorded};
 use crate::state::App;
-use crate::validate::fail;
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
@@ -145,13 +144,7 @@ async fn add(
     claim: MaybeClaim,
     ApiJson(req): ApiJson<AddRequest>,
 ) -> ApiResult<Json<AddResponse>> {
-    let amount = match cents("amount_usd", req.amount_usd.as_ref())? {
-        Some(cents) => cents,
-        None => match store::profile(&app.db, &who.agent_id).await?.autopay_amount_cents {
-            0 => return Err(PaymentError::from(fail("amount_usd", "is required when auto pay has no amount")).into()),
-            cents => cents,
-        },
-    };
+    let amount = cents("amount_usd", req.amount_usd.as_ref())?;
     let answer = Answer::new(claim.get(), render_add);
     let done = billing::charge_saved_card(&app, &who.agent_id, amount, ChargeReason::TopUp, answer).await?;
     Ok(Json(add_response(&done)))

@@ -12,7 +12,7 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::service::{self, Received};
-use super::store::{self, CheckoutStatus};
+use super::store::{self, CheckoutRow, CheckoutStatus};
 use super::test_provider::{self, TestPayments};
 use crate::state::App;
 
@@ -52,11 +52,20 @@ fn test_provider(app: &App) -> Option<&TestPayments> {
     app.test_payments.as_deref()
 }
 
+/// The test provider and one of its checkouts; the answer to give otherwise.
+async fn test_checkout<'a>(app: &'a App, id: &str) -> Result<(&'a TestPayments, CheckoutRow), Response> {
+    let Some(test) = test_provider(app) else { return Err(not_found()) };
+    match store::checkout(&app.db, id).await {
+        Ok(Some(row)) if row.provider == test_provider::NAME => Ok((test, row)),
+        Ok(_) => Err(not_found()),
+        Err(e) => Err(crate::error::ApiError::from(e).into_response()),
+    }
+}
+
 async fn checkout_page(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    let row = match store::checkout(&app.db, &id).await {
-        Ok(Some(row)) if row.provider == test_provider::NAME && test_provider(&app).is_some() => row,
-        Ok(_) => return not_found(),
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    let row = match test_checkout(&app, &id).await {
+        Ok((_, row)) => row,
+        Err(answer) => return answer,
     };
     let amount = dollars(row.amount_cents);
     let body = match row.status {
@@ -84,11 +93,9 @@ struct PayForm {
 /// The pay button: the test provider's signed callback, through the path real callbacks take;
 /// then the payer goes where the checkout said.
 async fn pay(State(app): State<Arc<App>>, Path(id): Path<String>, Form(form): Form<PayForm>) -> Response {
-    let Some(test) = test_provider(&app) else { return not_found() };
-    let row = match store::checkout(&app.db, &id).await {
-        Ok(Some(row)) if row.provider == test_provider::NAME => row,
-        Ok(_) => return not_found(),
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    let (test, row) = match test_checkout(&app, &id).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
     };
     let last4 = match form.card.as_deref() {
         Some(test_provider::DECLINING_CARD) => test_provider::DECLINING_CARD,

@@ -27,8 +27,9 @@ pub struct CheckoutSession {
 }
 
 /// A card saved at the provider for later charges.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SavedCard {
+    #[serde(rename = "ref")]
     pub card_ref: String,
     pub brand: String,
     pub last4: String,

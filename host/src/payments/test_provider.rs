@@ -52,8 +52,7 @@ impl TestPayments {
             "provider_ref": provider_ref(checkout_id),
             "amount_cents": amount_cents,
             "currency": "usd",
-            "card": {"ref": card.card_ref, "brand": card.brand, "last4": card.last4,
-                     "exp_month": card.exp_month, "exp_year": card.exp_year},
+            "card": card,
         }))
     }
 
@@ -83,18 +82,8 @@ struct Callback {
     provider_ref: Option<String>,
     amount_cents: Option<i64>,
     currency: Option<String>,
-    card: Option<CardBody>,
+    card: Option<SavedCard>,
     account_ref: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct CardBody {
-    #[serde(rename = "ref")]
-    card_ref: String,
-    brand: String,
-    last4: String,
-    exp_month: i64,
-    exp_year: i64,
 }
 
 fn read(body: &[u8]) -> Result<Notice, CallbackError> {
@@ -106,13 +95,7 @@ fn read(body: &[u8]) -> Result<Notice, CallbackError> {
             provider_ref: c.provider_ref.clone().ok_or_else(|| missing("provider_ref"))?,
             amount_cents: c.amount_cents.ok_or_else(|| missing("amount_cents"))?,
             currency: c.currency.clone().unwrap_or_default(),
-            card: c.card.map(|k| SavedCard {
-                card_ref: k.card_ref,
-                brand: k.brand,
-                last4: k.last4,
-                exp_month: k.exp_month,
-                exp_year: k.exp_year,
-            }),
+            card: c.card,
         },
         "account.updated" => Notice::AccountUpdated {
             account_ref: c.account_ref.ok_or_else(|| missing("account_ref"))?,

@@ -39,10 +39,23 @@ impl Sent {
     }
 }
 
-/// POSTs the delivery's payload to `url`, signed with every valid secret; never follows a
-/// redirect, refuses internal addresses unless the operator allows them, and gives up after
-/// the configured time.
-pub async fn send(app: &App, delivery: &DeliveryRow, url: &str, secrets: &Endpoint) -> Sent {
+/// What one delivery sends: its id (the `webhook-id`), its event type and its body as stored.
+pub struct Message<'a> {
+    pub id: &'a str,
+    pub event_type: &'a str,
+    pub body: &'a [u8],
+}
+
+impl<'a> From<&'a DeliveryRow> for Message<'a> {
+    fn from(d: &'a DeliveryRow) -> Self {
+        Message { id: &d.id, event_type: &d.event_type, body: d.payload.as_bytes() }
+    }
+}
+
+/// POSTs the message to `url`, signed with every valid secret; never follows a redirect,
+/// refuses internal addresses unless the operator allows them, and gives up after the
+/// configured time.
+pub async fn send(app: &App, message: Message<'_>, url: &str, secrets: &Endpoint) -> Sent {
     let started = Instant::now();
     let done = |status_code: Option<i64>, error: Option<String>, excerpt: Option<String>| Sent {
         status_code,
@@ -60,17 +73,17 @@ pub async fn send(app: &App, delivery: &DeliveryRow, url: &str, secrets: &Endpoi
         Err(PinError::Refused(m)) => return done(None, Some(format!("the webhook URL cannot be called: {m}")), None),
         Err(PinError::Client(m)) => return done(None, Some(m), None),
     };
-    let body = delivery.payload.as_bytes();
+    let body = message.body;
     let timestamp = crate::db::now_ms() / 1000;
     let request = client
         .post(parsed)
         .timeout(timeout)
         .header("content-type", "application/json")
         .header("user-agent", "Agora-Webhooks/1")
-        .header("webhook-id", &delivery.id)
+        .header("webhook-id", message.id)
         .header("webhook-timestamp", timestamp.to_string())
-        .header("webhook-signature", signing::standard_header(&secrets.all(), &delivery.id, timestamp, body))
-        .header("x-agentmarket-event", &delivery.event_type)
+        .header("webhook-signature", signing::standard_header(&secrets.all(), message.id, timestamp, body))
+        .header("x-agentmarket-event", message.event_type)
         .header("x-agentmarket-signature", signing::agentmarket(&secrets.current, body))
         .body(body.to_vec());
     let response = match request.send().await {

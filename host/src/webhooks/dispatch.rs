@@ -166,7 +166,7 @@ impl Dispatcher {
             let why = "the webhook endpoint was disabled after failing for too long; set its URL again";
             return Ended::GivenUp { id, why };
         }
-        let sent = send(&self.app, &out.delivery, &url, &endpoint).await;
+        let sent = send(&self.app, (&out.delivery).into(), &url, &endpoint).await;
         Ended::Sent { outgoing: Box::new(out), url, sent }
     }
 

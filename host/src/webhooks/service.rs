@@ -82,8 +82,10 @@ pub async fn test(app: &App, agent_id: &str) -> Result<Tested, WebhookError> {
         store::insert_delivery(c, &delivery_id, &event.unwrap_or_default(), agent_id, types::WEBHOOK_TEST, false).await
     })?;
     let secrets = secrets(app, agent_id).await?;
-    let delivery = store::get(&app.db, agent_id, &delivery_id).await?.ok_or(WebhookError::NotFound)?;
-    let sent = deliver::send(app, &delivery, &url, &secrets).await;
+    // The same text `events::insert` stored.
+    let body = payload.to_string();
+    let message = deliver::Message { id: &delivery_id, event_type: types::WEBHOOK_TEST, body: body.as_bytes() };
+    let sent = deliver::send(app, message, &url, &secrets).await;
     let status = if sent.error.is_none() { DeliveryStatus::Delivered } else { DeliveryStatus::Failed };
     let attempt = sent.attempt(&delivery_id, &url);
     let outcome = store::Outcome { status, next_attempt_at: None, owner: None };
