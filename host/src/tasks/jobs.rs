@@ -32,7 +32,7 @@ pub fn register(jobs: &mut Registry<App>) {
 async fn announce(app: &App, job: &Job) -> Result<(), sqlx::Error> {
     let id = job.payload["task_id"].as_str().unwrap_or_default();
     let Some(task) = store::get(&app.db, id).await? else { return Ok(()) };
-    let agents = store::agents_to_announce(&app.db, &task.poster_id, &task.capabilities()).await?;
+    let agents = store::agents_to_announce(&app.db, &task.poster_id, &task.capabilities(), i64::MAX).await?;
     let body = posted_body(app, &task);
     for chunk in agents.chunks(PER_TRANSACTION) {
         transaction!(app.db, |c| announce_in(c, &task.id, chunk, &body))?;

@@ -50,7 +50,9 @@ pub async fn post(
     let capabilities = validate::labels("required_capabilities", &req.required_capabilities, 32)?;
     let id = new_id();
     let backend = app.db.backend;
-    let listeners = store::agents_to_announce(&app.db, poster_id, &capabilities).await?;
+    // One more than are told inline says whether the job must tell them instead.
+    let inline_limit = jobs::ANNOUNCE_INLINE as i64 + 1;
+    let listeners = store::agents_to_announce(&app.db, poster_id, &capabilities, inline_limit).await?;
     let inline = listeners.len() <= jobs::ANNOUNCE_INLINE;
     transaction!(app.db, |c| async {
         let hold = ledger::hold_in(c, backend, poster_id, budget, &format!("Task: {title}"), Some(&id)).await?;

@@ -138,17 +138,25 @@ pub async fn list(
     Ok((rows, total))
 }
 
-/// Active agents other than the poster that list any of `capabilities` and have a webhook URL.
-pub async fn agents_to_announce(db: &Db, poster_id: &str, capabilities: &[String]) -> Result<Vec<String>, sqlx::Error> {
+/// Active agents other than the poster that list any of `capabilities` and have a webhook URL,
+/// at most `limit` of them.
+pub async fn agents_to_announce(
+    db: &Db,
+    poster_id: &str,
+    capabilities: &[String],
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
     if capabilities.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!(
         "SELECT DISTINCT a.id FROM agents a JOIN agent_capabilities ac ON ac.agent_id = a.id \
-         WHERE a.webhook_url IS NOT NULL AND a.status = $1 AND a.id <> $2 AND ac.capability IN ({}) ORDER BY a.id",
-        placeholders(3, capabilities.len())
+         WHERE a.webhook_url IS NOT NULL AND a.status = $1 AND a.id <> $2 AND ac.capability IN ({}) \
+         ORDER BY a.id LIMIT $3",
+        placeholders(4, capabilities.len())
     );
-    let mut query = sqlx::query_scalar(&sql).bind(crate::agents::model::AgentStatus::Active.as_str()).bind(poster_id);
+    let mut query =
+        sqlx::query_scalar(&sql).bind(crate::agents::model::AgentStatus::Active.as_str()).bind(poster_id).bind(limit);
     for capability in capabilities {
         query = query.bind(capability);
     }
