@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use sqlx::{AnyConnection, Row};
+use crate::db::Conn;
 
 use crate::db::{now_ms, Db};
 use crate::secrets::random_token;
@@ -77,7 +77,7 @@ pub async fn claim(
 
 /// Claims the key, or says what holds it; `None` when this request now holds it.
 async fn claim_in(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     scope: &str,
     key: &str,
     request_hash: &str,
@@ -85,7 +85,7 @@ async fn claim_in(
     now: i64,
     until: i64,
 ) -> Result<Option<Claimed>, sqlx::Error> {
-    let taken = sqlx::query(
+    let taken = crate::db::query(
         "INSERT INTO idempotency_keys (scope, idem_key, request_hash, claim_token, locked_until, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (scope, idem_key) DO UPDATE SET request_hash = excluded.request_hash, \
@@ -108,7 +108,7 @@ async fn claim_in(
     if taken {
         return Ok(None);
     }
-    let row = sqlx::query(
+    let row = crate::db::query(
         "SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE scope = $1 AND idem_key = $2",
     )
     .bind(scope)
@@ -132,22 +132,21 @@ impl Claim {
 
     /// Extends the lease; false if the claim is no longer ours.
     pub async fn renew(&self, db: &Db) -> Result<bool, sqlx::Error> {
-        Ok(sqlx::query(
+        Ok(db.execute(crate::db::query(
             "UPDATE idempotency_keys SET locked_until = $1 WHERE scope = $2 AND idem_key = $3 AND claim_token = $4",
         )
         .bind(now_ms() + self.lease.as_millis() as i64)
         .bind(&self.scope)
         .bind(&self.key)
-        .bind(&self.token)
-        .execute(&db.write)
+        .bind(&self.token))
         .await?
         .rows_affected()
             == 1)
     }
 
     /// Stores the answer in the caller's transaction, if the claim is still ours.
-    pub async fn record_in(&self, conn: &mut AnyConnection, answer: Recorded) -> Result<(), IdempotencyError> {
-        let stored = sqlx::query(
+    pub async fn record_in(&self, conn: &mut Conn, answer: Recorded) -> Result<(), IdempotencyError> {
+        let stored = crate::db::query(
             "UPDATE idempotency_keys SET status_code = $1, response_body = $2, locked_until = NULL \
              WHERE scope = $3 AND idem_key = $4 AND claim_token = $5 AND status_code IS NULL",
         )
@@ -169,14 +168,14 @@ impl Claim {
 
     /// The answer committed through this claim, if the operation recorded one.
     pub async fn committed(&self, db: &Db) -> Result<Option<Recorded>, sqlx::Error> {
-        let row = sqlx::query(
+        let row = crate::db::query(
             "SELECT status_code, response_body FROM idempotency_keys \
              WHERE scope = $1 AND idem_key = $2 AND claim_token = $3 AND status_code IS NOT NULL",
         )
         .bind(&self.scope)
         .bind(&self.key)
         .bind(&self.token)
-        .fetch_optional(&db.write)
+        .fetch_optional(&db.read)
         .await?;
         Ok(row.map(|r| Recorded {
             status: r.get::<i64, _>("status_code").clamp(100, 599) as u16,
@@ -186,18 +185,18 @@ impl Claim {
 
     /// Records an answer by itself: for outcomes that changed nothing (refusals).
     pub async fn record(&self, db: &Db, answer: Recorded) -> Result<(), IdempotencyError> {
-        let mut conn = db.write.acquire().await?;
-        self.record_in(&mut conn, answer).await
+        crate::transaction!(db, |c| self.record_in(c, answer.clone()))
     }
 
     /// Gives the key up, so that it may be retried (outcomes that never started executing).
     pub async fn release(&self, db: &Db) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2 AND claim_token = $3")
-            .bind(&self.scope)
-            .bind(&self.key)
-            .bind(&self.token)
-            .execute(&db.write)
-            .await?;
+        db.execute(
+            crate::db::query("DELETE FROM idempotency_keys WHERE scope = $1 AND idem_key = $2 AND claim_token = $3")
+                .bind(&self.scope)
+                .bind(&self.key)
+                .bind(&self.token),
+        )
+        .await?;
         Ok(())
     }
 }
@@ -220,7 +219,7 @@ impl<'a, T> Answer<'a, T> {
         Answer { claim: None, render: |_| Recorded { status: 200, body: String::new() } }
     }
 
-    pub async fn record_in(&self, conn: &mut AnyConnection, outcome: &T) -> Result<(), IdempotencyError> {
+    pub async fn record_in(&self, conn: &mut Conn, outcome: &T) -> Result<(), IdempotencyError> {
         match self.claim {
             Some(claim) => claim.record_in(conn, (self.render)(outcome)).await,
             None => Ok(()),
@@ -238,9 +237,8 @@ pub fn register(jobs: &mut crate::scheduler::Registry<crate::state::App>) {
 
 /// Forgets keys older than the retention period; returns how many.
 pub async fn purge_expired(db: &Db) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-        .bind(now_ms() - RETENTION_MS)
-        .execute(&db.write)
+    Ok(db
+        .execute(crate::db::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(now_ms() - RETENTION_MS))
         .await?
         .rows_affected())
 }

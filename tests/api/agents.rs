@@ -299,7 +299,7 @@ async fn a_suspended_agent_is_refused_once_its_cached_key_expires() {
     assert_eq!(s.get("/api/agents/me", Some(key)).await.status, StatusCode::OK);
     // The old spelling, as an operator might write it by hand: anything but `active` refuses.
     let db = agora::db::Db::connect(&s.database_url, 1).await.unwrap();
-    sqlx::query("UPDATE agents SET status = 'SUSPENDED' WHERE id = $1").bind(id).execute(&db.write).await.unwrap();
+    sqlx::query("UPDATE agents SET status = 'SUSPENDED' WHERE id = $1").bind(id).execute(&db.direct).await.unwrap();
     db.close().await;
     // Claiming the agent does not lift the suspension.
     assert_eq!(s.post("/api/agents/claim", None, json!({"token": token})).await.status, StatusCode::OK);

@@ -114,7 +114,7 @@ async fn assert_answers_match_the_database(s: &Server, clients: &[Client]) {
         for id in &c.deposits {
             let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM transfers WHERE id = $1 AND kind = 'DEPOSIT'")
                 .bind(id)
-                .fetch_one(&db.read)
+                .fetch_one(&*db.read)
                 .await
                 .unwrap();
             assert_eq!(found, 1, "acknowledged deposit {id} is in the ledger");
@@ -122,15 +122,15 @@ async fn assert_answers_match_the_database(s: &Server, clients: &[Client]) {
         for id in &c.executions {
             let status: Option<String> = sqlx::query_scalar("SELECT status FROM executions WHERE id = $1")
                 .bind(id)
-                .fetch_optional(&db.read)
+                .fetch_optional(&*db.read)
                 .await
                 .unwrap();
             assert_eq!(status.as_deref(), Some("succeeded"), "acknowledged execution {id}");
         }
     }
     let escrows: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE kind = 'escrow'").fetch_one(&db.read).await.unwrap();
-    let holds: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM holds").fetch_one(&db.read).await.unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE kind = 'escrow'").fetch_one(&*db.read).await.unwrap();
+    let holds: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM holds").fetch_one(&*db.read).await.unwrap();
     assert_eq!(escrows, holds, "a refused hold leaves no escrow account behind");
     db.close().await;
 }

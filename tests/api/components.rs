@@ -71,7 +71,7 @@ async fn same_bytes_are_stored_once_and_listed() {
     assert_eq!(a.body["component"]["digest"], b.body["component"]["digest"]);
     assert_ne!(a.body["component"]["id"], b.body["component"]["id"]);
     let db = agora::db::Db::connect(&s.database_url, 1).await.unwrap();
-    let blobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM component_blobs").fetch_one(&db.read).await.unwrap();
+    let blobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM component_blobs").fetch_one(&*db.read).await.unwrap();
     assert_eq!(blobs, 1, "content-addressed: one copy of the bytes");
     db.close().await;
 

@@ -325,7 +325,7 @@ async fn execution_records_keep_a_bounded_part_and_old_ones_are_pruned() {
     // Records older than the retention period go at the next sweep (one runs at start).
     let fresh = s.execute(&buyer, &echo, "short", 1).await.body["data"]["execution_id"].as_str().unwrap().to_string();
     let db = agora::db::Db::connect(&s.database_url, 1).await.unwrap();
-    sqlx::query("UPDATE executions SET finished_at = 1 WHERE id = $1").bind(&old).execute(&db.write).await.unwrap();
+    sqlx::query("UPDATE executions SET finished_at = 1 WHERE id = $1").bind(&old).execute(&db.direct).await.unwrap();
     db.close().await;
     s.restart().await;
     let gone = agora_e2e::eventually("the sweep at start to prune the old record", Duration::from_secs(10), || async {

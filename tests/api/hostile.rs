@@ -123,7 +123,7 @@ async fn the_host_keeps_serving_while_spin_and_hog_run() {
         let running: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM executions WHERE status = 'running' AND agent_id = $1")
                 .bind(&spin)
-                .fetch_one(&db.read)
+                .fetch_one(&*db.read)
                 .await
                 .unwrap();
         (running == 2).then_some(())

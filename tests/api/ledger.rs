@@ -26,18 +26,19 @@ async fn agents(l: &Ledger, n: usize, credits: i64) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..n {
         let id = agora::db::new_id();
-        let mut tx = l.db.begin().await.unwrap();
-        sqlx::query(
-            "INSERT INTO agents (id, name, slug, referral_code, created_at, updated_at) VALUES ($1, $2, $2, $1, 0, 0)",
-        )
-        .bind(&id)
-        .bind(format!("agent-{i}-{}", &id[..8]))
-        .execute(&mut *tx)
-        .await
+        let (id, name) = (&id, &format!("agent-{i}-{}", &id[..8]));
+        agora::transaction!(l.db, |c| async move {
+            agora::db::query(
+                "INSERT INTO agents (id, name, slug, referral_code, created_at, updated_at) VALUES ($1, $2, $2, $1, 0, 0)",
+            )
+            .bind(id)
+            .bind(name)
+            .execute(&mut *c)
+            .await?;
+            ledger::open_wallet_in(c, id, credits).await
+        })
         .unwrap();
-        ledger::open_wallet_in(&mut tx, &id, credits).await.unwrap();
-        tx.commit().await.unwrap();
-        ids.push(id);
+        ids.push(id.clone());
     }
     ids
 }
@@ -189,7 +190,7 @@ async fn old_self_deposits_become_credit_when_the_schema_is_upgraded() {
             std::fs::copy(&path, before.join(path.file_name().unwrap())).unwrap();
         }
     }
-    sqlx::migrate::Migrator::new(before.as_path()).await.unwrap().run(&db.write).await.unwrap();
+    sqlx::migrate::Migrator::new(before.as_path()).await.unwrap().run(&db.direct).await.unwrap();
 
     let id = agents(&Ledger { db: db.clone(), fee_bps: 1000 }, 1, 0).await.remove(0);
     let wallet = ledger::wallet_account(&id);
@@ -202,12 +203,12 @@ async fn old_self_deposits_become_credit_when_the_schema_is_upgraded() {
         .bind(&wallet)
         .bind(amount)
         .bind(description)
-        .execute(&db.write)
+        .execute(&db.direct)
         .await
         .unwrap();
     }
-    sqlx::query("UPDATE accounts SET balance = 800 WHERE id = $1").bind(&wallet).execute(&db.write).await.unwrap();
-    sqlx::query("UPDATE accounts SET balance = -800 WHERE id = 'world:external'").execute(&db.write).await.unwrap();
+    sqlx::query("UPDATE accounts SET balance = 800 WHERE id = $1").bind(&wallet).execute(&db.direct).await.unwrap();
+    sqlx::query("UPDATE accounts SET balance = -800 WHERE id = 'world:external'").execute(&db.direct).await.unwrap();
 
     db.migrate().await.unwrap();
     let l = Ledger { db, fee_bps: 1000 };

@@ -69,15 +69,15 @@ async fn host(url: &str, seen: &Arc<Seen>) -> (Db, Arc<Scheduler<Seen>>) {
 }
 
 async fn enqueue(db: &Db, spec: KindSpec, key: Option<&str>, n: i64, run_at: i64) -> bool {
-    let mut c = db.write.acquire().await.unwrap();
-    scheduler::enqueue(&mut c, spec, key, &json!({ "n": n }), Some(run_at)).await.unwrap()
+    let payload = &json!({ "n": n });
+    agora::transaction!(db, |c| scheduler::enqueue(c, spec, key, payload, Some(run_at))).unwrap()
 }
 
 /// status, attempts, last_error of every job of `kind`, by payload.
 async fn jobs(db: &Db, kind: &str) -> HashMap<String, (String, i64, Option<String>)> {
     sqlx::query("SELECT payload, status, attempts, last_error, run_at FROM scheduled_jobs WHERE kind = $1")
         .bind(kind)
-        .fetch_all(&db.read)
+        .fetch_all(&*db.read)
         .await
         .unwrap()
         .iter()
@@ -132,7 +132,7 @@ async fn failing_jobs_retry_on_their_backoff_and_give_up_after_their_attempts() 
     let broken = jobs(&db, "test.broken").await[r#"{"n":2}"#].clone();
     assert_eq!(broken, ("pending".into(), 1, Some("the endpoint answered 500".into())));
     let run_at: i64 = sqlx::query_scalar("SELECT run_at FROM scheduled_jobs WHERE kind = 'test.broken'")
-        .fetch_one(&db.read)
+        .fetch_one(&*db.read)
         .await
         .unwrap();
     let wait = run_at - now_ms();
@@ -164,21 +164,25 @@ async fn a_dead_hosts_job_is_taken_over_when_its_lease_runs_out() {
     enqueue(&db, COUNT, None, 7, now_ms()).await;
     enqueue(&db, COUNT, None, 8, now_ms()).await;
     // Another host claims both and dies: one lease is still running, one ran out.
-    let mut c = db.write.acquire().await.unwrap();
-    let claimed =
-        store::claim(&mut c, db.backend, &["test.count"], "dead-host", now_ms() + 3_600_000, 1).await.unwrap();
-    let expired = store::claim(&mut c, db.backend, &["test.count"], "dead-host", now_ms() - 1, 1).await.unwrap();
+    let shared = &db;
+    let claim = |until: i64| async move {
+        agora::transaction!(shared, |c| store::claim(c, shared.backend, &["test.count"], "dead-host", until, 1))
+    };
+    let claimed = claim(now_ms() + 3_600_000).await.unwrap();
+    let expired = claim(now_ms() - 1).await.unwrap();
     assert_eq!((claimed.len(), expired.len()), (1, 1));
-    drop(c);
 
     assert_eq!(scheduler.run_due().await, 1, "only the job whose lease ran out");
     assert_eq!(seen.runs(), [expired[0].payload["n"].to_string()]);
     let taken = &jobs(&db, "test.count").await[&expired[0].payload.to_string()];
     assert_eq!((taken.0.as_str(), taken.1), ("done", 2), "its second run");
     // The dead host, back, cannot record an end for the job it lost.
-    let mut c = db.write.acquire().await.unwrap();
-    assert!(!store::finish(&mut c, &expired[0].id, "dead-host", &scheduler::Next::Done).await.unwrap());
-    assert!(store::finish(&mut c, &claimed[0].id, "dead-host", &scheduler::Next::Done).await.unwrap());
+    let finish = |id: &str| {
+        let id = id.to_string();
+        async move { agora::transaction!(shared, |c| store::finish(c, &id, "dead-host", &scheduler::Next::Done)) }
+    };
+    assert!(!finish(&expired[0].id).await.unwrap());
+    assert!(finish(&claimed[0].id).await.unwrap());
 }
 
 #[tokio::test]
@@ -188,11 +192,10 @@ async fn a_restarted_host_takes_back_its_own_claims_at_once() {
     let db = Db::connect(&url, 4).await.unwrap();
     enqueue(&db, COUNT, None, 9, now_ms()).await;
     // This host claimed the job (for an hour) and died.
-    let mut c = db.write.acquire().await.unwrap();
+    let until = now_ms() + 3_600_000;
     let held =
-        store::claim(&mut c, db.backend, &["test.count"], "host-restarted", now_ms() + 3_600_000, 10).await.unwrap();
+        agora::transaction!(db, |c| store::claim(c, db.backend, &["test.count"], "host-restarted", until, 10)).unwrap();
     assert_eq!(held.len(), 1);
-    drop(c);
     let other = Scheduler::new(db.clone(), seen.clone(), registry(), "host-other".into(), 8, Duration::from_secs(1));
     assert_eq!(other.release_previous_claims().await.unwrap(), 0, "another host's claims are not its own");
     assert_eq!(other.run_due().await, 0, "the lease still runs");

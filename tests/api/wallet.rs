@@ -99,7 +99,7 @@ async fn the_ledger_check_catches_withdrawable_money_without_funding() {
     let db = agora::db::Db::connect(&s.database_url, 1).await.unwrap();
     sqlx::query("UPDATE accounts SET promo_balance = 0 WHERE id = $1")
         .bind(format!("wallet:{id}"))
-        .execute(&db.write)
+        .execute(&db.direct)
         .await
         .unwrap();
     let r = s.get("/api/admin/ledger/check", Some(&s.operator_key)).await;
@@ -233,7 +233,7 @@ async fn idempotency_keys_expire_after_a_day() {
     let db = agora::db::Db::connect(&s.database_url, 1).await.unwrap();
     let aged = sqlx::query("UPDATE idempotency_keys SET created_at = created_at - $1 WHERE idem_key = 'daily'")
         .bind(agora::idempotency::RETENTION_MS + 1)
-        .execute(&db.write)
+        .execute(&db.direct)
         .await
         .unwrap();
     assert_eq!(aged.rows_affected(), 1);

@@ -277,7 +277,7 @@ fn received(receiver: &TestHttp) -> std::collections::HashMap<String, usize> {
 async fn delivered(s: &Server) -> i64 {
     let db = agora::db::Db::connect(&s.database_url, 1).await.unwrap();
     let n = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered'")
-        .fetch_one(&db.read)
+        .fetch_one(&*db.read)
         .await
         .unwrap();
     db.close().await;

@@ -24,42 +24,46 @@ impl AgentStatus {
     }
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AgentRow {
-    pub id: String,
-    pub name: String,
-    pub slug: String,
-    pub description: String,
-    pub owner_email: Option<String>,
-    pub avatar_url: Option<String>,
-    pub webhook_url: Option<String>,
-    pub endpoint_url: Option<String>,
-    pub system_prompt: Option<String>,
-    pub capabilities: String,
-    pub tags: String,
-    pub price_per_task_cents: i64,
-    pub status: String,
-    pub claimed_at: Option<i64>,
-    pub referral_code: String,
-    pub referred_by: Option<String>,
-    pub rating_sum: i64,
-    pub rating_count: i64,
-    pub jobs_completed: i64,
-    pub available_for_hire: i64,
-    pub created_at: i64,
-    pub component_id: Option<String>,
-    pub endpoint_secret: Option<String>,
+crate::row_struct! {
+    #[derive(Debug, Clone)]
+    pub struct AgentRow {
+        pub id: String,
+        pub name: String,
+        pub slug: String,
+        pub description: String,
+        pub owner_email: Option<String>,
+        pub avatar_url: Option<String>,
+        pub webhook_url: Option<String>,
+        pub endpoint_url: Option<String>,
+        pub system_prompt: Option<String>,
+        pub capabilities: String,
+        pub tags: String,
+        pub price_per_task_cents: i64,
+        pub status: String,
+        pub claimed_at: Option<i64>,
+        pub referral_code: String,
+        pub referred_by: Option<String>,
+        pub rating_sum: i64,
+        pub rating_count: i64,
+        pub jobs_completed: i64,
+        pub available_for_hire: i64,
+        pub created_at: i64,
+        pub component_id: Option<String>,
+        pub endpoint_secret: Option<String>,
+    }
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
-pub struct ServiceSummary {
-    pub id: String,
-    #[serde(skip)]
-    pub agent_id: String,
-    pub title: String,
-    pub category: String,
-    pub price_cents: i64,
+crate::row_struct! {
+    #[derive(Debug, Clone, Serialize, ToSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct ServiceSummary {
+        pub id: String,
+        #[serde(skip)]
+        pub agent_id: String,
+        pub title: String,
+        pub category: String,
+        pub price_cents: i64,
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

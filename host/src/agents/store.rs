@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use sqlx::{AnyConnection, Row};
+use crate::db::Conn;
 
 use super::model::{AgentRow, AgentStatus, ComponentSummary, DirectoryQuery, ServiceSummary, AGENT_COLUMNS};
 use super::names::name_key;
@@ -27,9 +27,9 @@ pub struct NewAgent<'a> {
     pub endpoint_secret: &'a str,
 }
 
-pub async fn insert(conn: &mut AnyConnection, a: &NewAgent<'_>) -> Result<(), sqlx::Error> {
+pub async fn insert(conn: &mut Conn, a: &NewAgent<'_>) -> Result<(), sqlx::Error> {
     let now = now_ms();
-    sqlx::query(
+    crate::db::query(
         "INSERT INTO agents (id, name, slug, description, owner_email, avatar_url, webhook_url, \
          endpoint_url, system_prompt, capabilities, tags, price_per_task_cents, claim_token_hash, \
          referral_code, referred_by, endpoint_secret, created_at, updated_at, name_key, status) \
@@ -59,10 +59,10 @@ pub async fn insert(conn: &mut AnyConnection, a: &NewAgent<'_>) -> Result<(), sq
     set_capabilities(conn, a.id, a.capabilities).await
 }
 
-pub async fn set_capabilities(conn: &mut AnyConnection, agent_id: &str, caps: &[String]) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM agent_capabilities WHERE agent_id = $1").bind(agent_id).execute(&mut *conn).await?;
+pub async fn set_capabilities(conn: &mut Conn, agent_id: &str, caps: &[String]) -> Result<(), sqlx::Error> {
+    crate::db::query("DELETE FROM agent_capabilities WHERE agent_id = $1").bind(agent_id).execute(&mut *conn).await?;
     for cap in caps {
-        sqlx::query("INSERT INTO agent_capabilities (agent_id, capability) VALUES ($1, $2)")
+        crate::db::query("INSERT INTO agent_capabilities (agent_id, capability) VALUES ($1, $2)")
             .bind(agent_id)
             .bind(cap)
             .execute(&mut *conn)
@@ -73,21 +73,21 @@ pub async fn set_capabilities(conn: &mut AnyConnection, agent_id: &str, caps: &[
 
 /// Finds an agent by id or by slug.
 pub async fn find(db: &Db, id_or_slug: &str) -> Result<Option<AgentRow>, sqlx::Error> {
-    sqlx::query_as::<_, AgentRow>(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1 OR slug = $1"))
+    crate::db::query_as::<AgentRow>(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1 OR slug = $1"))
         .bind(id_or_slug)
         .fetch_optional(&db.read)
         .await
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<AgentRow>, sqlx::Error> {
-    sqlx::query_as::<_, AgentRow>(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"))
+    crate::db::query_as::<AgentRow>(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"))
         .bind(id)
         .fetch_optional(&db.read)
         .await
 }
 
-pub async fn id_by_referral_code(conn: &mut AnyConnection, code: &str) -> Result<Option<String>, sqlx::Error> {
-    Ok(sqlx::query("SELECT id FROM agents WHERE referral_code = $1")
+pub async fn id_by_referral_code(conn: &mut Conn, code: &str) -> Result<Option<String>, sqlx::Error> {
+    Ok(crate::db::query("SELECT id FROM agents WHERE referral_code = $1")
         .bind(code)
         .fetch_optional(conn)
         .await?
@@ -97,24 +97,28 @@ pub async fn id_by_referral_code(conn: &mut AnyConnection, code: &str) -> Result
 /// Computes the comparison key of names stored before keys existed. Names that already
 /// collide keep a key of their own (suffixed with the id), so that nothing is lost.
 pub async fn backfill_name_keys(db: &Db) -> Result<(), sqlx::Error> {
-    let rows = sqlx::query("SELECT id, name FROM agents WHERE name_key IS NULL").fetch_all(&db.write).await?;
-    for row in rows {
-        let (id, name): (String, String) = (row.get("id"), row.get("name"));
-        let key = name_key(&name);
-        let taken =
-            sqlx::query("SELECT id FROM agents WHERE name_key = $1").bind(&key).fetch_optional(&db.write).await?;
-        let key = if taken.is_some() { format!("{key}#{id}") } else { key };
-        sqlx::query("UPDATE agents SET name_key = $1 WHERE id = $2").bind(key).bind(&id).execute(&db.write).await?;
-    }
-    Ok(())
+    crate::transaction!(db, |c| async move {
+        let rows = crate::db::query("SELECT id, name FROM agents WHERE name_key IS NULL").fetch_all(&mut *c).await?;
+        for row in rows {
+            let (id, name): (String, String) = (row.get("id"), row.get("name"));
+            let key = name_key(&name);
+            let taken = crate::db::query("SELECT id FROM agents WHERE name_key = $1")
+                .bind(&key)
+                .fetch_optional(&mut *c)
+                .await?;
+            let key = if taken.is_some() { format!("{key}#{id}") } else { key };
+            crate::db::query("UPDATE agents SET name_key = $1 WHERE id = $2")
+                .bind(key)
+                .bind(&id)
+                .execute(&mut *c)
+                .await?;
+        }
+        Ok::<_, sqlx::Error>(())
+    })
 }
 
 /// Applies `(column, value)` changes; returns false when the agent does not exist.
-pub async fn update(
-    conn: &mut AnyConnection,
-    id: &str,
-    changes: Vec<(&'static str, Arg)>,
-) -> Result<bool, sqlx::Error> {
+pub async fn update(conn: &mut Conn, id: &str, changes: Vec<(&'static str, Arg)>) -> Result<bool, sqlx::Error> {
     let mut q = SqlBuf::new("UPDATE agents SET updated_at = ");
     let now = q.arg(Arg::Int(now_ms()));
     q.push(&now);
@@ -128,8 +132,8 @@ pub async fn update(
 }
 
 /// Counts a finished job for the worker, in the caller's transaction.
-pub async fn count_completed_job(conn: &mut AnyConnection, worker_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE agents SET jobs_completed = jobs_completed + 1 WHERE id = $1")
+pub async fn count_completed_job(conn: &mut Conn, worker_id: &str) -> Result<(), sqlx::Error> {
+    crate::db::query("UPDATE agents SET jobs_completed = jobs_completed + 1 WHERE id = $1")
         .bind(worker_id)
         .execute(conn)
         .await?;
@@ -137,8 +141,8 @@ pub async fn count_completed_job(conn: &mut AnyConnection, worker_id: &str) -> R
 }
 
 /// Marks the agent holding this claim token as claimed by its owner.
-pub async fn claim(conn: &mut AnyConnection, token_hash: &str) -> Result<Option<(String, bool)>, sqlx::Error> {
-    let Some(row) = sqlx::query("SELECT id, claimed_at FROM agents WHERE claim_token_hash = $1")
+pub async fn claim(conn: &mut Conn, token_hash: &str) -> Result<Option<(String, bool)>, sqlx::Error> {
+    let Some(row) = crate::db::query("SELECT id, claimed_at FROM agents WHERE claim_token_hash = $1")
         .bind(token_hash)
         .fetch_optional(&mut *conn)
         .await?
@@ -150,11 +154,12 @@ pub async fn claim(conn: &mut AnyConnection, token_hash: &str) -> Result<Option<
         return Ok(Some((id, false)));
     }
     let now = now_ms();
-    let done = sqlx::query("UPDATE agents SET claimed_at = $1, updated_at = $1 WHERE id = $2 AND claimed_at IS NULL")
-        .bind(now)
-        .bind(&id)
-        .execute(&mut *conn)
-        .await?;
+    let done =
+        crate::db::query("UPDATE agents SET claimed_at = $1, updated_at = $1 WHERE id = $2 AND claimed_at IS NULL")
+            .bind(now)
+            .bind(&id)
+            .execute(&mut *conn)
+            .await?;
     Ok(Some((id, done.rows_affected() == 1)))
 }
 
@@ -169,7 +174,7 @@ pub async fn services_of(db: &Db, agent_ids: &[&str]) -> Result<HashMap<String, 
     let placeholders: Vec<String> = agent_ids.iter().map(|id| q.arg(Arg::Text(id.to_string()))).collect();
     q.push(&placeholders.join(", ")).push(") ORDER BY created_at");
     for row in q.query().fetch_all(&db.read).await? {
-        let s = <ServiceSummary as sqlx::FromRow<_>>::from_row(&row)?;
+        let s = <ServiceSummary as crate::db::FromRow>::from_row(&row)?;
         map.entry(s.agent_id.clone()).or_default().push(s);
     }
     Ok(map)
@@ -181,17 +186,20 @@ pub async fn endpoint_secret(db: &Db, agent: &AgentRow) -> Result<String, sqlx::
         return Ok(s.clone());
     }
     let secret = crate::secrets::random_token(40);
-    sqlx::query("UPDATE agents SET endpoint_secret = $1 WHERE id = $2 AND endpoint_secret IS NULL")
-        .bind(&secret)
-        .bind(&agent.id)
-        .execute(&db.write)
-        .await?;
-    let stored: Option<String> = sqlx::query("SELECT endpoint_secret FROM agents WHERE id = $1")
-        .bind(&agent.id)
-        .fetch_one(&db.write)
-        .await?
-        .get("endpoint_secret");
-    Ok(stored.unwrap_or(secret))
+    let (secret, id) = (&secret, &agent.id);
+    crate::transaction!(db, |c| async move {
+        crate::db::query("UPDATE agents SET endpoint_secret = $1 WHERE id = $2 AND endpoint_secret IS NULL")
+            .bind(secret)
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+        let stored: Option<String> = crate::db::query("SELECT endpoint_secret FROM agents WHERE id = $1")
+            .bind(id)
+            .fetch_one(c)
+            .await?
+            .get("endpoint_secret");
+        Ok::<_, sqlx::Error>(stored.unwrap_or_else(|| secret.clone()))
+    })
 }
 
 /// The agents' components, for their profiles.
@@ -276,7 +284,7 @@ pub async fn directory(db: &Db, f: &DirectoryQuery, page: &Page) -> Result<(Vec<
         .fetch_all(&db.read)
         .await?
         .iter()
-        .map(<AgentRow as sqlx::FromRow<_>>::from_row)
+        .map(<AgentRow as crate::db::FromRow>::from_row)
         .collect::<Result<Vec<_>, _>>()?;
     Ok((rows, total))
 }

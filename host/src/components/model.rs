@@ -32,21 +32,23 @@ pub struct PublishRequest {
     pub signature: Option<String>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ComponentRow {
-    pub id: String,
-    pub publisher_id: String,
-    pub publisher_name: String,
-    pub kind: String,
-    pub name: String,
-    pub version: String,
-    pub description: String,
-    pub digest: String,
-    pub size_bytes: i64,
-    pub grants: String,
-    pub imports: String,
-    pub signature: Option<String>,
-    pub created_at: i64,
+crate::row_struct! {
+    #[derive(Debug, Clone)]
+    pub struct ComponentRow {
+        pub id: String,
+        pub publisher_id: String,
+        pub publisher_name: String,
+        pub kind: String,
+        pub name: String,
+        pub version: String,
+        pub description: String,
+        pub digest: String,
+        pub size_bytes: i64,
+        pub grants: String,
+        pub imports: String,
+        pub signature: Option<String>,
+        pub created_at: i64,
+    }
 }
 
 pub const COMPONENT_COLUMNS: &str = "c.id, c.publisher_id, a.name AS publisher_name, c.kind, c.name, c.version, \

@@ -9,6 +9,7 @@ use super::model::{Capabilities, ComponentRow, PublishRequest};
 use super::{signing, store, ComponentsError};
 use crate::db::{is_unique_violation, new_id};
 use crate::state::App;
+use crate::transaction;
 use crate::validate::{self, fail};
 
 fn check_name(name: &str) -> Result<String, validate::Invalid> {
@@ -84,10 +85,7 @@ pub async fn publish(app: &App, publisher_id: &str, req: &PublishRequest) -> Res
     if bytes.len() > limit {
         return Err(ComponentError::TooLarge { size: bytes.len(), limit }.into());
     }
-    {
-        let mut conn = app.db.read.acquire().await?;
-        check_quota(app, store::usage_of(&mut conn, publisher_id).await?, bytes.len() as i64)?;
-    }
+    check_quota(app, store::usage_of(&app.db.read, publisher_id).await?, bytes.len() as i64)?;
     let digest_bytes: [u8; 32] = Sha256::digest(&bytes).into();
     let digest = hex::encode(digest_bytes);
 
@@ -118,14 +116,6 @@ pub async fn publish(app: &App, publisher_id: &str, req: &PublishRequest) -> Res
     let id = new_id();
     let grants = serde_json::to_string(&capabilities).unwrap_or_default();
     let imports = serde_json::to_string(&info.imports).unwrap_or_default();
-    let mut tx = app.db.begin().await?;
-    // One publish per agent at a time, so that two cannot both squeeze under the quota.
-    sqlx::query(&format!("SELECT id FROM agents WHERE id = $1{}", app.db.for_update()))
-        .bind(publisher_id)
-        .execute(&mut *tx)
-        .await?;
-    check_quota(app, store::usage_of(&mut tx, publisher_id).await?, shared.len() as i64)?;
-    store::put_blob(&mut tx, &digest, &shared).await?;
     let new = store::NewComponent {
         id: &id,
         publisher_id,
@@ -140,10 +130,18 @@ pub async fn publish(app: &App, publisher_id: &str, req: &PublishRequest) -> Res
         signature: req.signature.as_deref().filter(|_| signing_key_id.is_some()),
         signing_key_id: signing_key_id.as_deref(),
     };
-    if let Err(e) = store::insert(&mut tx, &new).await {
-        return Err(if is_unique_violation(&e) { ComponentsError::VersionExists(name, version) } else { e.into() });
-    }
-    tx.commit().await?;
+    let (new, lock) = (&new, format!("SELECT id FROM agents WHERE id = $1{}", app.db.for_update()));
+    let (lock, digest, bytes, name, version) = (&lock, &digest, &shared, &name, &version);
+    transaction!(app.db, |c| async move {
+        // One publish per agent at a time, so that two cannot both squeeze under the quota.
+        crate::db::query(lock).bind(publisher_id).execute(&mut *c).await?;
+        check_quota(app, store::usage_of(&mut *c, publisher_id).await?, bytes.len() as i64)?;
+        store::put_blob(&mut *c, digest, bytes).await?;
+        match store::insert(c, new).await {
+            Err(e) if is_unique_violation(&e) => Err(ComponentsError::VersionExists(name.clone(), version.clone())),
+            other => Ok(other?),
+        }
+    })?;
     store::get(&app.db, &id).await?.ok_or(ComponentsError::NotFound)
 }
 
@@ -151,8 +149,8 @@ pub async fn publish(app: &App, publisher_id: &str, req: &PublishRequest) -> Res
 /// it. A key belongs to one agent only.
 pub async fn add_signing_key(app: &App, agent_id: &str, public_key: &str) -> Result<bool, ComponentsError> {
     let key = signing::parse_public_key(public_key).map_err(|m| fail("publicKey", &m))?;
-    let mut conn = app.db.write.acquire().await?;
-    match store::add_signing_key(&mut conn, &new_id(), agent_id, &hex::encode(key.to_bytes())).await {
+    let (id, public) = (new_id(), hex::encode(key.to_bytes()));
+    match transaction!(app.db, |c| store::add_signing_key(c, &id, agent_id, &public)) {
         Ok(added) => Ok(added),
         Err(e) if is_unique_violation(&e) => Err(ComponentsError::KeyTaken),
         Err(e) => Err(e.into()),

@@ -1,4 +1,4 @@
-use sqlx::{AnyConnection, Row};
+use crate::db::Conn;
 
 use super::model::{ComponentRow, COMPONENT_COLUMNS};
 use crate::db::sql::{like_pattern, Arg, SqlBuf};
@@ -25,8 +25,8 @@ pub struct NewComponent<'a> {
 const CHUNK_BYTES: usize = 1 << 20;
 
 /// Stores the bytes under their digest; the same bytes twice are stored once.
-pub async fn put_blob(conn: &mut AnyConnection, digest: &str, bytes: &[u8]) -> Result<(), sqlx::Error> {
-    let fresh = sqlx::query(
+pub async fn put_blob(conn: &mut Conn, digest: &str, bytes: &[u8]) -> Result<(), sqlx::Error> {
+    let fresh = crate::db::query(
         "INSERT INTO component_blobs (digest, bytes, size_bytes, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (digest) DO NOTHING",
     )
@@ -40,7 +40,7 @@ pub async fn put_blob(conn: &mut AnyConnection, digest: &str, bytes: &[u8]) -> R
         == 1;
     if fresh {
         for (seq, chunk) in bytes.chunks(CHUNK_BYTES).enumerate() {
-            sqlx::query("INSERT INTO component_blob_chunks (digest, seq, bytes) VALUES ($1, $2, $3)")
+            crate::db::query("INSERT INTO component_blob_chunks (digest, seq, bytes) VALUES ($1, $2, $3)")
                 .bind(digest)
                 .bind(seq as i64)
                 .bind(chunk.to_vec())
@@ -53,7 +53,7 @@ pub async fn put_blob(conn: &mut AnyConnection, digest: &str, bytes: &[u8]) -> R
 
 /// The bytes stored under `digest`, read chunk by chunk.
 pub async fn blob(db: &Db, digest: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    let Some(row) = sqlx::query("SELECT size_bytes FROM component_blobs WHERE digest = $1")
+    let Some(row) = crate::db::query("SELECT size_bytes FROM component_blobs WHERE digest = $1")
         .bind(digest)
         .fetch_optional(&db.read)
         .await?
@@ -64,7 +64,7 @@ pub async fn blob(db: &Db, digest: &str) -> Result<Option<Vec<u8>>, sqlx::Error>
     let mut bytes = Vec::with_capacity(size.max(0) as usize);
     let mut conn = db.read.acquire().await?;
     for seq in 0.. {
-        let chunk = sqlx::query("SELECT bytes FROM component_blob_chunks WHERE digest = $1 AND seq = $2")
+        let chunk = crate::db::query("SELECT bytes FROM component_blob_chunks WHERE digest = $1 AND seq = $2")
             .bind(digest)
             .bind(seq as i64)
             .fetch_optional(&mut *conn)
@@ -77,20 +77,23 @@ pub async fn blob(db: &Db, digest: &str) -> Result<Option<Vec<u8>>, sqlx::Error>
     Ok(Some(bytes))
 }
 
-/// How many components an agent published and their summed size, in its transaction.
-pub async fn usage_of(conn: &mut AnyConnection, publisher_id: &str) -> Result<(i64, i64), sqlx::Error> {
-    let row = sqlx::query(
+/// How many components an agent published and their summed size.
+pub async fn usage_of<'c>(
+    on: impl Into<crate::db::query::On<'c>>,
+    publisher_id: &str,
+) -> Result<(i64, i64), sqlx::Error> {
+    let row = crate::db::query(
         "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) AS bytes FROM components \
          WHERE publisher_id = $1",
     )
     .bind(publisher_id)
-    .fetch_one(conn)
+    .fetch_one(on)
     .await?;
     Ok((row.get("n"), row.get("bytes")))
 }
 
-pub async fn insert(conn: &mut AnyConnection, c: &NewComponent<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn insert(conn: &mut Conn, c: &NewComponent<'_>) -> Result<(), sqlx::Error> {
+    crate::db::query(
         "INSERT INTO components (id, publisher_id, kind, name, version, description, digest, size_bytes, grants, \
          imports, signature, signing_key_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
@@ -113,7 +116,7 @@ pub async fn insert(conn: &mut AnyConnection, c: &NewComponent<'_>) -> Result<()
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<ComponentRow>, sqlx::Error> {
-    sqlx::query_as::<_, ComponentRow>(&format!(
+    crate::db::query_as::<ComponentRow>(&format!(
         "SELECT {COMPONENT_COLUMNS} FROM components c JOIN agents a ON a.id = c.publisher_id WHERE c.id = $1"
     ))
     .bind(id)
@@ -152,13 +155,13 @@ pub async fn list(db: &Db, f: &ListFilter<'_>) -> Result<(Vec<ComponentRow>, i64
          ORDER BY c.created_at DESC, c.id DESC LIMIT {pl} OFFSET {po}"
     );
     let rows = q.query().fetch_all(&db.read).await?;
-    let rows = rows.iter().map(<ComponentRow as sqlx::FromRow<_>>::from_row).collect::<Result<Vec<_>, _>>()?;
+    let rows = rows.iter().map(<ComponentRow as crate::db::FromRow>::from_row).collect::<Result<Vec<_>, _>>()?;
     Ok((rows, total))
 }
 
 /// The agent's registered, unrevoked signing keys: (id, hex public key).
 pub async fn signing_keys(db: &Db, agent_id: &str) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = crate::db::query(
         "SELECT id, public_key, created_at FROM signing_keys WHERE agent_id = $1 AND revoked_at IS NULL ORDER BY created_at",
     )
     .bind(agent_id)
@@ -167,13 +170,8 @@ pub async fn signing_keys(db: &Db, agent_id: &str) -> Result<Vec<(String, String
     Ok(rows.iter().map(|r| (r.get("id"), r.get("public_key"), r.get("created_at"))).collect())
 }
 
-pub async fn add_signing_key(
-    conn: &mut AnyConnection,
-    id: &str,
-    agent_id: &str,
-    public_key: &str,
-) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query(
+pub async fn add_signing_key(conn: &mut Conn, id: &str, agent_id: &str, public_key: &str) -> Result<bool, sqlx::Error> {
+    Ok(crate::db::query(
         "INSERT INTO signing_keys (id, agent_id, public_key, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (agent_id, public_key) DO NOTHING",
     )

@@ -200,7 +200,7 @@ pub async fn trial(
         )
         .await?;
         data.cost = CostView::from_settlement(0, &money);
-        data.balance = ledger::balance_in(c, agent_id).await?.balance_cents;
+        data.balance = ledger::balance_in(&mut *c, agent_id).await?.balance_cents;
         answer.record_in(c, &data).await?;
         Ok::<_, ComponentsError>(())
     })?;

@@ -14,12 +14,15 @@
 //! a cycle; a short lock timeout breaks such a cycle fast (PostgreSQL's deadlock detector waits
 //! a second), and the unit that timed out runs again.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Executor};
+use sqlx::AnyPool;
 use tokio::sync::{watch, Mutex, Notify, OwnedMutexGuard};
+
+use super::conn::Conn;
+use super::lite;
 
 /// How a batch ended, as its units see it.
 type Outcome = Option<Result<(), BatchFailed>>;
@@ -38,9 +41,17 @@ pub struct Stats {
     pub commits: AtomicU64,
 }
 
+/// Where a lane's connection comes from.
+#[derive(Clone)]
+pub enum Source {
+    /// SQLite's one writer connection to this file, kept open between batches.
+    Sqlite(PathBuf),
+    Pool(AnyPool),
+}
+
 struct Lane {
     stats: Arc<Stats>,
-    pool: AnyPool,
+    source: Source,
     begin: &'static str,
     batch: Arc<Mutex<Batch>>,
     wake_committer: Notify,
@@ -51,10 +62,12 @@ struct Lane {
 #[derive(Default)]
 struct Batch {
     open: Option<Open>,
+    /// SQLite's writer connection between batches.
+    idle: Option<rusqlite::Connection>,
 }
 
 struct Open {
-    conn: PoolConnection<Any>,
+    conn: Conn,
     units: usize,
     /// Units that finished with their writes kept.
     kept: usize,
@@ -65,15 +78,15 @@ struct Open {
 }
 
 impl GroupCommit {
-    /// `lanes` connections from `pool` at most, each opening its transactions with `begin`;
-    /// at most `max_units` units per transaction.
-    pub fn new(pool: AnyPool, begin: &'static str, lanes: usize, max_units: usize) -> Arc<GroupCommit> {
+    /// `lanes` connections from `source` at most (SQLite has one), each opening its
+    /// transactions with `begin`; at most `max_units` units per transaction.
+    pub fn new(source: Source, begin: &'static str, lanes: usize, max_units: usize) -> Arc<GroupCommit> {
         let stats = Arc::new(Stats::default());
         let lanes: Vec<Arc<Lane>> = (0..lanes.max(1))
             .map(|_| {
                 Arc::new(Lane {
                     stats: stats.clone(),
-                    pool: pool.clone(),
+                    source: source.clone(),
                     begin,
                     batch: Arc::new(Mutex::new(Batch::default())),
                     wake_committer: Notify::new(),
@@ -121,27 +134,52 @@ async fn commit_when_woken(lane: Arc<Lane>) {
 
 /// Commits the open batch (or rolls it back if it is broken) and tells its units.
 async fn commit(batch: &mut Batch, stats: &Stats) {
-    let Some(mut open) = batch.open.take() else { return };
-    let outcome = if open.broken {
-        let _ = open.conn.execute("ROLLBACK").await;
-        Err(BatchFailed { retry: true, message: "the batch this write was part of failed".into() })
+    let Some(open) = batch.open.take() else { return };
+    let (conn, outcome) = if open.broken {
+        let (conn, _) = end(open.conn, "ROLLBACK").await;
+        (conn, Err(BatchFailed { retry: true, message: "the batch this write was part of failed".into() }))
     } else {
-        match open.conn.execute("COMMIT").await {
-            Ok(_) => {
+        match end(open.conn, "COMMIT").await {
+            (conn, Ok(())) => {
                 stats.commits.fetch_add(1, Ordering::Relaxed);
                 stats.units.fetch_add(open.kept as u64, Ordering::Relaxed);
-                Ok(())
+                (conn, Ok(()))
             }
             // The database may have committed before the error reached us: running the units
             // again could apply them twice.
-            Err(e) => Err(BatchFailed { retry: false, message: format!("commit outcome unknown: {e}") }),
+            (conn, Err(e)) => {
+                (conn, Err(BatchFailed { retry: false, message: format!("commit outcome unknown: {e}") }))
+            }
         }
     };
-    if outcome.is_err() {
-        // The connection may be in any state: do not hand it back to the pool.
-        open.conn.close_on_drop();
+    match conn {
+        Some(Conn::Sqlite(c)) if outcome.is_ok() => batch.idle = Some(c),
+        // The connection may be in any state: close it rather than use it again.
+        Some(Conn::Postgres(mut c)) if outcome.is_err() => c.close_on_drop(),
+        _ => {}
     }
     let _ = open.done.send(Some(outcome));
+}
+
+/// Ends the transaction on `conn` with `sql`, handing back the connection unless it was lost.
+/// SQLite commits on the blocking pool: a commit may checkpoint the WAL, which writes and
+/// syncs the database file.
+async fn end(conn: Conn, sql: &'static str) -> (Option<Conn>, Result<(), sqlx::Error>) {
+    match conn {
+        Conn::Sqlite(c) => match tokio::task::spawn_blocking(move || {
+            let result = lite::batch(&c, sql);
+            (c, result)
+        })
+        .await
+        {
+            Ok((c, result)) => (Some(Conn::Sqlite(c)), result),
+            Err(e) => (None, Err(sqlx::Error::Protocol(format!("{sql} failed: {e}")))),
+        },
+        mut conn => {
+            let result = conn.batch(sql).await;
+            (Some(conn), result)
+        }
+    }
 }
 
 /// One request's transaction inside a batch.
@@ -178,7 +216,7 @@ impl Unit {
         let savepoint = match guard.open.as_mut() {
             Some(open) => {
                 let name = format!("unit_{}", open.units);
-                if let Err(e) = open.conn.execute(format!("SAVEPOINT {name}").as_str()).await {
+                if let Err(e) = open.conn.batch(&format!("SAVEPOINT {name}")).await {
                     open.broken = true;
                     return Err(e);
                 }
@@ -186,8 +224,14 @@ impl Unit {
                 Some(name)
             }
             None => {
-                let mut conn = lane.pool.acquire().await?;
-                conn.execute(lane.begin).await?;
+                let mut conn = match &lane.source {
+                    Source::Sqlite(path) => Conn::Sqlite(match guard.idle.take() {
+                        Some(c) => c,
+                        None => lite::open(path)?,
+                    }),
+                    Source::Pool(pool) => Conn::Postgres(pool.acquire().await?),
+                };
+                conn.batch(lane.begin).await?;
                 let (done, _) = watch::channel(None);
                 guard.open = Some(Open { conn, units: 1, kept: 0, broken: false, done });
                 None
@@ -197,7 +241,7 @@ impl Unit {
         Ok(Unit { lane, guard: Some(guard), savepoint, done })
     }
 
-    pub fn conn(&mut self) -> &mut AnyConnection {
+    pub fn conn(&mut self) -> &mut Conn {
         let open = self.guard.as_mut().and_then(|g| g.open.as_mut()).expect("a unit runs in an open batch");
         &mut open.conn
     }
@@ -235,15 +279,24 @@ async fn undo(batch: &mut Batch, savepoint: Option<String>) {
     match savepoint {
         Some(name) => {
             if let Some(open) = batch.open.as_mut() {
-                if open.conn.execute(format!("ROLLBACK TO SAVEPOINT {name}").as_str()).await.is_err() {
+                if open.conn.batch(&format!("ROLLBACK TO SAVEPOINT {name}")).await.is_err() {
                     open.broken = true;
                 }
             }
         }
         None => {
             if let Some(mut open) = batch.open.take() {
-                if open.conn.execute("ROLLBACK").await.is_err() {
-                    open.conn.close_on_drop();
+                match open.conn.batch("ROLLBACK").await {
+                    Ok(()) => {
+                        if let Conn::Sqlite(c) = open.conn {
+                            batch.idle = Some(c);
+                        }
+                    }
+                    Err(_) => {
+                        if let Conn::Postgres(c) = &mut open.conn {
+                            c.close_on_drop();
+                        }
+                    }
                 }
                 let _ = open.done.send(Some(Err(BatchFailed { retry: true, message: "rolled back".into() })));
             }
@@ -278,20 +331,20 @@ mod tests {
     async fn db() -> Db {
         let dir = agora_testkit::fresh_dir("group");
         let db = Db::connect(&format!("sqlite://{}/t.db", dir.display()), 4).await.unwrap();
-        sqlx::query("CREATE TABLE t (n BIGINT PRIMARY KEY)").execute(&db.write).await.unwrap();
+        sqlx::query("CREATE TABLE t (n BIGINT PRIMARY KEY)").execute(&db.direct).await.unwrap();
         db
     }
 
     async fn rows(db: &Db) -> Vec<i64> {
-        sqlx::query_scalar("SELECT n FROM t ORDER BY n").fetch_all(&db.read).await.unwrap()
+        crate::db::query_scalar::<i64>("SELECT n FROM t ORDER BY n").fetch_all(&db.read).await.unwrap()
     }
 
     async fn insert(db: &Db, n: i64, fail: bool) -> Result<(), sqlx::Error> {
         transaction!(db, |c| async move {
-            sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut *c).await?;
+            crate::db::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut *c).await?;
             if fail {
                 // A second write that breaks a constraint: the unit fails after writing.
-                sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut *c).await?;
+                crate::db::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut *c).await?;
             }
             Ok::<_, sqlx::Error>(())
         })
@@ -326,7 +379,7 @@ mod tests {
             let (db, started) = (db.clone(), started.clone());
             tokio::spawn(async move {
                 transaction!(db, |c| async {
-                    sqlx::query("INSERT INTO t (n) VALUES (1)").execute(&mut *c).await?;
+                    crate::db::query("INSERT INTO t (n) VALUES (1)").execute(&mut *c).await?;
                     started.notify_one();
                     std::future::pending::<()>().await;
                     Ok::<_, sqlx::Error>(())

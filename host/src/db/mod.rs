@@ -1,30 +1,38 @@
-//! Storage: one code path over sqlx's `Any` driver, SQLite (embedded default) or PostgreSQL.
+//! Storage: one code path for SQLite (embedded default) or PostgreSQL.
 //!
-//! SQL is written once with `$1` placeholders, which both backends accept. SQLite allows one
-//! writer at a time, so on SQLite writes go through a pool of one connection (no `SQLITE_BUSY`
-//! between our own transactions) while reads use a separate pool; on PostgreSQL both are one pool.
+//! SQL is written once with `$1` placeholders and run through `query` (`query`, `query_as`,
+//! `query_scalar`), which reads rows the same way from either database. Writes run as units of
+//! the group commit (`group`, through the `transaction!` macro): concurrent requests'
+//! transactions share one database transaction and one commit. SQLite allows one writer at a
+//! time: its units run on one connection of our own, stepped on the calling thread (`lite`);
+//! reads go through a pool of sqlx's `Any` driver. On PostgreSQL reads and writes use one sqlx
+//! pool.
 //!
-//! Write transactions go through group commit (`group`): concurrent requests' transactions
-//! share one database transaction and one commit.
-//!
-//! `tx` holds the transaction helper, `sql` the builder for SQL assembled at run time, `page`
+//! `tx` holds the transaction macro, `sql` the builder for SQL assembled at run time, `page`
 //! pagination.
 
+mod conn;
 pub mod group;
+mod lite;
 pub mod page;
+pub mod query;
+mod row;
 pub mod sql;
 pub mod tx;
 
+pub use conn::Conn;
+pub use query::{query, query_as, query_scalar, Arg, Bind, Done, Query};
+pub use row::{Decode, FromRow, Row};
 pub use tx::Transient;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use std::sync::Arc;
 
 use anyhow::Context;
-use group::GroupCommit;
+use group::{GroupCommit, Source};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
@@ -36,8 +44,10 @@ pub enum Backend {
 
 #[derive(Clone)]
 pub struct Db {
-    pub write: AnyPool,
-    pub read: AnyPool,
+    /// sqlx's pool, for migrations and for tools beside the server (tests). The server writes
+    /// through `group` only: on SQLite a second writer would wait on the first's lock.
+    pub direct: AnyPool,
+    pub read: ReadPool,
     pub backend: Backend,
     pub group: Arc<GroupCommit>,
 }
@@ -49,8 +59,6 @@ const SQLITE_BATCH_UNITS: usize = 256;
 const POSTGRES_BATCH_UNITS: usize = 48;
 /// A batch waits at most this long for a row another lane's batch holds (see `group`).
 const POSTGRES_BEGIN: &str = "BEGIN; SET LOCAL lock_timeout = '100ms'";
-
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
@@ -64,7 +72,7 @@ impl Db {
     pub async fn connect_with_lanes(url: &str, max_connections: u32, lanes: u32) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
         if url.starts_with("sqlite:") {
-            let url = sqlite_url_creating_file(url)?;
+            let (url, path) = sqlite_url_creating_file(url)?;
             let opts = AnyConnectOptions::from_str(&url)?;
             let pool = |n: u32| {
                 AnyPoolOptions::new()
@@ -82,10 +90,10 @@ impl Db {
                     })
                     .connect_with(opts.clone())
             };
-            let write = pool(1).await.with_context(|| format!("opening {url}"))?;
-            let read = pool(max_connections.clamp(1, 8)).await?;
-            let group = GroupCommit::new(write.clone(), "BEGIN", 1, SQLITE_BATCH_UNITS);
-            Ok(Db { write, read, backend: Backend::Sqlite, group })
+            let direct = pool(1).await.with_context(|| format!("opening {url}"))?;
+            let read = ReadPool(pool(max_connections.clamp(1, 8)).await?);
+            let group = GroupCommit::new(Source::Sqlite(path), "BEGIN IMMEDIATE", 1, SQLITE_BATCH_UNITS);
+            Ok(Db { direct, read, backend: Backend::Sqlite, group })
         } else {
             let pool = AnyPoolOptions::new()
                 .max_connections(max_connections)
@@ -93,8 +101,9 @@ impl Db {
                 .connect(url)
                 .await
                 .context("connecting to PostgreSQL")?;
-            let group = GroupCommit::new(pool.clone(), POSTGRES_BEGIN, lanes as usize, POSTGRES_BATCH_UNITS);
-            Ok(Db { write: pool.clone(), read: pool, backend: Backend::Postgres, group })
+            let group =
+                GroupCommit::new(Source::Pool(pool.clone()), POSTGRES_BEGIN, lanes as usize, POSTGRES_BATCH_UNITS);
+            Ok(Db { direct: pool.clone(), read: ReadPool(pool), backend: Backend::Postgres, group })
         }
     }
 
@@ -103,16 +112,17 @@ impl Db {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.write).await.context("applying migrations")?;
+        migrator.run(&self.direct).await.context("applying migrations")?;
         Ok(())
     }
 
-    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.write.begin().await
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        query("SELECT 1").execute(&self.read).await.map(|_| ())
     }
 
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.read).await.map(|_| ())
+    /// Runs one write statement as a unit of its own.
+    pub async fn execute(&self, statement: Query<'_>) -> Result<Done, sqlx::Error> {
+        crate::transaction!(self, |c| statement.clone().execute(c))
     }
 
     /// Row-lock suffix for reads that precede a write in the same transaction. SQLite needs
@@ -125,8 +135,19 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        self.write.close().await;
+        self.direct.close().await;
         self.read.close().await;
+    }
+}
+
+/// The pool reads go through (a type of its own, so that writes cannot use it by mistake).
+#[derive(Clone)]
+pub struct ReadPool(AnyPool);
+
+impl std::ops::Deref for ReadPool {
+    type Target = AnyPool;
+    fn deref(&self) -> &AnyPool {
+        &self.0
     }
 }
 
@@ -140,15 +161,18 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     }
 }
 
-fn sqlite_url_creating_file(url: &str) -> anyhow::Result<String> {
+/// The URL for sqlx (creating the file if missing) and the database file's path.
+fn sqlite_url_creating_file(url: &str) -> anyhow::Result<(String, PathBuf)> {
     let path_part = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let path = path_part.split('?').next().unwrap_or_default();
-    if path != ":memory:" && !path.is_empty() {
-        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
-        }
+    if path == ":memory:" || path.is_empty() {
+        anyhow::bail!("{url}: SQLite needs a database file (the writer and the readers share it)");
     }
-    Ok(if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") })
+    if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+    }
+    let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
+    Ok((url, PathBuf::from(path)))
 }
 
 pub fn now_ms() -> i64 {

@@ -1,5 +1,8 @@
 //! SQL assembled at run time (filters, partial updates) with numbered arguments.
 
+pub use super::query::Arg;
+use super::query::Query;
+
 /// A case-insensitive `LIKE ... ESCAPE '\'` pattern matching `text` anywhere, with the
 /// wildcards in `text` taken literally.
 pub fn like_pattern(text: &str) -> String {
@@ -11,14 +14,6 @@ pub fn like_pattern(text: &str) -> String {
 /// `"$3, $4"`.
 pub fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
-/// A bind value for SQL assembled at run time (filters, partial updates).
-#[derive(Debug, Clone)]
-pub enum Arg {
-    Int(i64),
-    Text(String),
-    Null,
 }
 
 /// SQL text plus its arguments, numbered `$1..` as they are added.
@@ -41,16 +36,8 @@ impl SqlBuf {
         self.sql.push_str(s);
         self
     }
-    pub fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
-        let mut q = sqlx::query(&self.sql);
-        for a in &self.args {
-            q = match a {
-                Arg::Int(i) => q.bind(*i),
-                Arg::Text(s) => q.bind(s.clone()),
-                Arg::Null => q.bind(None::<String>),
-            };
-        }
-        q
+    pub fn query(&self) -> Query<'static> {
+        Query::with_args(self.sql.clone(), self.args.clone())
     }
 }
 

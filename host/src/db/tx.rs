@@ -26,7 +26,7 @@ impl Transient for sqlx::Error {
     }
 }
 
-/// Runs `$body` (an expression using `$conn: &mut AnyConnection`, awaited) as one unit of a
+/// Runs `$body` (an expression using `$conn: &mut db::Conn`, awaited) as one unit of a
 /// group commit (`db::group`): its writes are kept if it returns `Ok`, and the value is
 /// returned once they are committed. The whole unit runs again, up to `MAX_ATTEMPTS` times, when
 /// it could not start, when its batch was certainly not committed, or on a transient error
@@ -45,7 +45,7 @@ macro_rules! transaction {
                 Err(_) => {}
                 Ok(mut unit) => {
                     let result = {
-                        let $conn: &mut sqlx::AnyConnection = unit.conn();
+                        let $conn: &mut $crate::db::Conn = unit.conn();
                         $body.await
                     };
                     match result {

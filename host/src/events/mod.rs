@@ -3,8 +3,8 @@
 //! a webhook URL (sent later by the dispatcher), exist exactly when the change was committed.
 //! Nothing is sent from inside a request.
 
+use crate::db::Conn;
 use serde_json::Value;
-use sqlx::AnyConnection;
 
 use crate::db::{new_id, now_ms};
 
@@ -37,7 +37,7 @@ pub fn toku_payload(event_type: &str, agent_id: &str, data: Value) -> Value {
 /// `subject` (a task or job id); queues its webhook delivery if the agent has a webhook URL.
 /// Returns the event's id if it was new.
 pub async fn record(
-    c: &mut AnyConnection,
+    c: &mut Conn,
     event_type: &str,
     agent_id: &str,
     subject: Option<&str>,
@@ -50,14 +50,14 @@ pub async fn record(
 
 /// Records the event only (no delivery); its id if it was new.
 pub async fn insert(
-    c: &mut AnyConnection,
+    c: &mut Conn,
     event_type: &str,
     agent_id: &str,
     subject: Option<&str>,
     body: &Value,
 ) -> Result<Option<String>, sqlx::Error> {
     let id = new_id();
-    let inserted = sqlx::query(
+    let inserted = crate::db::query(
         "INSERT INTO events (id, type, agent_id, subject, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (type, agent_id, subject) DO NOTHING",
     )

@@ -144,7 +144,7 @@ pub struct Charge<'a> {
 /// the payee gets the price less the fee, and the compute is billed; on failure only the
 /// compute is billed; the rest goes back to the payer.
 pub async fn settle_in(
-    c: &mut sqlx::AnyConnection,
+    c: &mut crate::db::Conn,
     app: &App,
     started: &Started,
     outcome: &RunOutcome,
@@ -241,7 +241,7 @@ pub async fn execute(
         // The refund's transfer row knows the buyer's balance; only without one is it read.
         let balance = match money.balance_after(&ledger::wallet_account(buyer_id)) {
             Some(balance) => balance,
-            None => ledger::balance_in(c, buyer_id).await?.balance_cents,
+            None => ledger::balance_in(&mut *c, buyer_id).await?.balance_cents,
         };
         let done = Executed {
             execution_id: started.execution_id.clone(),

@@ -1,4 +1,4 @@
-use sqlx::{AnyConnection, Row};
+use crate::db::Conn;
 
 use super::model::{clip, ExecutionRow, ExecutionStatus, EXECUTION_COLUMNS};
 use super::run::RunOutcome;
@@ -18,8 +18,8 @@ pub struct NewExecution<'a> {
 }
 
 /// Records a run as started, keeping at most `record_bytes` of its input.
-pub async fn insert(conn: &mut AnyConnection, e: &NewExecution<'_>, record_bytes: usize) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn insert(conn: &mut Conn, e: &NewExecution<'_>, record_bytes: usize) -> Result<(), sqlx::Error> {
+    crate::db::query(
         "INSERT INTO executions (id, buyer_id, agent_id, runtime, component_id, task_id, input, input_bytes, status, \
          budget_cents, hold_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
@@ -42,7 +42,7 @@ pub async fn insert(conn: &mut AnyConnection, e: &NewExecution<'_>, record_bytes
 
 /// Records how a run ended and what it cost, keeping at most `record_bytes` of its result.
 pub async fn finish(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     id: &str,
     outcome: &RunOutcome,
     money: &Settlement,
@@ -53,7 +53,7 @@ pub async fn finish(
         Ok(out) => (ExecutionStatus::Succeeded, Some(out.as_str()), None, None),
         Err(e) => (ExecutionStatus::Failed, None, Some(e.code), Some(e.message.as_str())),
     };
-    sqlx::query(
+    crate::db::query(
         "UPDATE executions SET status = $1, result = $2, result_bytes = $3, error_code = $4, error_message = $5, \
          fuel = $6, wall_ms = $7, memory_bytes = $8, logs = $9, stdout = $10, stderr = $11, price_cents = $12, \
          fee_cents = $13, compute_cents = $14, refunded_cents = $15, finished_at = $16 WHERE id = $17",
@@ -81,7 +81,7 @@ pub async fn finish(
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<ExecutionRow>, sqlx::Error> {
-    sqlx::query_as::<_, ExecutionRow>(&format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = $1"))
+    crate::db::query_as::<ExecutionRow>(&format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = $1"))
         .bind(id)
         .fetch_optional(&db.read)
         .await
@@ -89,7 +89,7 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<ExecutionRow>, sqlx::Error>
 
 /// Executions still running long after any run could have ended: their host died mid-run.
 pub async fn interrupted(db: &Db, older_than_ms: i64) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
-    let rows = sqlx::query("SELECT id, hold_id FROM executions WHERE status = $1 AND created_at < $2 LIMIT 100")
+    let rows = crate::db::query("SELECT id, hold_id FROM executions WHERE status = $1 AND created_at < $2 LIMIT 100")
         .bind(ExecutionStatus::Running.as_str())
         .bind(now_ms() - older_than_ms)
         .fetch_all(&db.read)
@@ -98,8 +98,8 @@ pub async fn interrupted(db: &Db, older_than_ms: i64) -> Result<Vec<(String, Opt
 }
 
 /// Marks an interrupted execution failed; false if it was not running any more.
-pub async fn mark_interrupted(conn: &mut AnyConnection, id: &str) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query(
+pub async fn mark_interrupted(conn: &mut Conn, id: &str) -> Result<bool, sqlx::Error> {
+    Ok(crate::db::query(
         "UPDATE executions SET status = $1, error_code = 'interrupted', \
          error_message = 'the host stopped during the run; the budget was released', \
          refunded_cents = budget_cents, finished_at = $2 WHERE id = $3 AND status = $4",
@@ -116,9 +116,11 @@ pub async fn mark_interrupted(conn: &mut AnyConnection, id: &str) -> Result<bool
 
 /// Deletes records of executions that finished before `before_ms`; returns how many.
 pub async fn delete_finished_before(db: &Db, before_ms: i64) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM executions WHERE finished_at IS NOT NULL AND finished_at < $1")
-        .bind(before_ms)
-        .execute(&db.write)
+    Ok(db
+        .execute(
+            crate::db::query("DELETE FROM executions WHERE finished_at IS NOT NULL AND finished_at < $1")
+                .bind(before_ms),
+        )
         .await?
         .rows_affected())
 }

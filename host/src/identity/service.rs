@@ -4,6 +4,7 @@ use super::KeyCache;
 use crate::agents::model::AgentStatus;
 use crate::db::Db;
 use crate::secrets::{hash_secret, same_secret};
+use crate::transaction;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -43,32 +44,39 @@ pub async fn authenticate(db: &Db, cache: &KeyCache, key: &str) -> Result<Princi
 /// A new operator key, stored; the key is in the result and nowhere else.
 pub async fn create_operator_key(db: &Db, name: &str) -> Result<NewKey, sqlx::Error> {
     let key = NewKey::generate(KeyKind::Operator);
-    let mut conn = db.write.acquire().await?;
-    store::insert(&mut conn, &key, None, name).await?;
+    transaction!(db, |c| store::insert(c, &key, None, name))?;
     Ok(key)
 }
 
 /// Makes sure an operator key exists: the configured bootstrap key is stored (hashed) if new;
 /// with none configured and none stored, one is generated and returned to be shown once.
 pub async fn ensure_operator_key(db: &Db, configured: &str) -> anyhow::Result<Option<String>> {
-    let mut conn = db.write.acquire().await?;
     if !configured.is_empty() {
         let Some(key) = NewKey::from_configured(KeyKind::Operator, configured) else {
             anyhow::bail!(
                 "AGORA_OPERATOR_KEY must be op_ followed by 48 letters and digits (see `agora admin create-operator-key`)"
             );
         };
-        match store::hash_by_prefix(&mut conn, &key.prefix).await? {
-            Some(hash) if same_secret(&hash, &hash_secret(&key.key)) => {}
-            Some(_) => anyhow::bail!("AGORA_OPERATOR_KEY collides with a different stored key prefix"),
-            None => store::insert(&mut conn, &key, None, "bootstrap (AGORA_OPERATOR_KEY)").await?,
+        let key = &key;
+        let stored = transaction!(db, |c| async move {
+            let stored = store::hash_by_prefix(&mut *c, &key.prefix).await?;
+            if stored.is_none() {
+                store::insert(c, key, None, "bootstrap (AGORA_OPERATOR_KEY)").await?;
+            }
+            Ok::<_, sqlx::Error>(stored)
+        })?;
+        if stored.is_some_and(|hash| !same_secret(&hash, &hash_secret(&key.key))) {
+            anyhow::bail!("AGORA_OPERATOR_KEY collides with a different stored key prefix");
         }
         return Ok(None);
     }
-    if store::active_operator_keys(&mut conn).await? > 0 {
-        return Ok(None);
-    }
-    let key = NewKey::generate(KeyKind::Operator);
-    store::insert(&mut conn, &key, None, "bootstrap (generated)").await?;
-    Ok(Some(key.key))
+    let generated = transaction!(db, |c| async move {
+        if store::active_operator_keys(&mut *c).await? > 0 {
+            return Ok::<_, sqlx::Error>(None);
+        }
+        let key = NewKey::generate(KeyKind::Operator);
+        store::insert(c, &key, None, "bootstrap (generated)").await?;
+        Ok(Some(key.key))
+    })?;
+    Ok(generated)
 }

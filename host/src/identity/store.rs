@@ -1,18 +1,13 @@
-use sqlx::{AnyConnection, Row};
+use crate::db::Conn;
 
 use super::model::{KeyKind, NewKey};
 use crate::db::{now_ms, Db};
 use crate::secrets::hash_secret;
 
 /// Stores a key (hashed) for an agent, or for an operator when `agent_id` is `None`.
-pub async fn insert(
-    conn: &mut AnyConnection,
-    key: &NewKey,
-    agent_id: Option<&str>,
-    name: &str,
-) -> Result<(), sqlx::Error> {
+pub async fn insert(conn: &mut Conn, key: &NewKey, agent_id: Option<&str>, name: &str) -> Result<(), sqlx::Error> {
     let kind = if agent_id.is_some() { KeyKind::Agent } else { KeyKind::Operator };
-    sqlx::query(
+    crate::db::query(
         "INSERT INTO api_keys (id, prefix, key_hash, principal, agent_id, name, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -38,7 +33,7 @@ pub struct KeyRecord {
 }
 
 pub async fn by_prefix(db: &Db, prefix: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
-    let row = sqlx::query(
+    let row = crate::db::query(
         "SELECT k.id, k.key_hash, k.principal, k.agent_id, a.status AS agent_status FROM api_keys k \
          LEFT JOIN agents a ON a.id = k.agent_id WHERE k.prefix = $1 AND k.revoked_at IS NULL",
     )
@@ -54,16 +49,16 @@ pub async fn by_prefix(db: &Db, prefix: &str) -> Result<Option<KeyRecord>, sqlx:
     }))
 }
 
-pub async fn hash_by_prefix(conn: &mut AnyConnection, prefix: &str) -> Result<Option<String>, sqlx::Error> {
-    Ok(sqlx::query("SELECT key_hash FROM api_keys WHERE prefix = $1")
+pub async fn hash_by_prefix(conn: &mut Conn, prefix: &str) -> Result<Option<String>, sqlx::Error> {
+    Ok(crate::db::query("SELECT key_hash FROM api_keys WHERE prefix = $1")
         .bind(prefix)
         .fetch_optional(conn)
         .await?
         .map(|r| r.get("key_hash")))
 }
 
-pub async fn active_operator_keys(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
-    Ok(sqlx::query("SELECT COUNT(*) AS n FROM api_keys WHERE principal = 'operator' AND revoked_at IS NULL")
+pub async fn active_operator_keys(conn: &mut Conn) -> Result<i64, sqlx::Error> {
+    Ok(crate::db::query("SELECT COUNT(*) AS n FROM api_keys WHERE principal = 'operator' AND revoked_at IS NULL")
         .fetch_one(conn)
         .await?
         .get("n"))

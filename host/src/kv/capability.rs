@@ -26,17 +26,19 @@ impl DbKv {
             return Err(KvError::TooLarge(format!("values are at most {MAX_VALUE_BYTES} bytes")));
         }
         let size = (key.len() + value.len()) as i64;
-        let mut tx = self.db.begin().await.map_err(failed)?;
-        let (used, old) = store::usage_in(&mut tx, self.db.backend, ns, key).await.map_err(failed)?;
-        if used - old + size > self.quota_bytes {
-            return Err(KvError::QuotaExceeded(format!(
-                "{} of {} bytes used; this write needs {size}",
-                used - old,
-                self.quota_bytes
-            )));
+        let (backend, quota, value) = (self.db.backend, self.quota_bytes, &value);
+        let used = crate::transaction!(self.db, |c| async move {
+            let (used, old) = store::usage_in(&mut *c, backend, ns, key).await?;
+            if used - old + size <= quota {
+                store::put_in(c, ns, key, value.clone(), size).await?;
+            }
+            Ok::<_, sqlx::Error>(used - old)
+        })
+        .map_err(failed)?;
+        if used + size > quota {
+            return Err(KvError::QuotaExceeded(format!("{used} of {quota} bytes used; this write needs {size}")));
         }
-        store::put_in(&mut tx, ns, key, value, size).await.map_err(failed)?;
-        tx.commit().await.map_err(failed)
+        Ok(())
     }
 }
 

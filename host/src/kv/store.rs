@@ -1,22 +1,17 @@
 //! The `kv_entries` table: one row per (namespace, key).
 
-use sqlx::{AnyConnection, Row};
+use crate::db::Conn;
 
 use crate::db::{now_ms, Backend, Db};
 
 /// Bytes used in the namespace, and by `key` among them; in the caller's transaction, which
 /// on PostgreSQL first takes the namespace's lock so that two writes cannot both squeeze
 /// under the quota.
-pub async fn usage_in(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    ns: &str,
-    key: &str,
-) -> Result<(i64, i64), sqlx::Error> {
+pub async fn usage_in(conn: &mut Conn, backend: Backend, ns: &str, key: &str) -> Result<(i64, i64), sqlx::Error> {
     if backend == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(ns).execute(&mut *conn).await?;
+        crate::db::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(ns).execute(&mut *conn).await?;
     }
-    let row = sqlx::query(
+    let row = crate::db::query(
         "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) AS used, \
          CAST(COALESCE(SUM(CASE WHEN kv_key = $2 THEN size_bytes ELSE 0 END), 0) AS BIGINT) AS old \
          FROM kv_entries WHERE namespace = $1",
@@ -28,14 +23,8 @@ pub async fn usage_in(
     Ok((row.get("used"), row.get("old")))
 }
 
-pub async fn put_in(
-    conn: &mut AnyConnection,
-    ns: &str,
-    key: &str,
-    value: Vec<u8>,
-    size: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn put_in(conn: &mut Conn, ns: &str, key: &str, value: Vec<u8>, size: i64) -> Result<(), sqlx::Error> {
+    crate::db::query(
         "INSERT INTO kv_entries (namespace, kv_key, kv_value, size_bytes, updated_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (namespace, kv_key) DO UPDATE SET kv_value = excluded.kv_value, \
          size_bytes = excluded.size_bytes, updated_at = excluded.updated_at",
@@ -51,7 +40,7 @@ pub async fn put_in(
 }
 
 pub async fn get(db: &Db, ns: &str, key: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    Ok(sqlx::query("SELECT kv_value FROM kv_entries WHERE namespace = $1 AND kv_key = $2")
+    Ok(crate::db::query("SELECT kv_value FROM kv_entries WHERE namespace = $1 AND kv_key = $2")
         .bind(ns)
         .bind(key)
         .fetch_optional(&db.read)
@@ -60,10 +49,8 @@ pub async fn get(db: &Db, ns: &str, key: &str) -> Result<Option<Vec<u8>>, sqlx::
 }
 
 pub async fn delete(db: &Db, ns: &str, key: &str) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query("DELETE FROM kv_entries WHERE namespace = $1 AND kv_key = $2")
-        .bind(ns)
-        .bind(key)
-        .execute(&db.write)
+    Ok(db
+        .execute(crate::db::query("DELETE FROM kv_entries WHERE namespace = $1 AND kv_key = $2").bind(ns).bind(key))
         .await?
         .rows_affected()
         == 1)
@@ -71,7 +58,7 @@ pub async fn delete(db: &Db, ns: &str, key: &str) -> Result<bool, sqlx::Error> {
 
 /// Keys starting with `prefix`, in ascending order, at most 1000.
 pub async fn keys(db: &Db, ns: &str, prefix: &str) -> Result<Vec<String>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = crate::db::query(
         "SELECT kv_key FROM kv_entries WHERE namespace = $1 AND SUBSTR(kv_key, 1, CAST($2 AS INTEGER)) = $3 \
          ORDER BY kv_key LIMIT 1000",
     )

@@ -4,9 +4,9 @@
 //! the callback whose update did that credits it. Replays, retries and a second host see it
 //! paid and do nothing.
 
+use crate::db::Conn;
 use axum::http::HeaderMap;
 use serde_json::json;
-use sqlx::AnyConnection;
 
 use super::provider::{AccountStatus, CallbackError, CheckoutRequest, Notice, SavedCard};
 use super::store::{self, CheckoutRow, CheckoutStatus};
@@ -179,7 +179,7 @@ async fn credit_checkout(
 /// Credits a payment as funded money and records `payment.succeeded`, in the caller's
 /// transaction.
 pub async fn credit(
-    c: &mut AnyConnection,
+    c: &mut Conn,
     agent_id: &str,
     amount: i64,
     description: &str,

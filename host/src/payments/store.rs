@@ -1,7 +1,6 @@
 //! SQL of payments: checkouts, card charges, billing profiles and payout accounts.
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use crate::db::Conn;
 
 use super::provider::{AccountStatus, SavedCard};
 use crate::db::{now_ms, Db};
@@ -39,7 +38,7 @@ pub struct CheckoutRow {
 const CHECKOUT_COLUMNS: &str = "id, agent_id, provider, provider_ref, amount_cents, url, success_url, cancel_url, \
      status, transfer_id, created_at, paid_at";
 
-fn checkout_of(r: &AnyRow) -> CheckoutRow {
+fn checkout_of(r: &crate::db::Row) -> CheckoutRow {
     CheckoutRow {
         id: r.get("id"),
         agent_id: r.get("agent_id"),
@@ -57,8 +56,8 @@ fn checkout_of(r: &AnyRow) -> CheckoutRow {
 }
 
 /// Records a checkout about to be made at the provider.
-pub async fn insert_checkout(c: &mut AnyConnection, row: &CheckoutRow) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn insert_checkout(c: &mut Conn, row: &CheckoutRow) -> Result<(), sqlx::Error> {
+    crate::db::query(
         "INSERT INTO checkouts (id, agent_id, provider, amount_cents, success_url, cancel_url, status, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -76,8 +75,8 @@ pub async fn insert_checkout(c: &mut AnyConnection, row: &CheckoutRow) -> Result
 }
 
 /// The provider made the checkout's session (`row.provider_ref`, `row.url`).
-pub async fn open_checkout(c: &mut AnyConnection, row: &CheckoutRow) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE checkouts SET provider_ref = $1, url = $2, status = $3 WHERE id = $4 AND status = $5")
+pub async fn open_checkout(c: &mut Conn, row: &CheckoutRow) -> Result<(), sqlx::Error> {
+    crate::db::query("UPDATE checkouts SET provider_ref = $1, url = $2, status = $3 WHERE id = $4 AND status = $5")
         .bind(&row.provider_ref)
         .bind(&row.url)
         .bind(CheckoutStatus::Open.as_str())
@@ -89,7 +88,7 @@ pub async fn open_checkout(c: &mut AnyConnection, row: &CheckoutRow) -> Result<(
 }
 
 pub async fn checkout(db: &Db, id: &str) -> Result<Option<CheckoutRow>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {CHECKOUT_COLUMNS} FROM checkouts WHERE id = $1"))
+    let row = crate::db::query(&format!("SELECT {CHECKOUT_COLUMNS} FROM checkouts WHERE id = $1"))
         .bind(id)
         .fetch_optional(&db.read)
         .await?;
@@ -97,26 +96,31 @@ pub async fn checkout(db: &Db, id: &str) -> Result<Option<CheckoutRow>, sqlx::Er
 }
 
 /// Marks the checkout paid unless it already is; true if this call did, and so must credit it.
-pub async fn mark_paid(c: &mut AnyConnection, id: &str, provider_ref: &str) -> Result<bool, sqlx::Error> {
-    let done =
-        sqlx::query("UPDATE checkouts SET status = $1, provider_ref = $2, paid_at = $3 WHERE id = $4 AND status <> $1")
-            .bind(CheckoutStatus::Paid.as_str())
-            .bind(provider_ref)
-            .bind(now_ms())
-            .bind(id)
-            .execute(c)
-            .await?;
+pub async fn mark_paid(c: &mut Conn, id: &str, provider_ref: &str) -> Result<bool, sqlx::Error> {
+    let done = crate::db::query(
+        "UPDATE checkouts SET status = $1, provider_ref = $2, paid_at = $3 WHERE id = $4 AND status <> $1",
+    )
+    .bind(CheckoutStatus::Paid.as_str())
+    .bind(provider_ref)
+    .bind(now_ms())
+    .bind(id)
+    .execute(c)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// The transfer that credited the checkout.
-pub async fn checkout_credited(c: &mut AnyConnection, id: &str, transfer_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE checkouts SET transfer_id = $1 WHERE id = $2").bind(transfer_id).bind(id).execute(c).await?;
+pub async fn checkout_credited(c: &mut Conn, id: &str, transfer_id: &str) -> Result<(), sqlx::Error> {
+    crate::db::query("UPDATE checkouts SET transfer_id = $1 WHERE id = $2")
+        .bind(transfer_id)
+        .bind(id)
+        .execute(c)
+        .await?;
     Ok(())
 }
 
-pub async fn mark_expired(c: &mut AnyConnection, id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE checkouts SET status = $1 WHERE id = $2 AND status IN ($3, $4)")
+pub async fn mark_expired(c: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
+    crate::db::query("UPDATE checkouts SET status = $1 WHERE id = $2 AND status IN ($3, $4)")
         .bind(CheckoutStatus::Expired.as_str())
         .bind(id)
         .bind(CheckoutStatus::Creating.as_str())
@@ -128,7 +132,7 @@ pub async fn mark_expired(c: &mut AnyConnection, id: &str) -> Result<(), sqlx::E
 
 /// Whether any payment of the agent went through (a paid checkout or a succeeded charge).
 pub async fn has_paid(db: &Db, agent_id: &str) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(
+    let row = crate::db::query(
         "SELECT (SELECT COUNT(*) FROM checkouts WHERE agent_id = $1 AND status = $2) \
               + (SELECT COUNT(*) FROM card_charges WHERE agent_id = $1 AND status = $3) AS n",
     )
@@ -153,7 +157,7 @@ pub struct ChargeRow {
 
 const CHARGE_COLUMNS: &str = "id, agent_id, amount_cents, reason, customer_ref, card_ref";
 
-fn charge_of(r: &AnyRow) -> ChargeRow {
+fn charge_of(r: &crate::db::Row) -> ChargeRow {
     ChargeRow {
         id: r.get("id"),
         agent_id: r.get("agent_id"),
@@ -187,9 +191,9 @@ impl From<&NewCharge<'_>> for ChargeRow {
     }
 }
 
-pub async fn insert_charge(c: &mut AnyConnection, charge: &NewCharge<'_>) -> Result<(), sqlx::Error> {
+pub async fn insert_charge(c: &mut Conn, charge: &NewCharge<'_>) -> Result<(), sqlx::Error> {
     let now = now_ms();
-    sqlx::query(
+    crate::db::query(
         "INSERT INTO card_charges (id, agent_id, provider, amount_cents, reason, customer_ref, card_ref, status, \
          created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
     )
@@ -209,13 +213,13 @@ pub async fn insert_charge(c: &mut AnyConnection, charge: &NewCharge<'_>) -> Res
 
 /// Ends a pending charge; true if this call did (and, when it succeeded, must credit it).
 pub async fn end_charge(
-    c: &mut AnyConnection,
+    c: &mut Conn,
     id: &str,
     status: ChargeStatus,
     provider_ref: Option<&str>,
     error: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = crate::db::query(
         "UPDATE card_charges SET status = $1, provider_ref = $2, error = $3, updated_at = $4 WHERE id = $5 AND status = $6",
     )
     .bind(status.as_str())
@@ -230,15 +234,19 @@ pub async fn end_charge(
 }
 
 /// The transfer that credited the charge.
-pub async fn charge_credited(c: &mut AnyConnection, id: &str, transfer_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE card_charges SET transfer_id = $1 WHERE id = $2").bind(transfer_id).bind(id).execute(c).await?;
+pub async fn charge_credited(c: &mut Conn, id: &str, transfer_id: &str) -> Result<(), sqlx::Error> {
+    crate::db::query("UPDATE card_charges SET transfer_id = $1 WHERE id = $2")
+        .bind(transfer_id)
+        .bind(id)
+        .execute(c)
+        .await?;
     Ok(())
 }
 
 /// Pending charges created before `before`: their host stopped between asking the provider
 /// and recording the answer.
 pub async fn stale_charges(db: &Db, before: i64, limit: i64) -> Result<Vec<ChargeRow>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+    let rows = crate::db::query(&format!(
         "SELECT {CHARGE_COLUMNS} FROM card_charges WHERE status = $1 AND created_at < $2 ORDER BY created_at LIMIT $3"
     ))
     .bind(ChargeStatus::Pending.as_str())
@@ -251,7 +259,7 @@ pub async fn stale_charges(db: &Db, before: i64, limit: i64) -> Result<Vec<Charg
 
 /// Whether an auto pay charge of the agent is pending or failed after `since`: auto pay waits.
 pub async fn autopay_blocked(db: &Db, agent_id: &str, since: i64) -> Result<bool, sqlx::Error> {
-    let row = sqlx::query(
+    let row = crate::db::query(
         "SELECT COUNT(*) AS n FROM card_charges WHERE agent_id = $1 AND reason = $2 \
            AND (status = $3 OR (status = $4 AND updated_at > $5))",
     )
@@ -280,7 +288,7 @@ pub struct Profile {
 const PROFILE_COLUMNS: &str = "agent_id, customer_ref, card_ref, card_brand, card_last4, card_exp_month, \
      card_exp_year, autopay_enabled, autopay_amount_cents, autopay_threshold_cents, terms_accepted_at, terms_version";
 
-fn profile_of(r: &AnyRow) -> Profile {
+fn profile_of(r: &crate::db::Row) -> Profile {
     let card_ref: Option<String> = r.get("card_ref");
     Profile {
         agent_id: r.get("agent_id"),
@@ -302,7 +310,7 @@ fn profile_of(r: &AnyRow) -> Profile {
 
 /// The agent's billing profile; an empty one if it has none yet.
 pub async fn profile(db: &Db, agent_id: &str) -> Result<Profile, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {PROFILE_COLUMNS} FROM billing_profiles WHERE agent_id = $1"))
+    let row = crate::db::query(&format!("SELECT {PROFILE_COLUMNS} FROM billing_profiles WHERE agent_id = $1"))
         .bind(agent_id)
         .fetch_optional(&db.read)
         .await?;
@@ -311,7 +319,7 @@ pub async fn profile(db: &Db, agent_id: &str) -> Result<Profile, sqlx::Error> {
 
 /// Profiles with auto pay on and a saved card.
 pub async fn autopay_profiles(db: &Db, after: &str, limit: i64) -> Result<Vec<Profile>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
+    let rows = crate::db::query(&format!(
         "SELECT {PROFILE_COLUMNS} FROM billing_profiles \
          WHERE autopay_enabled = 1 AND card_ref IS NOT NULL AND agent_id > $1 ORDER BY agent_id LIMIT $2"
     ))
@@ -323,8 +331,8 @@ pub async fn autopay_profiles(db: &Db, after: &str, limit: i64) -> Result<Vec<Pr
 }
 
 /// Creates the agent's profile row if it has none.
-async fn ensure_profile(c: &mut AnyConnection, agent_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+async fn ensure_profile(c: &mut Conn, agent_id: &str) -> Result<(), sqlx::Error> {
+    crate::db::query(
         "INSERT INTO billing_profiles (agent_id, updated_at) VALUES ($1, $2) ON CONFLICT (agent_id) DO NOTHING",
     )
     .bind(agent_id)
@@ -334,9 +342,9 @@ async fn ensure_profile(c: &mut AnyConnection, agent_id: &str) -> Result<(), sql
     Ok(())
 }
 
-pub async fn set_customer(c: &mut AnyConnection, agent_id: &str, customer_ref: &str) -> Result<(), sqlx::Error> {
+pub async fn set_customer(c: &mut Conn, agent_id: &str, customer_ref: &str) -> Result<(), sqlx::Error> {
     ensure_profile(c, agent_id).await?;
-    sqlx::query("UPDATE billing_profiles SET customer_ref = $1, updated_at = $2 WHERE agent_id = $3")
+    crate::db::query("UPDATE billing_profiles SET customer_ref = $1, updated_at = $2 WHERE agent_id = $3")
         .bind(customer_ref)
         .bind(now_ms())
         .bind(agent_id)
@@ -346,9 +354,9 @@ pub async fn set_customer(c: &mut AnyConnection, agent_id: &str, customer_ref: &
 }
 
 /// Saves the card (`None` removes it).
-pub async fn set_card(c: &mut AnyConnection, agent_id: &str, card: Option<&SavedCard>) -> Result<(), sqlx::Error> {
+pub async fn set_card(c: &mut Conn, agent_id: &str, card: Option<&SavedCard>) -> Result<(), sqlx::Error> {
     ensure_profile(c, agent_id).await?;
-    sqlx::query(
+    crate::db::query(
         "UPDATE billing_profiles SET card_ref = $1, card_brand = $2, card_last4 = $3, card_exp_month = $4, \
          card_exp_year = $5, updated_at = $6 WHERE agent_id = $7",
     )
@@ -365,14 +373,14 @@ pub async fn set_card(c: &mut AnyConnection, agent_id: &str, card: Option<&Saved
 }
 
 pub async fn set_autopay(
-    c: &mut AnyConnection,
+    c: &mut Conn,
     agent_id: &str,
     enabled: bool,
     amount_cents: i64,
     threshold_cents: i64,
 ) -> Result<(), sqlx::Error> {
     ensure_profile(c, agent_id).await?;
-    sqlx::query(
+    crate::db::query(
         "UPDATE billing_profiles SET autopay_enabled = $1, autopay_amount_cents = $2, autopay_threshold_cents = $3, \
          updated_at = $4 WHERE agent_id = $5",
     )
@@ -386,10 +394,10 @@ pub async fn set_autopay(
     Ok(())
 }
 
-pub async fn accept_terms(c: &mut AnyConnection, agent_id: &str, version: &str) -> Result<(), sqlx::Error> {
+pub async fn accept_terms(c: &mut Conn, agent_id: &str, version: &str) -> Result<(), sqlx::Error> {
     ensure_profile(c, agent_id).await?;
     let now = now_ms();
-    sqlx::query(
+    crate::db::query(
         "UPDATE billing_profiles SET terms_accepted_at = $1, terms_version = $2, updated_at = $1 WHERE agent_id = $3",
     )
     .bind(now)
@@ -407,7 +415,7 @@ pub struct PayoutAccount {
 }
 
 pub async fn payout_account(db: &Db, agent_id: &str) -> Result<Option<PayoutAccount>, sqlx::Error> {
-    let row = sqlx::query(
+    let row = crate::db::query(
         "SELECT provider, account_ref, details_submitted, charges_enabled, payouts_enabled \
          FROM payout_accounts WHERE agent_id = $1",
     )
@@ -428,13 +436,13 @@ pub async fn payout_account(db: &Db, agent_id: &str) -> Result<Option<PayoutAcco
 /// Records the agent's payout account at `provider` (replacing one at another provider, whose
 /// status no longer counts) unless it has one there; the account it has afterwards.
 pub async fn insert_payout_account(
-    c: &mut AnyConnection,
+    c: &mut Conn,
     agent_id: &str,
     provider: &str,
     account_ref: &str,
 ) -> Result<String, sqlx::Error> {
     let now = now_ms();
-    sqlx::query(
+    crate::db::query(
         "INSERT INTO payout_accounts (agent_id, provider, account_ref, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $4) ON CONFLICT (agent_id) DO UPDATE SET provider = $2, account_ref = $3, \
          details_submitted = 0, charges_enabled = 0, payouts_enabled = 0, updated_at = $4 \
@@ -446,19 +454,21 @@ pub async fn insert_payout_account(
     .bind(now)
     .execute(&mut *c)
     .await?;
-    let row =
-        sqlx::query("SELECT account_ref FROM payout_accounts WHERE agent_id = $1").bind(agent_id).fetch_one(c).await?;
+    let row = crate::db::query("SELECT account_ref FROM payout_accounts WHERE agent_id = $1")
+        .bind(agent_id)
+        .fetch_one(c)
+        .await?;
     Ok(row.get("account_ref"))
 }
 
 /// Records the account's status; false if no agent has this account.
 pub async fn set_account_status(
-    c: &mut AnyConnection,
+    c: &mut Conn,
     provider: &str,
     account_ref: &str,
     status: AccountStatus,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = crate::db::query(
         "UPDATE payout_accounts SET details_submitted = $1, charges_enabled = $2, payouts_enabled = $3, updated_at = $4 \
          WHERE provider = $5 AND account_ref = $6",
     )

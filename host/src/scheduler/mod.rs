@@ -34,7 +34,7 @@ pub fn register(jobs: &mut Registry<crate::state::App>) {
 /// Adds a job of `kind` due at `run_at` (ms since the epoch) in the caller's transaction;
 /// with a `key`, only if no job of that kind and key exists. True if added.
 pub async fn enqueue(
-    c: &mut sqlx::AnyConnection,
+    c: &mut crate::db::Conn,
     spec: KindSpec,
     key: Option<&str>,
     payload: &serde_json::Value,

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
+use crate::db::Conn;
 use serde_json::{json, Value};
-use sqlx::AnyConnection;
 
 use super::model::TaskRow;
 use super::store;
@@ -41,12 +41,7 @@ async fn announce(app: &App, job: &Job) -> Result<(), sqlx::Error> {
 }
 
 /// Records `task.posted` for `agents`, in the caller's transaction.
-pub async fn announce_in(
-    c: &mut AnyConnection,
-    task_id: &str,
-    agents: &[String],
-    body: &Value,
-) -> Result<(), sqlx::Error> {
+pub async fn announce_in(c: &mut Conn, task_id: &str, agents: &[String], body: &Value) -> Result<(), sqlx::Error> {
     for agent in agents {
         events::record(c, types::TASK_POSTED, agent, Some(task_id), body).await?;
     }

@@ -40,22 +40,24 @@ pub struct TaskQuery {
     pub offset: Option<i64>,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TaskRow {
-    pub id: String,
-    pub poster_id: String,
-    pub title: String,
-    pub description: String,
-    pub budget_cents: i64,
-    pub required_capabilities: String,
-    pub status: String,
-    pub assigned_to: Option<String>,
-    pub result: Option<String>,
-    pub hold_id: String,
-    pub execution_id: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub completed_at: Option<i64>,
+crate::row_struct! {
+    #[derive(Debug, Clone)]
+    pub struct TaskRow {
+        pub id: String,
+        pub poster_id: String,
+        pub title: String,
+        pub description: String,
+        pub budget_cents: i64,
+        pub required_capabilities: String,
+        pub status: String,
+        pub assigned_to: Option<String>,
+        pub result: Option<String>,
+        pub hold_id: String,
+        pub execution_id: Option<String>,
+        pub created_at: i64,
+        pub updated_at: i64,
+        pub completed_at: Option<i64>,
+    }
 }
 
 pub const TASK_COLUMNS: &str = "id, poster_id, title, description, budget_cents, required_capabilities, status, \

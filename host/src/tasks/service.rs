@@ -22,9 +22,9 @@ pub struct TaskOutcome {
     pub balance: i64,
 }
 
-async fn outcome_in(c: &mut sqlx::AnyConnection, id: &str, caller: &str) -> Result<TaskOutcome, TaskError> {
+async fn outcome_in(c: &mut crate::db::Conn, id: &str, caller: &str) -> Result<TaskOutcome, TaskError> {
     let task = store::get_in(c, id).await?.ok_or(TaskError::NotFound)?;
-    let balance = ledger::balance_in(c, caller).await?.balance_cents;
+    let balance = ledger::balance_in(&mut *c, caller).await?.balance_cents;
     Ok(TaskOutcome { task, balance })
 }
 
@@ -68,7 +68,7 @@ pub async fn post(
         let task = store::insert(c, &task).await?;
         let balance = match hold.payer_balance_after {
             Some(balance) => balance,
-            None => ledger::balance_in(c, poster_id).await?.balance_cents,
+            None => ledger::balance_in(&mut *c, poster_id).await?.balance_cents,
         };
         let done = TaskOutcome { task, balance };
         if inline {
@@ -111,7 +111,7 @@ pub async fn accept(app: &App, worker_id: &str, id: &str) -> Result<TaskRow, Tas
 /// Pays the worker (budget less compute, less the platform fee) and closes the task, in the
 /// caller's transaction; `None` if the task was not assigned any more.
 async fn close_in(
-    c: &mut sqlx::AnyConnection,
+    c: &mut crate::db::Conn,
     app: &App,
     task: &TaskRow,
     worker: &str,

@@ -1,4 +1,4 @@
-use sqlx::{AnyConnection, Row};
+use crate::db::Conn;
 
 use super::model::{TaskRow, TaskStatus, TASK_COLUMNS};
 use crate::db::sql::{placeholders, Arg, SqlBuf};
@@ -15,10 +15,10 @@ pub struct NewTask<'a> {
 }
 
 /// Inserts the task; the row as written.
-pub async fn insert(conn: &mut AnyConnection, t: &NewTask<'_>) -> Result<TaskRow, sqlx::Error> {
+pub async fn insert(conn: &mut Conn, t: &NewTask<'_>) -> Result<TaskRow, sqlx::Error> {
     let now = now_ms();
     let capabilities = serde_json::to_string(t.capabilities).unwrap_or_default();
-    sqlx::query(
+    crate::db::query(
         "INSERT INTO tasks (id, poster_id, title, description, budget_cents, required_capabilities, status, hold_id, \
          created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
     )
@@ -36,7 +36,7 @@ pub async fn insert(conn: &mut AnyConnection, t: &NewTask<'_>) -> Result<TaskRow
     if !t.capabilities.is_empty() {
         let rows: Vec<String> = (0..t.capabilities.len()).map(|i| format!("($1, ${})", i + 2)).collect();
         let sql = format!("INSERT INTO task_capabilities (task_id, capability) VALUES {}", rows.join(", "));
-        let mut query = sqlx::query(&sql).bind(t.id);
+        let mut query = crate::db::query(&sql).bind(t.id);
         for capability in t.capabilities {
             query = query.bind(capability);
         }
@@ -61,15 +61,15 @@ pub async fn insert(conn: &mut AnyConnection, t: &NewTask<'_>) -> Result<TaskRow
 }
 
 /// The task, read in the caller's transaction.
-pub async fn get_in(conn: &mut AnyConnection, id: &str) -> Result<Option<TaskRow>, sqlx::Error> {
-    sqlx::query_as::<_, TaskRow>(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"))
+pub async fn get_in(conn: &mut Conn, id: &str) -> Result<Option<TaskRow>, sqlx::Error> {
+    crate::db::query_as::<TaskRow>(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"))
         .bind(id)
         .fetch_optional(conn)
         .await
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<TaskRow>, sqlx::Error> {
-    sqlx::query_as::<_, TaskRow>(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"))
+    crate::db::query_as::<TaskRow>(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1"))
         .bind(id)
         .fetch_optional(&db.read)
         .await
@@ -77,7 +77,7 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<TaskRow>, sqlx::Error> {
 
 /// Moves the task from one status to another; false if it was not in `from` any more.
 pub async fn transition(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     id: &str,
     from: TaskStatus,
     to: TaskStatus,
@@ -85,7 +85,7 @@ pub async fn transition(
     result: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
     let now = now_ms();
-    let done = sqlx::query(
+    let done = crate::db::query(
         "UPDATE tasks SET status = $1, assigned_to = COALESCE($2, assigned_to), result = COALESCE($3, result), \
          updated_at = $4, completed_at = CASE WHEN $7 = 1 THEN $4 ELSE completed_at END \
          WHERE id = $5 AND status = $6",
@@ -102,8 +102,12 @@ pub async fn transition(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn set_execution(conn: &mut AnyConnection, id: &str, execution_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE tasks SET execution_id = $1 WHERE id = $2").bind(execution_id).bind(id).execute(conn).await?;
+pub async fn set_execution(conn: &mut Conn, id: &str, execution_id: &str) -> Result<(), sqlx::Error> {
+    crate::db::query("UPDATE tasks SET execution_id = $1 WHERE id = $2")
+        .bind(execution_id)
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -134,7 +138,7 @@ pub async fn list(
         "SELECT {columns} FROM tasks t WHERE {where_sql} ORDER BY t.created_at DESC, t.id DESC LIMIT {pl} OFFSET {po}"
     );
     let rows = q.query().fetch_all(&db.read).await?;
-    let rows = rows.iter().map(<TaskRow as sqlx::FromRow<_>>::from_row).collect::<Result<Vec<_>, _>>()?;
+    let rows = rows.iter().map(<TaskRow as crate::db::FromRow>::from_row).collect::<Result<Vec<_>, _>>()?;
     Ok((rows, total))
 }
 
@@ -155,8 +159,10 @@ pub async fn agents_to_announce(
          ORDER BY a.id LIMIT $3",
         placeholders(4, capabilities.len())
     );
-    let mut query =
-        sqlx::query_scalar(&sql).bind(crate::agents::model::AgentStatus::Active.as_str()).bind(poster_id).bind(limit);
+    let mut query = crate::db::query_scalar(&sql)
+        .bind(crate::agents::model::AgentStatus::Active.as_str())
+        .bind(poster_id)
+        .bind(limit);
     for capability in capabilities {
         query = query.bind(capability);
     }

@@ -1,7 +1,6 @@
 //! Verifies the ledger's invariants on one consistent snapshot.
 
 use serde::Serialize;
-use sqlx::Row;
 use utoipa::ToSchema;
 
 use super::ledger::{kind, EXTERNAL, SYSTEM_ACCOUNTS};
@@ -31,13 +30,13 @@ pub struct LedgerReport {
 pub async fn check(db: &Db) -> Result<LedgerReport, sqlx::Error> {
     let mut tx = db.read.begin().await?;
     if db.backend == Backend::Postgres {
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
+        crate::db::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
     }
     let mut problems = Vec::new();
 
     // The platform's accounts keep no stored balance: theirs is the sum of their transfers.
     let system = SYSTEM_ACCOUNTS.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(", ");
-    let row = sqlx::query(
+    let row = crate::db::query(
         "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(balance), 0) AS BIGINT) AS total, \
          CAST(COALESCE(SUM(CASE WHEN kind = 'wallet' THEN balance ELSE 0 END), 0) AS BIGINT) AS wallets, \
          CAST(COALESCE(SUM(CASE WHEN kind = 'wallet' THEN balance - promo_balance ELSE 0 END), 0) AS BIGINT) AS cash, \
@@ -49,7 +48,7 @@ pub async fn check(db: &Db) -> Result<LedgerReport, sqlx::Error> {
     let (accounts, stored, wallets, withdrawable, escrow): (i64, i64, i64, i64, i64) =
         (row.get("n"), row.get("total"), row.get("wallets"), row.get("cash"), row.get("escrow"));
     let mut total = stored;
-    for row in sqlx::query(&format!(
+    for row in crate::db::query(&format!(
         "SELECT a.id, a.allow_negative, a.balance, a.promo_balance, \
          CAST(COALESCE((SELECT SUM(amount) FROM transfers WHERE credit_account = a.id), 0) \
             - COALESCE((SELECT SUM(amount) FROM transfers WHERE debit_account = a.id), 0) AS BIGINT) AS derived \
@@ -76,9 +75,9 @@ pub async fn check(db: &Db) -> Result<LedgerReport, sqlx::Error> {
     if total != 0 {
         problems.push(format!("balances sum to {total}, not 0"));
     }
-    let transfers: i64 = sqlx::query("SELECT COUNT(*) AS n FROM transfers").fetch_one(&mut *tx).await?.get("n");
+    let transfers: i64 = crate::db::query("SELECT COUNT(*) AS n FROM transfers").fetch_one(&mut *tx).await?.get("n");
 
-    for row in sqlx::query(
+    for row in crate::db::query(
         "SELECT id, balance, promo_balance FROM accounts \
          WHERE allow_negative = 0 AND (balance < 0 OR promo_balance < 0 OR promo_balance > balance)",
     )
@@ -89,7 +88,7 @@ pub async fn check(db: &Db) -> Result<LedgerReport, sqlx::Error> {
         problems.push(format!("account {id} has balance {b} and credit {p}"));
     }
 
-    for row in sqlx::query(&format!(
+    for row in crate::db::query(&format!(
         "SELECT a.id, a.balance, CAST(COALESCE(c.s, 0) - COALESCE(d.s, 0) AS BIGINT) AS sum \
          FROM accounts a \
          LEFT JOIN (SELECT credit_account AS id, SUM(amount) AS s FROM transfers GROUP BY credit_account) c ON c.id = a.id \
@@ -103,7 +102,7 @@ pub async fn check(db: &Db) -> Result<LedgerReport, sqlx::Error> {
         problems.push(format!("account {id} has balance {b} but its transfers sum to {sum}"));
     }
 
-    for row in sqlx::query(
+    for row in crate::db::query(
         "SELECT h.id, h.status, h.amount, h.promo_amount, a.balance, a.promo_balance \
          FROM holds h JOIN accounts a ON a.id = h.escrow_account \
          WHERE (h.status = 'held' AND (a.balance <> h.amount OR a.promo_balance <> h.promo_amount)) \
@@ -125,7 +124,7 @@ pub async fn check(db: &Db) -> Result<LedgerReport, sqlx::Error> {
     }
 
     // Withdrawable money can only have come from funded sources.
-    let row = sqlx::query(
+    let row = crate::db::query(
         "SELECT CAST(COALESCE(SUM(CASE WHEN debit_account = $1 THEN amount ELSE 0 END), 0) AS BIGINT) AS funded, \
          CAST(COALESCE(SUM(CASE WHEN kind = $2 THEN amount ELSE 0 END), 0) AS BIGINT) AS out FROM transfers",
     )

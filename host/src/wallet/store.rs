@@ -1,6 +1,6 @@
 //! The wallet's own SQL: histories and payout records (the ledger's is in `ledger`).
 
-use sqlx::{AnyConnection, Row};
+use crate::db::Conn;
 
 use super::ledger::wallet_account;
 use super::payouts::PayoutStatus;
@@ -25,7 +25,7 @@ pub struct WalletEntry {
 
 /// The wallet's most recent transfers, newest first.
 pub async fn history(db: &Db, agent_id: &str, limit: i64) -> Result<Vec<WalletEntry>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = crate::db::query(
         "SELECT id, amount, promo, kind, description, ref_id, balance_after, created_at FROM ( \
            SELECT id, -amount AS amount, -promo_amount AS promo, kind, description, ref_id, \
                   debit_balance_after AS balance_after, created_at \
@@ -63,8 +63,8 @@ pub struct NewPayout<'a> {
     pub transfer_id: &'a str,
 }
 
-pub async fn insert_payout(conn: &mut AnyConnection, p: &NewPayout<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn insert_payout(conn: &mut Conn, p: &NewPayout<'_>) -> Result<(), sqlx::Error> {
+    crate::db::query(
         "INSERT INTO payouts (id, agent_id, amount, status, provider, transfer_id, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
     )
@@ -86,13 +86,14 @@ pub async fn set_payout_status(
     status: PayoutStatus,
     provider_ref: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE payouts SET status = $1, provider_ref = $2, updated_at = $3 WHERE id = $4")
-        .bind(status.as_str())
-        .bind(provider_ref)
-        .bind(now_ms())
-        .bind(id)
-        .execute(&db.write)
-        .await?;
+    db.execute(
+        crate::db::query("UPDATE payouts SET status = $1, provider_ref = $2, updated_at = $3 WHERE id = $4")
+            .bind(status.as_str())
+            .bind(provider_ref)
+            .bind(now_ms())
+            .bind(id),
+    )
+    .await?;
     Ok(())
 }
 
@@ -107,7 +108,7 @@ pub struct PayoutRow {
 
 /// The agent's latest payouts, newest first.
 pub async fn payouts_of(db: &Db, agent_id: &str, limit: i64) -> Result<Vec<PayoutRow>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows = crate::db::query(
         "SELECT id, amount, status, provider, transfer_id, created_at FROM payouts WHERE agent_id = $1 \
          ORDER BY created_at DESC, id DESC LIMIT $2",
     )

@@ -11,8 +11,8 @@ pub mod service;
 pub mod signing;
 pub mod store;
 
+use crate::db::Conn;
 use axum::http::StatusCode;
-use sqlx::AnyConnection;
 
 use crate::agents::AgentError;
 use crate::db::new_id;
@@ -48,11 +48,6 @@ impl From<WebhookError> for ApiError {
 
 /// Queues the delivery of a just-recorded event, in the same transaction, if its agent has a
 /// webhook URL: the dispatcher sends it once the transaction commits.
-pub async fn queue_delivery(
-    c: &mut AnyConnection,
-    event_id: &str,
-    agent_id: &str,
-    event_type: &str,
-) -> Result<(), sqlx::Error> {
+pub async fn queue_delivery(c: &mut Conn, event_id: &str, agent_id: &str, event_type: &str) -> Result<(), sqlx::Error> {
     store::insert_delivery(c, &new_id(), event_id, agent_id, event_type, true).await.map(drop)
 }

@@ -13,32 +13,36 @@ crate::stored_enum!(
     }
 );
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct DeliveryRow {
-    pub id: String,
-    pub event_id: String,
-    pub agent_id: String,
-    pub event_type: String,
-    pub status: String,
-    pub attempts: i64,
-    pub last_status_code: Option<i64>,
-    pub last_error: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub payload: String,
+crate::row_struct! {
+    #[derive(Debug, Clone)]
+    pub struct DeliveryRow {
+        pub id: String,
+        pub event_id: String,
+        pub agent_id: String,
+        pub event_type: String,
+        pub status: String,
+        pub attempts: i64,
+        pub last_status_code: Option<i64>,
+        pub last_error: Option<String>,
+        pub created_at: i64,
+        pub updated_at: i64,
+        pub payload: String,
+    }
 }
 
 pub const DELIVERY_COLUMNS: &str = "d.id, d.event_id, d.agent_id, d.event_type, d.status, d.attempts, \
     d.last_status_code, d.last_error, d.created_at, d.updated_at, e.payload";
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AttemptRow {
-    pub url: String,
-    pub status_code: Option<i64>,
-    pub latency_ms: i64,
-    pub error: Option<String>,
-    pub response_excerpt: Option<String>,
-    pub created_at: i64,
+crate::row_struct! {
+    #[derive(Debug, Clone)]
+    pub struct AttemptRow {
+        pub url: String,
+        pub status_code: Option<i64>,
+        pub latency_ms: i64,
+        pub error: Option<String>,
+        pub response_excerpt: Option<String>,
+        pub created_at: i64,
+    }
 }
 
 /// A delivery as its agent sees it.

@@ -1,6 +1,6 @@
 //! SQL of webhooks: secrets, deliveries and their attempts.
 
-use sqlx::{AnyConnection, Row};
+use crate::db::Conn;
 
 use super::model::{AttemptRow, DeliveryRow, DeliveryStatus, Endpoint, DELIVERY_COLUMNS};
 use crate::db::page::Page;
@@ -9,7 +9,7 @@ use crate::db::{new_id, now_ms, Backend, Db};
 
 /// The agent's signing secrets, if it has any.
 pub async fn secrets(db: &Db, agent_id: &str) -> Result<Option<Endpoint>, sqlx::Error> {
-    let row = sqlx::query(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_secrets WHERE agent_id = $1"))
+    let row = crate::db::query(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_secrets WHERE agent_id = $1"))
         .bind(agent_id)
         .fetch_optional(&db.read)
         .await?;
@@ -18,7 +18,7 @@ pub async fn secrets(db: &Db, agent_id: &str) -> Result<Option<Endpoint>, sqlx::
 
 const ENDPOINT_COLUMNS: &str = "secret, previous_secret, previous_until, failing_since, disabled_at";
 
-fn secrets_of(row: &sqlx::any::AnyRow) -> Endpoint {
+fn secrets_of(row: &crate::db::Row) -> Endpoint {
     let previous_until: Option<i64> = row.get("previous_until");
     Endpoint {
         current: row.get("secret"),
@@ -34,14 +34,14 @@ fn secrets_of(row: &sqlx::any::AnyRow) -> Endpoint {
 /// sets it if unset, and disables the endpoint once it is older than `disable_after_ms`. True
 /// if this call disabled it.
 pub async fn record_health(
-    c: &mut AnyConnection,
+    c: &mut Conn,
     agent_id: &str,
     succeeded: bool,
     disable_after_ms: i64,
 ) -> Result<bool, sqlx::Error> {
     let now = now_ms();
     if succeeded {
-        sqlx::query(
+        crate::db::query(
             "UPDATE webhook_secrets SET failing_since = NULL WHERE agent_id = $1 AND failing_since IS NOT NULL",
         )
         .bind(agent_id)
@@ -49,12 +49,12 @@ pub async fn record_health(
         .await?;
         return Ok(false);
     }
-    sqlx::query("UPDATE webhook_secrets SET failing_since = $1 WHERE agent_id = $2 AND failing_since IS NULL")
+    crate::db::query("UPDATE webhook_secrets SET failing_since = $1 WHERE agent_id = $2 AND failing_since IS NULL")
         .bind(now)
         .bind(agent_id)
         .execute(&mut *c)
         .await?;
-    let disabled = sqlx::query(
+    let disabled = crate::db::query(
         "UPDATE webhook_secrets SET disabled_at = $1 WHERE agent_id = $2 AND disabled_at IS NULL AND failing_since <= $3",
     )
     .bind(now)
@@ -66,8 +66,8 @@ pub async fn record_health(
 }
 
 /// Enables the endpoint again with a clean record (its URL was set again).
-pub async fn enable(c: &mut AnyConnection, agent_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE webhook_secrets SET failing_since = NULL, disabled_at = NULL WHERE agent_id = $1")
+pub async fn enable(c: &mut Conn, agent_id: &str) -> Result<(), sqlx::Error> {
+    crate::db::query("UPDATE webhook_secrets SET failing_since = NULL, disabled_at = NULL WHERE agent_id = $1")
         .bind(agent_id)
         .execute(c)
         .await?;
@@ -75,9 +75,9 @@ pub async fn enable(c: &mut AnyConnection, agent_id: &str) -> Result<(), sqlx::E
 }
 
 /// The agent's signing secrets, creating its first one (`fresh`) if it has none.
-pub async fn ensure_secrets(c: &mut AnyConnection, agent_id: &str, fresh: &str) -> Result<Endpoint, sqlx::Error> {
+pub async fn ensure_secrets(c: &mut Conn, agent_id: &str, fresh: &str) -> Result<Endpoint, sqlx::Error> {
     let now = now_ms();
-    sqlx::query(
+    crate::db::query(
         "INSERT INTO webhook_secrets (agent_id, secret, created_at, rotated_at) VALUES ($1, $2, $3, $3) \
          ON CONFLICT (agent_id) DO NOTHING",
     )
@@ -86,7 +86,7 @@ pub async fn ensure_secrets(c: &mut AnyConnection, agent_id: &str, fresh: &str) 
     .bind(now)
     .execute(&mut *c)
     .await?;
-    let row = sqlx::query(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_secrets WHERE agent_id = $1"))
+    let row = crate::db::query(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_secrets WHERE agent_id = $1"))
         .bind(agent_id)
         .fetch_one(&mut *c)
         .await?;
@@ -94,13 +94,8 @@ pub async fn ensure_secrets(c: &mut AnyConnection, agent_id: &str, fresh: &str) 
 }
 
 /// Makes `fresh` the current secret; the current one stays valid until `previous_until`.
-pub async fn rotate(
-    c: &mut AnyConnection,
-    agent_id: &str,
-    fresh: &str,
-    previous_until: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn rotate(c: &mut Conn, agent_id: &str, fresh: &str, previous_until: i64) -> Result<(), sqlx::Error> {
+    crate::db::query(
         "UPDATE webhook_secrets SET previous_secret = secret, previous_until = $1, secret = $2, rotated_at = $3 \
          WHERE agent_id = $4",
     )
@@ -116,7 +111,7 @@ pub async fn rotate(
 /// Adds a pending delivery of the event if its agent has a webhook URL; true if added. A `due`
 /// delivery is sent by the dispatcher from now on; one that is not is sent by its caller.
 pub async fn insert_delivery(
-    c: &mut AnyConnection,
+    c: &mut Conn,
     id: &str,
     event_id: &str,
     agent_id: &str,
@@ -124,7 +119,7 @@ pub async fn insert_delivery(
     due: bool,
 ) -> Result<bool, sqlx::Error> {
     let now = now_ms();
-    let added = sqlx::query(
+    let added = crate::db::query(
         "INSERT INTO webhook_deliveries (id, event_id, agent_id, event_type, status, attempts, next_attempt_at, \
          created_at, updated_at) SELECT $1, $2, id, $3, $4, 0, $5, $6, $6 FROM agents WHERE id = $7 AND webhook_url IS NOT NULL",
     )
@@ -143,7 +138,7 @@ pub async fn insert_delivery(
 /// Leases up to `limit` due deliveries to `owner` until `lease_until`, oldest due first, including
 /// ones whose lease ran out (their host died); their ids.
 pub async fn claim_due(
-    c: &mut AnyConnection,
+    c: &mut Conn,
     backend: Backend,
     owner: &str,
     lease_until: i64,
@@ -155,7 +150,7 @@ pub async fn claim_due(
          ORDER BY next_attempt_at LIMIT $5{}) RETURNING id",
         if backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" },
     );
-    sqlx::query_scalar(&sql)
+    crate::db::query_scalar(&sql)
         .bind(owner)
         .bind(lease_until)
         .bind(DeliveryStatus::Pending.as_str())
@@ -168,7 +163,7 @@ pub async fn claim_due(
 /// When the next pending delivery can be claimed (its time, or the end of a lease on it), if
 /// any is pending.
 pub async fn next_claimable(db: &Db) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
+    crate::db::query_scalar(
         "SELECT MIN(CASE WHEN lease_until > next_attempt_at THEN lease_until ELSE next_attempt_at END) \
          FROM webhook_deliveries WHERE status = $1 AND next_attempt_at IS NOT NULL",
     )
@@ -178,9 +173,9 @@ pub async fn next_claimable(db: &Db) -> Result<Option<i64>, sqlx::Error> {
 }
 
 /// Gives back the deliveries `owner` holds: an earlier run of this host died holding them.
-pub async fn release_held_by(c: &mut AnyConnection, owner: &str) -> Result<u64, sqlx::Error> {
+pub async fn release_held_by(c: &mut Conn, owner: &str) -> Result<u64, sqlx::Error> {
     let released =
-        sqlx::query("UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1")
+        crate::db::query("UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1")
             .bind(owner)
             .execute(c)
             .await?;
@@ -205,7 +200,7 @@ pub async fn for_sending(db: &Db, ids: &[String]) -> Result<Vec<Outgoing>, sqlx:
         ENDPOINT_COLUMNS.replace(", ", ", s."),
         placeholders(1, ids.len()),
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = crate::db::query(&sql);
     for id in ids {
         query = query.bind(id);
     }
@@ -214,7 +209,7 @@ pub async fn for_sending(db: &Db, ids: &[String]) -> Result<Vec<Outgoing>, sqlx:
         .map(|row| {
             let secret: Option<String> = row.get("secret");
             Ok(Outgoing {
-                delivery: sqlx::FromRow::from_row(row)?,
+                delivery: crate::db::FromRow::from_row(row)?,
                 url: row.get("webhook_url"),
                 endpoint: secret.map(|_| secrets_of(row)),
             })
@@ -243,13 +238,9 @@ pub struct Outcome<'a> {
 
 /// Records an attempt and what it leaves the delivery as; false if the delivery was no longer
 /// `owner`'s (then only the attempt is recorded).
-pub async fn record_attempt(
-    c: &mut AnyConnection,
-    a: &Attempt<'_>,
-    outcome: &Outcome<'_>,
-) -> Result<bool, sqlx::Error> {
+pub async fn record_attempt(c: &mut Conn, a: &Attempt<'_>, outcome: &Outcome<'_>) -> Result<bool, sqlx::Error> {
     let now = now_ms();
-    sqlx::query(
+    crate::db::query(
         "INSERT INTO webhook_attempts (id, delivery_id, url, status_code, latency_ms, error, response_excerpt, \
          created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -268,7 +259,7 @@ pub async fn record_attempt(
         "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, last_status_code = $2, last_error = $3, \
          next_attempt_at = $4, lease_owner = NULL, lease_until = NULL, updated_at = $5 WHERE id = $6{held}"
     );
-    let mut query = sqlx::query(&sql)
+    let mut query = crate::db::query(&sql)
         .bind(outcome.status.as_str())
         .bind(a.status_code)
         .bind(a.error)
@@ -282,8 +273,8 @@ pub async fn record_attempt(
 }
 
 /// Marks a delivery `owner` holds failed without an attempt (nowhere to send it).
-pub async fn give_up(c: &mut AnyConnection, id: &str, owner: &str, error: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
+pub async fn give_up(c: &mut Conn, id: &str, owner: &str, error: &str) -> Result<(), sqlx::Error> {
+    crate::db::query(
         "UPDATE webhook_deliveries SET status = $1, last_error = $2, next_attempt_at = NULL, lease_owner = NULL, \
          lease_until = NULL, updated_at = $3 WHERE id = $4 AND lease_owner = $5",
     )
@@ -298,8 +289,8 @@ pub async fn give_up(c: &mut AnyConnection, id: &str, owner: &str, error: &str) 
 }
 
 /// Makes the agent's delivery pending again; false if it has no such delivery.
-pub async fn reopen(c: &mut AnyConnection, agent_id: &str, id: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+pub async fn reopen(c: &mut Conn, agent_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+    let done = crate::db::query(
         "UPDATE webhook_deliveries SET status = $1, attempts = 0, next_attempt_at = $2, lease_owner = NULL, \
          lease_until = NULL, updated_at = $2 WHERE id = $3 AND agent_id = $4",
     )
@@ -313,7 +304,7 @@ pub async fn reopen(c: &mut AnyConnection, agent_id: &str, id: &str) -> Result<b
 }
 
 pub async fn get(db: &Db, agent_id: &str, id: &str) -> Result<Option<DeliveryRow>, sqlx::Error> {
-    sqlx::query_as::<_, DeliveryRow>(&format!(
+    crate::db::query_as::<DeliveryRow>(&format!(
         "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN events e ON e.id = d.event_id \
          WHERE d.id = $1 AND d.agent_id = $2"
     ))
@@ -324,7 +315,7 @@ pub async fn get(db: &Db, agent_id: &str, id: &str) -> Result<Option<DeliveryRow
 }
 
 pub async fn attempts(db: &Db, delivery_id: &str) -> Result<Vec<AttemptRow>, sqlx::Error> {
-    sqlx::query_as::<_, AttemptRow>(
+    crate::db::query_as::<AttemptRow>(
         "SELECT url, status_code, latency_ms, error, response_excerpt, created_at FROM webhook_attempts \
          WHERE delivery_id = $1 ORDER BY created_at, id",
     )
@@ -361,6 +352,6 @@ pub async fn list(
          ORDER BY d.created_at DESC, d.id DESC LIMIT {limit} OFFSET {offset}"
     ));
     let found = rows.query().fetch_all(&db.read).await?;
-    let rows = found.iter().map(sqlx::FromRow::from_row).collect::<Result<Vec<DeliveryRow>, _>>()?;
+    let rows = found.iter().map(crate::db::FromRow::from_row).collect::<Result<Vec<DeliveryRow>, _>>()?;
     Ok((rows, total))
 }

@@ -2,7 +2,7 @@
 //! account of its own; a capture pays out of it and refunds the rest; a release refunds it
 //! all. A hold is settled exactly once.
 
-use sqlx::{AnyConnection, Row};
+use crate::db::Conn;
 
 use super::post::{credit_of, post, spent_credit, Debit, Move};
 use super::{fee_for, kind, wallet_account, Hold, HoldStatus, LedgerError, Settlement, REVENUE};
@@ -10,7 +10,7 @@ use crate::db::{new_id, now_ms, Backend};
 
 /// Moves `amount` from the payer's wallet into a new escrow account.
 pub async fn hold_in(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     backend: Backend,
     payer_agent: &str,
     amount: i64,
@@ -25,7 +25,7 @@ pub async fn hold_in(
     let escrow = format!("escrow:{id}");
     let credit = credit_of(conn, backend, &[&payer]).await?;
     let promo = spent_credit(credit.get(&payer).copied().unwrap_or(0), amount);
-    sqlx::query("INSERT INTO accounts (id, kind, agent_id, created_at) VALUES ($1, 'escrow', $2, $3)")
+    crate::db::query("INSERT INTO accounts (id, kind, agent_id, created_at) VALUES ($1, 'escrow', $2, $3)")
         .bind(&escrow)
         .bind(payer_agent)
         .bind(now_ms())
@@ -42,7 +42,7 @@ pub async fn hold_in(
         debit: Debit::Account,
     };
     let paid = post(conn, &[payment]).await?;
-    sqlx::query(
+    crate::db::query(
         "INSERT INTO holds (id, payer_account, escrow_account, amount, promo_amount, status, \
          description, ref_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
@@ -69,13 +69,8 @@ pub async fn hold_in(
 }
 
 /// Marks a held hold settled, if `captured` fits it; one statement when it does.
-async fn take_hold(
-    conn: &mut AnyConnection,
-    hold_id: &str,
-    new_status: HoldStatus,
-    captured: i64,
-) -> Result<Hold, LedgerError> {
-    let taken = sqlx::query(
+async fn take_hold(conn: &mut Conn, hold_id: &str, new_status: HoldStatus, captured: i64) -> Result<Hold, LedgerError> {
+    let taken = crate::db::query(
         "UPDATE holds SET status = $1, captured_amount = $2, settled_at = $3 \
          WHERE id = $4 AND status = $5 AND amount >= $2 \
          RETURNING id, payer_account, escrow_account, amount, promo_amount",
@@ -98,7 +93,7 @@ async fn take_hold(
             payer_balance_after: None,
         });
     }
-    let row = sqlx::query("SELECT status, amount FROM holds WHERE id = $1")
+    let row = crate::db::query("SELECT status, amount FROM holds WHERE id = $1")
         .bind(hold_id)
         .fetch_optional(&mut *conn)
         .await?
@@ -114,7 +109,7 @@ async fn take_hold(
 /// Pays the legs of a settlement out of the escrow, the credit in it going first to the
 /// first legs, and refunds the rest (with the credit left) to the payer, in one posting.
 async fn pay_out(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     hold: &Hold,
     legs: &[(&str, i64, &'static str)],
     settlement: &mut Settlement,
@@ -162,7 +157,7 @@ async fn pay_out(
 /// to the platform, and releases the rest to the payer. The hold's credit is paid out first,
 /// as credit: to the payee, then the fee, then compute.
 pub async fn capture_in(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     hold_id: &str,
     payee_agent: &str,
     gross: i64,
@@ -186,7 +181,7 @@ pub async fn capture_in(
 }
 
 /// Returns the whole hold to the payer, credit included.
-pub async fn release_in(conn: &mut AnyConnection, hold_id: &str) -> Result<Settlement, LedgerError> {
+pub async fn release_in(conn: &mut Conn, hold_id: &str) -> Result<Settlement, LedgerError> {
     let hold = take_hold(conn, hold_id, HoldStatus::Released, 0).await?;
     let mut s = Settlement { hold_id: hold.id.clone(), ..Default::default() };
     pay_out(conn, &hold, &[], &mut s).await?;

@@ -16,8 +16,9 @@ mod post;
 pub use holds::{capture_in, hold_in, release_in};
 pub use post::balance_is_derived;
 
+use crate::db::query::On;
+use crate::db::Conn;
 use post::{credit_of, post, spent_credit, Debit, Move};
-use sqlx::{AnyConnection, Row};
 
 use crate::db::{now_ms, Backend, Db};
 use crate::transaction;
@@ -166,9 +167,9 @@ pub fn fee_for(gross: i64, fee_bps: i64) -> i64 {
 }
 
 /// Creates the agent's wallet and grants sign-up credits from the promotions account.
-pub async fn open_wallet_in(conn: &mut AnyConnection, agent_id: &str, signup_credits: i64) -> Result<(), LedgerError> {
+pub async fn open_wallet_in(conn: &mut Conn, agent_id: &str, signup_credits: i64) -> Result<(), LedgerError> {
     let account = wallet_account(agent_id);
-    sqlx::query("INSERT INTO accounts (id, kind, agent_id, created_at) VALUES ($1, 'wallet', $2, $3)")
+    crate::db::query("INSERT INTO accounts (id, kind, agent_id, created_at) VALUES ($1, 'wallet', $2, $3)")
         .bind(&account)
         .bind(agent_id)
         .bind(now_ms())
@@ -196,7 +197,7 @@ fn only(mut transfers: Vec<Transfer>) -> Transfer {
 }
 
 pub async fn deposit_in(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     agent_id: &str,
     amount: i64,
     source: DepositSource,
@@ -215,7 +216,7 @@ pub async fn deposit_in(
 
 /// Moves withdrawable money from the wallet to the payouts-in-flight account.
 pub async fn withdraw_in(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     agent_id: &str,
     amount: i64,
     payout_id: &str,
@@ -236,7 +237,7 @@ pub async fn withdraw_in(
 
 /// Moves money between two wallets; credit is spent first and arrives as credit.
 pub async fn transfer_in(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     backend: Backend,
     from_agent: &str,
     to_agent: &str,
@@ -252,11 +253,11 @@ pub async fn transfer_in(
     post(conn, &[transfer]).await.map(only)
 }
 
-pub async fn balance_in(conn: &mut AnyConnection, agent_id: &str) -> Result<Balance, LedgerError> {
+pub async fn balance_in<'c>(on: impl Into<On<'c>>, agent_id: &str) -> Result<Balance, LedgerError> {
     let account = wallet_account(agent_id);
-    let row = sqlx::query("SELECT balance, promo_balance FROM accounts WHERE id = $1")
+    let row = crate::db::query("SELECT balance, promo_balance FROM accounts WHERE id = $1")
         .bind(&account)
-        .fetch_optional(&mut *conn)
+        .fetch_optional(on)
         .await?
         .ok_or(LedgerError::UnknownAccount(account))?;
     let (balance, promo): (i64, i64) = (row.get("balance"), row.get("promo_balance"));
@@ -304,7 +305,7 @@ impl Ledger {
         if !balance_is_derived(account) {
             return Err(LedgerError::UnknownAccount(account.to_string()));
         }
-        let row = sqlx::query(
+        let row = crate::db::query(
             "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account = $1 THEN amount ELSE -amount END), 0) AS BIGINT) \
              AS balance FROM transfers WHERE credit_account = $1 OR debit_account = $1",
         )
@@ -315,7 +316,6 @@ impl Ledger {
     }
 
     pub async fn balance(&self, agent_id: &str) -> Result<Balance, LedgerError> {
-        let mut conn = self.db.read.acquire().await?;
-        balance_in(&mut conn, agent_id).await
+        balance_in(&self.db.read, agent_id).await
     }
 }

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{AnyConnection, Row};
+use crate::db::Conn;
 
 use super::{LedgerError, Transfer, SYSTEM_ACCOUNTS};
 use crate::db::sql::placeholders;
@@ -47,7 +47,7 @@ pub fn balance_is_derived(account: &str) -> bool {
 /// The credit held by each of `ids` (stored-balance accounts), locking their rows in id order
 /// on PostgreSQL so that concurrent postings cannot deadlock. One statement.
 pub(super) async fn credit_of(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     backend: Backend,
     ids: &[&str],
 ) -> Result<BTreeMap<String, i64>, LedgerError> {
@@ -59,7 +59,7 @@ pub(super) async fn credit_of(
         placeholders(1, sorted.len()),
         if backend == Backend::Postgres { " FOR UPDATE" } else { "" }
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = crate::db::query(&sql);
     for id in &sorted {
         query = query.bind(*id);
     }
@@ -88,7 +88,7 @@ struct Change {
 /// Posts `moves` in one go: one conditional `UPDATE` per stored-balance account, in id order
 /// (so that concurrent postings on PostgreSQL lock rows in one order), then one `INSERT` of
 /// every transfer row. Refused as a whole if any account would be overdrawn at the end.
-pub(super) async fn post(conn: &mut AnyConnection, moves: &[Move<'_>]) -> Result<Vec<Transfer>, LedgerError> {
+pub(super) async fn post(conn: &mut Conn, moves: &[Move<'_>]) -> Result<Vec<Transfer>, LedgerError> {
     let mut changes: BTreeMap<&str, Change> = BTreeMap::new();
     for m in moves {
         if m.amount <= 0 || !(0..=m.amount).contains(&m.promo) {
@@ -153,8 +153,8 @@ pub(super) async fn post(conn: &mut AnyConnection, moves: &[Move<'_>]) -> Result
 
 /// Applies one account's net change if it leaves the account within its limits; returns the
 /// new balance.
-async fn apply(conn: &mut AnyConnection, account: &str, change: &Change) -> Result<i64, LedgerError> {
-    let updated = sqlx::query(
+async fn apply(conn: &mut Conn, account: &str, change: &Change) -> Result<i64, LedgerError> {
+    let updated = crate::db::query(
         "UPDATE accounts SET balance = balance + $1, promo_balance = promo_balance + $2 \
          WHERE id = $3 AND promo_balance + $2 >= 0 \
          AND (allow_negative = 1 OR (balance + $1 >= 0 AND promo_balance + $2 <= balance + $1)) \
@@ -168,7 +168,8 @@ async fn apply(conn: &mut AnyConnection, account: &str, change: &Change) -> Resu
     if let Some(row) = updated {
         return Ok(row.get("balance"));
     }
-    let exists = sqlx::query("SELECT id FROM accounts WHERE id = $1").bind(account).fetch_optional(&mut *conn).await?;
+    let exists =
+        crate::db::query("SELECT id FROM accounts WHERE id = $1").bind(account).fetch_optional(&mut *conn).await?;
     Err(match exists {
         None => LedgerError::UnknownAccount(account.to_string()),
         Some(_) if change.cash_only => LedgerError::NotWithdrawable,
@@ -176,11 +177,7 @@ async fn apply(conn: &mut AnyConnection, account: &str, change: &Change) -> Resu
     })
 }
 
-async fn insert_transfers(
-    conn: &mut AnyConnection,
-    moves: &[Move<'_>],
-    transfers: &[Transfer],
-) -> Result<(), LedgerError> {
+async fn insert_transfers(conn: &mut Conn, moves: &[Move<'_>], transfers: &[Transfer]) -> Result<(), LedgerError> {
     const COLUMNS: usize = 11;
     let rows: Vec<String> =
         (0..transfers.len()).map(|r| format!("({})", placeholders(r * COLUMNS + 1, COLUMNS))).collect();
@@ -189,7 +186,7 @@ async fn insert_transfers(
          ref_id, debit_balance_after, credit_balance_after, created_at) VALUES {}",
         rows.join(", ")
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = crate::db::query(&sql);
     for (t, m) in transfers.iter().zip(moves) {
         query = query
             .bind(&t.id)
