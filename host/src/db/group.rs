@@ -64,6 +64,8 @@ struct Batch {
     open: Option<Open>,
     /// SQLite's writer connection between batches.
     idle: Option<rusqlite::Connection>,
+    /// SQLite's checkpoints, once the writer is open.
+    checkpointer: Option<lite::Checkpointer>,
 }
 
 struct Open {
@@ -134,52 +136,37 @@ async fn commit_when_woken(lane: Arc<Lane>) {
 
 /// Commits the open batch (or rolls it back if it is broken) and tells its units.
 async fn commit(batch: &mut Batch, stats: &Stats) {
-    let Some(open) = batch.open.take() else { return };
-    let (conn, outcome) = if open.broken {
-        let (conn, _) = end(open.conn, "ROLLBACK").await;
-        (conn, Err(BatchFailed { retry: true, message: "the batch this write was part of failed".into() }))
+    let Some(mut open) = batch.open.take() else { return };
+    let (ended, outcome) = if open.broken {
+        let ended = open.conn.batch("ROLLBACK").await;
+        (ended, Err(BatchFailed { retry: true, message: "the batch this write was part of failed".into() }))
     } else {
-        match end(open.conn, "COMMIT").await {
-            (conn, Ok(())) => {
+        match open.conn.batch("COMMIT").await {
+            Ok(()) => {
                 stats.commits.fetch_add(1, Ordering::Relaxed);
                 stats.units.fetch_add(open.kept as u64, Ordering::Relaxed);
-                (conn, Ok(()))
+                (Ok(()), Ok(()))
             }
             // The database may have committed before the error reached us: running the units
             // again could apply them twice.
-            (conn, Err(e)) => {
-                (conn, Err(BatchFailed { retry: false, message: format!("commit outcome unknown: {e}") }))
+            Err(e) => {
+                let message = format!("commit outcome unknown: {e}");
+                (Err(e), Err(BatchFailed { retry: false, message }))
             }
         }
     };
-    match conn {
-        Some(Conn::Sqlite(c)) if outcome.is_ok() => batch.idle = Some(c),
+    match open.conn {
+        Conn::Sqlite(c) if ended.is_ok() => {
+            batch.idle = Some(c);
+            if let (Some(checkpointer), Ok(())) = (batch.checkpointer.as_mut(), &outcome) {
+                checkpointer.committed();
+            }
+        }
         // The connection may be in any state: close it rather than use it again.
-        Some(Conn::Postgres(mut c)) if outcome.is_err() => c.close_on_drop(),
+        Conn::Postgres(mut c) if ended.is_err() => c.close_on_drop(),
         _ => {}
     }
     let _ = open.done.send(Some(outcome));
-}
-
-/// Ends the transaction on `conn` with `sql`, handing back the connection unless it was lost.
-/// SQLite commits on the blocking pool: a commit may checkpoint the WAL, which writes and
-/// syncs the database file.
-async fn end(conn: Conn, sql: &'static str) -> (Option<Conn>, Result<(), sqlx::Error>) {
-    match conn {
-        Conn::Sqlite(c) => match tokio::task::spawn_blocking(move || {
-            let result = lite::batch(&c, sql);
-            (c, result)
-        })
-        .await
-        {
-            Ok((c, result)) => (Some(Conn::Sqlite(c)), result),
-            Err(e) => (None, Err(sqlx::Error::Protocol(format!("{sql} failed: {e}")))),
-        },
-        mut conn => {
-            let result = conn.batch(sql).await;
-            (Some(conn), result)
-        }
-    }
 }
 
 /// One request's transaction inside a batch.
@@ -227,7 +214,11 @@ impl Unit {
                 let mut conn = match &lane.source {
                     Source::Sqlite(path) => Conn::Sqlite(match guard.idle.take() {
                         Some(c) => c,
-                        None => lite::open(path)?,
+                        None => {
+                            let c = lite::open_writer(path)?;
+                            guard.checkpointer.get_or_insert_with(|| lite::Checkpointer::start(path));
+                            c
+                        }
                     }),
                     Source::Pool(pool) => Conn::Postgres(pool.acquire().await?),
                 };

@@ -2,9 +2,10 @@
 //! stepped on the calling thread. sqlx's SQLite driver runs each connection on a thread of its
 //! own and sends every statement there and the answer back, two thread wake-ups per statement;
 //! for the one writer, through which every write passes, that hand-off was most of the cost of a
-//! write (see docs/benchmarks.md). A statement here takes microseconds, so running it inline on
-//! the async worker is cheaper than handing it off; commits, which may checkpoint the WAL, run
-//! on the blocking pool (`group`).
+//! write (see docs/benchmarks.md). A statement here takes about a microsecond, so running it
+//! inline on the async worker is much cheaper than handing it off. So are commits: the writer
+//! never checkpoints the WAL itself (which writes and syncs the database file); a thread of its
+//! own does, on a connection of its own, every `CHECKPOINT_EVERY` commits (`Checkpointer`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,16 +19,105 @@ use super::row::Row;
 
 const STATEMENT_CACHE: usize = 512;
 
-pub fn open(path: &Path) -> Result<Connection, sqlx::Error> {
+/// The writer's connection: it leaves checkpoints to the `Checkpointer`.
+pub fn open_writer(path: &Path) -> Result<Connection, sqlx::Error> {
+    let conn = open(path)?;
+    batch(&conn, "PRAGMA wal_autocheckpoint = 0")?;
+    Ok(conn)
+}
+
+fn open(path: &Path) -> Result<Connection, sqlx::Error> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(error)?;
+    // Each unit of a batch runs in a savepoint, whose undo pages SQLite keeps in a statement
+    // journal: in memory (`temp_store`) rather than a temporary file written at every unit.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
-         PRAGMA foreign_keys = ON;",
+         PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
     )
     .map_err(error)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
+}
+
+/// Commits between two checkpoints. A deposit writes about three pages, so the WAL stays
+/// within a few megabytes.
+pub(super) const CHECKPOINT_EVERY: u32 = 100;
+
+/// Copies the WAL back into the database file, on a thread and a connection of its own, when
+/// told to (`committed`). A passive checkpoint never waits for the writer or for readers.
+pub struct Checkpointer {
+    wake: std::sync::mpsc::SyncSender<()>,
+    commits: u32,
+}
+
+impl Checkpointer {
+    pub fn start(path: &Path) -> Checkpointer {
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let path = path.to_path_buf();
+        std::thread::Builder::new()
+            .name("agora-checkpoint".into())
+            .spawn(move || {
+                let mut conn = None;
+                // Ends when the writer is gone.
+                while woken.recv().is_ok() {
+                    if conn.is_none() {
+                        conn = open(&path)
+                            .map_err(|e| tracing::warn!(error = %e, "opening the checkpoint connection"))
+                            .ok();
+                    }
+                    if let Some(c) = &conn {
+                        if let Err(e) = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                            tracing::warn!(error = %e, "WAL checkpoint");
+                        }
+                    }
+                }
+            })
+            .expect("starting the checkpoint thread");
+        Checkpointer { wake, commits: 0 }
+    }
+
+    /// Counts a commit; every `CHECKPOINT_EVERY` of them, wakes the checkpoint thread (a
+    /// checkpoint already under way takes the new frames too).
+    pub fn committed(&mut self) {
+        self.commits += 1;
+        if self.commits >= CHECKPOINT_EVERY {
+            self.commits = 0;
+            let _ = self.wake.try_send(());
+        }
+    }
+}
+
+/// Connections for reads, each used by one caller at a time; opened when first needed.
+pub struct Readers {
+    path: std::path::PathBuf,
+    conns: Vec<std::sync::Mutex<Option<Connection>>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Readers {
+    pub fn new(path: &Path, count: u32) -> Readers {
+        let conns = (0..count.max(1)).map(|_| std::sync::Mutex::new(None)).collect();
+        Readers { path: path.to_path_buf(), conns, next: Default::default() }
+    }
+
+    /// Runs `read` on a free connection, or waits for one if all are in use (reads hold a
+    /// connection for the few microseconds of one statement).
+    pub fn with<R>(&self, read: impl FnOnce(&Connection) -> Result<R, sqlx::Error>) -> Result<R, sqlx::Error> {
+        let mut slot = match self.conns.iter().find_map(|c| c.try_lock().ok()) {
+            Some(free) => free,
+            None => {
+                let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.conns.len();
+                self.conns[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+            }
+        };
+        if slot.is_none() {
+            let conn = open(&self.path)?;
+            batch(&conn, "PRAGMA query_only = ON")?;
+            *slot = Some(conn);
+        }
+        read(slot.as_ref().expect("opened above"))
+    }
 }
 
 /// Runs statements without arguments (transaction control).

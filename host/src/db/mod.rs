@@ -91,7 +91,9 @@ impl Db {
                     .connect_with(opts.clone())
             };
             let direct = pool(1).await.with_context(|| format!("opening {url}"))?;
-            let read = ReadPool(pool(max_connections.clamp(1, 8)).await?);
+            let readers = max_connections.clamp(1, 8);
+            let read =
+                ReadPool { any: pool(readers).await?, sqlite: Some(Arc::new(lite::Readers::new(&path, readers))) };
             let group = GroupCommit::new(Source::Sqlite(path), "BEGIN IMMEDIATE", 1, SQLITE_BATCH_UNITS);
             Ok(Db { direct, read, backend: Backend::Sqlite, group })
         } else {
@@ -103,7 +105,12 @@ impl Db {
                 .context("connecting to PostgreSQL")?;
             let group =
                 GroupCommit::new(Source::Pool(pool.clone()), POSTGRES_BEGIN, lanes as usize, POSTGRES_BATCH_UNITS);
-            Ok(Db { direct: pool.clone(), read: ReadPool(pool), backend: Backend::Postgres, group })
+            Ok(Db {
+                direct: pool.clone(),
+                read: ReadPool { any: pool, sqlite: None },
+                backend: Backend::Postgres,
+                group,
+            })
         }
     }
 
@@ -140,14 +147,25 @@ impl Db {
     }
 }
 
-/// The pool reads go through (a type of its own, so that writes cannot use it by mistake).
+/// The pool reads go through (a type of its own, so that writes cannot use it by mistake). On
+/// SQLite, `query` reads on connections of our own, stepped on the calling thread like the
+/// writer's; sqlx's pool serves read transactions (`begin`), which keep one snapshot.
 #[derive(Clone)]
-pub struct ReadPool(AnyPool);
+pub struct ReadPool {
+    any: AnyPool,
+    sqlite: Option<Arc<lite::Readers>>,
+}
+
+impl ReadPool {
+    pub(crate) fn sqlite(&self) -> Option<&lite::Readers> {
+        self.sqlite.as_deref()
+    }
+}
 
 impl std::ops::Deref for ReadPool {
     type Target = AnyPool;
     fn deref(&self) -> &AnyPool {
-        &self.0
+        &self.any
     }
 }
 

@@ -1,13 +1,13 @@
 //! Statements, written once for both databases: `query(sql).bind(..).execute(on)` and the
 //! `fetch_*` family, much as with sqlx. A statement runs on the writer's connection inside a
-//! unit (`&mut Conn`), on a pool (reads), or on a connection of sqlx's `Any` driver (a read
-//! snapshot). On the SQLite writer it runs right where it is called, with no hand-off to
-//! another thread (see `lite`).
+//! unit (`&mut Conn`), on the read pool, or on a connection of sqlx's `Any` driver (a read
+//! snapshot). On SQLite, in a unit or on the read pool, it runs right where it is called, with
+//! no hand-off to another thread (see `lite`).
 
 use std::borrow::Cow;
 use std::marker::PhantomData;
 
-use sqlx::{Any, AnyConnection, AnyPool};
+use sqlx::{Any, AnyConnection};
 
 use super::conn::Conn;
 use super::lite;
@@ -127,7 +127,7 @@ pub enum On<'c> {
     /// The writer's connection, inside a unit of the group commit.
     Conn(&'c mut Conn),
     /// The read pool.
-    Pool(&'c AnyPool),
+    Pool(&'c ReadPool),
     /// A connection of sqlx's driver (a read transaction).
     Any(&'c mut AnyConnection),
 }
@@ -197,7 +197,12 @@ impl<'q> Query<'q> {
         match on.into() {
             On::Conn(Conn::Sqlite(c)) => lite::execute(c, &self.sql, &self.args).map(|n| Done { rows_affected: n }),
             On::Conn(Conn::Postgres(c)) => self.sqlx().execute(&mut **c).await.map(done),
-            On::Pool(p) => self.sqlx().execute(p).await.map(done),
+            On::Pool(p) => match p.sqlite() {
+                Some(readers) => {
+                    readers.with(|c| lite::execute(c, &self.sql, &self.args)).map(|n| Done { rows_affected: n })
+                }
+                None => self.sqlx().execute(&**p).await.map(done),
+            },
             On::Any(c) => self.sqlx().execute(c).await.map(done),
         }
     }
@@ -206,7 +211,10 @@ impl<'q> Query<'q> {
         match on.into() {
             On::Conn(Conn::Sqlite(c)) => lite::fetch(c, &self.sql, &self.args, usize::MAX),
             On::Conn(Conn::Postgres(c)) => any_rows(self.sqlx().fetch_all(&mut **c).await),
-            On::Pool(p) => any_rows(self.sqlx().fetch_all(p).await),
+            On::Pool(p) => match p.sqlite() {
+                Some(readers) => readers.with(|c| lite::fetch(c, &self.sql, &self.args, usize::MAX)),
+                None => any_rows(self.sqlx().fetch_all(&**p).await),
+            },
             On::Any(c) => any_rows(self.sqlx().fetch_all(c).await),
         }
     }
@@ -215,7 +223,10 @@ impl<'q> Query<'q> {
         match on.into() {
             On::Conn(Conn::Sqlite(c)) => Ok(lite::fetch(c, &self.sql, &self.args, 1)?.pop()),
             On::Conn(Conn::Postgres(c)) => Ok(self.sqlx().fetch_optional(&mut **c).await?.map(Row::Any)),
-            On::Pool(p) => Ok(self.sqlx().fetch_optional(p).await?.map(Row::Any)),
+            On::Pool(p) => match p.sqlite() {
+                Some(readers) => Ok(readers.with(|c| lite::fetch(c, &self.sql, &self.args, 1))?.pop()),
+                None => Ok(self.sqlx().fetch_optional(&**p).await?.map(Row::Any)),
+            },
             On::Any(c) => Ok(self.sqlx().fetch_optional(c).await?.map(Row::Any)),
         }
     }
@@ -297,5 +308,105 @@ impl<'q, T: Decode> QueryScalar<'q, T> {
 
     pub async fn fetch_optional<'c>(self, on: impl Into<On<'c>>) -> Result<Option<T>, sqlx::Error> {
         Ok(self.rows.fetch_optional(on).await?.map(|(v,)| v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::db::{is_unique_violation, query, query_as, query_scalar, Db, Transient};
+    use crate::transaction;
+
+    async fn db() -> Db {
+        let dir = agora_testkit::fresh_dir("query");
+        let db = Db::connect(&format!("sqlite://{}/q.db", dir.display()), 2).await.unwrap();
+        sqlx::query("CREATE TABLE t (id TEXT PRIMARY KEY, n BIGINT, note TEXT, data BLOB, flag BOOLEAN)")
+            .execute(&db.direct)
+            .await
+            .unwrap();
+        db
+    }
+
+    crate::row_struct! {
+        #[derive(Debug, PartialEq)]
+        struct T {
+            id: String,
+            n: Option<i64>,
+            note: Option<String>,
+            data: Option<Vec<u8>>,
+            flag: bool,
+        }
+    }
+
+    #[tokio::test]
+    async fn placeholders_bind_by_their_number_and_values_read_back_by_type() {
+        let db = db().await;
+        transaction!(db, |c| async move {
+            // Out of order and repeated: SQLite numbers named parameters by first appearance.
+            query("INSERT INTO t (flag, id, n, note, data) VALUES ($5, $2, $1, $3, $4)")
+                .bind(7i64)
+                .bind("a")
+                .bind(None::<String>)
+                .bind(vec![1u8, 2])
+                .bind(true)
+                .execute(&mut *c)
+                .await?;
+            query("INSERT INTO t (id, n, note, flag) VALUES ($1, $2, $1, $3)")
+                .bind("b")
+                .bind(None::<i64>)
+                .bind(false)
+                .execute(c)
+                .await
+        })
+        .unwrap();
+        let rows =
+            query_as::<T>("SELECT id, n, note, data, flag FROM t ORDER BY id").fetch_all(&db.read).await.unwrap();
+        assert_eq!(
+            rows,
+            [
+                T { id: "a".into(), n: Some(7), note: None, data: Some(vec![1, 2]), flag: true },
+                T { id: "b".into(), n: None, note: Some("b".into()), data: None, flag: false },
+            ]
+        );
+        let ids: Vec<String> =
+            query_scalar("SELECT id FROM t WHERE n IS NULL OR n > $1").bind(0i64).fetch_all(&db.read).await.unwrap();
+        assert_eq!(ids, ["a", "b"]);
+        let missing = query("SELECT id FROM t WHERE id = $1").bind("z").fetch_one(&db.read).await;
+        assert!(matches!(missing, Err(sqlx::Error::RowNotFound)), "{:?}", missing.err());
+    }
+
+    #[tokio::test]
+    async fn sqlite_errors_read_as_sqlx_reports_them() {
+        let db = db().await;
+        let insert = |id: &'static str| {
+            let db = db.clone();
+            async move { transaction!(db, |c| query("INSERT INTO t (id, flag) VALUES ($1, 0)").bind(id).execute(c)) }
+        };
+        insert("a").await.unwrap();
+        let duplicate = insert("a").await.unwrap_err();
+        assert!(is_unique_violation(&duplicate), "{duplicate:?}");
+        assert!(!duplicate.is_transient());
+        let unbound = transaction!(db, |c| query("SELECT $1, $2").bind(1i64).execute(c)).unwrap_err();
+        assert!(unbound.to_string().contains("uses $2 but 1 arguments were bound"), "{unbound}");
+    }
+
+    #[tokio::test]
+    async fn the_checkpointer_copies_committed_writes_into_the_database_file() {
+        let dir = agora_testkit::fresh_dir("checkpoint");
+        let file = dir.join("c.db");
+        let db = Db::connect(&format!("sqlite://{}", file.display()), 2).await.unwrap();
+        sqlx::query("CREATE TABLE t (id BIGINT PRIMARY KEY, pad TEXT)").execute(&db.direct).await.unwrap();
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&db.direct).await.unwrap();
+        let before = std::fs::metadata(&file).unwrap().len();
+        for id in 0..(super::super::lite::CHECKPOINT_EVERY as i64 + 1) {
+            let pad = "x".repeat(2_000);
+            transaction!(db, |c| query("INSERT INTO t (id, pad) VALUES ($1, $2)").bind(id).bind(&pad).execute(c))
+                .unwrap();
+        }
+        // The writer never checkpoints: only the checkpoint thread grows the database file.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::metadata(&file).unwrap().len() <= before {
+            assert!(std::time::Instant::now() < deadline, "no checkpoint within 10 s");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 }
