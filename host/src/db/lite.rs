@@ -128,10 +128,12 @@ pub fn batch(conn: &Connection, sql: &str) -> Result<(), sqlx::Error> {
 /// Runs one statement; the number of rows it changed.
 pub fn execute(conn: &Connection, sql: &str, args: &[Arg]) -> Result<u64, sqlx::Error> {
     let mut stmt = prepare(conn, sql, args)?;
+    // `changes` still counts the last statement that wrote; a read changed nothing.
+    let wrote = !stmt.readonly();
     let mut rows = stmt.raw_query();
     while rows.next().map_err(error)?.is_some() {}
     drop(rows);
-    Ok(conn.changes())
+    Ok(if wrote { conn.changes() } else { 0 })
 }
 
 /// Runs one statement and reads up to `limit` of its rows.

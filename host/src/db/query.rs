@@ -370,6 +370,12 @@ mod tests {
         let ids: Vec<String> =
             query_scalar("SELECT id FROM t WHERE n IS NULL OR n > $1").bind(0i64).fetch_all(&db.read).await.unwrap();
         assert_eq!(ids, ["a", "b"]);
+        let read_after_write = transaction!(db, |c| async move {
+            let updated = query("UPDATE t SET n = 1").execute(&mut *c).await?.rows_affected();
+            Ok::<_, sqlx::Error>((updated, query("SELECT id FROM t").execute(c).await?.rows_affected()))
+        })
+        .unwrap();
+        assert_eq!(read_after_write, (2, 0), "a read changes nothing, whatever the write before it changed");
         let missing = query("SELECT id FROM t WHERE id = $1").bind("z").fetch_one(&db.read).await;
         assert!(matches!(missing, Err(sqlx::Error::RowNotFound)), "{:?}", missing.err());
     }
