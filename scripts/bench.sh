@@ -18,5 +18,7 @@ scripts/with-postgres.sh "$bench" measure --backend postgres --out "$out/postgre
 # Webhook deliveries: printed, and copied into docs/benchmarks.md by hand.
 "$bench" webhooks --backend sqlite
 scripts/with-postgres.sh "$bench" webhooks --backend postgres
+# PostgreSQL alone running a deposit's statements (pgbench): printed, copied by hand too.
+scripts/with-postgres.sh bench/pg-floor/run.sh
 "$bench" report --doc docs/benchmarks.md --runtime "$out/runtime.json" "$out/sqlite.json" "$out/postgres.json"
 echo "docs/benchmarks.md updated" >&2

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs a command with a throwaway PostgreSQL server on loopback: initdb into a temp dir,
-# start on a free port, export AGORA_TEST_POSTGRES_URL, run "$@", stop and delete the server.
+# start on a free port, export AGORA_TEST_POSTGRES_URL (and AGORA_TEST_POSTGRES_SOCKET_DIR),
+# run "$@", stop and delete the server.
 # Extra server settings can be passed in PG_EXTRA_OPTS.
 set -euo pipefail
 
@@ -30,5 +31,7 @@ trap cleanup EXIT
   || { cat "$dir/server.log" >&2; exit 1; }
 
 export AGORA_TEST_POSTGRES_URL="postgres://agora@127.0.0.1:$port/postgres"
+# The same server over its Unix socket, for comparisons (bench/pg-floor).
+export AGORA_TEST_POSTGRES_SOCKET_DIR="$dir"
 echo "PostgreSQL $("$pgbin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port" >&2
 "$@"
