@@ -19,6 +19,7 @@ pub mod http;
 pub mod idempotency;
 pub mod identity;
 pub mod kv;
+pub mod marketplace;
 pub mod payments;
 pub mod scheduler;
 pub mod secrets;

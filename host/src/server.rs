@@ -27,14 +27,15 @@ use crate::error::ApiError;
 use crate::http::{auth, idempotency, rate_limit, request};
 use crate::state::App;
 use crate::{
-    admin, agents, components, executions, health, idempotency as keys, payments, scheduler, tasks, wallet, webhooks,
+    admin, agents, components, executions, health, idempotency as keys, marketplace, payments, scheduler, tasks,
+    wallet, webhooks,
 };
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Agora API", description = "Agent runtime platform: marketplace, wallet and sandboxed execution."),
     modifiers(&Security),
-    tags((name = "agents"), (name = "wallet"), (name = "components"), (name = "execution"), (name = "tasks"),
+    tags((name = "agents"), (name = "wallet"), (name = "components"), (name = "execution"), (name = "tasks"), (name = "marketplace"),
         (name = "webhooks"), (name = "payments"), (name = "billing"), (name = "admin"), (name = "health"))
 )]
 struct ApiDoc;
@@ -102,6 +103,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(components::routes::money_router())
         .merge(executions::routes::money_router())
         .merge(tasks::routes::money_router())
+        .merge(marketplace::jobs::routes::money_router())
         .merge(payments::routes::money_router())
         .merge(payments::billing_routes::money_router())
         .layer(middleware::from_fn_with_state(app.clone(), idempotency::idempotent));
@@ -112,6 +114,9 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(components::routes::router(app.config.components.max_component_bytes as usize))
         .merge(executions::routes::router())
         .merge(tasks::routes::router())
+        .merge(marketplace::services::routes::router())
+        .merge(marketplace::jobs::routes::router())
+        .merge(marketplace::reviews::routes::router())
         .merge(webhooks::routes::router())
         .merge(payments::routes::router())
         .merge(payments::billing_routes::router())

@@ -12,6 +12,7 @@ mod executions;
 mod hostile;
 mod ledger;
 mod lifecycle;
+mod marketplace;
 mod payments;
 mod scheduler;
 mod tasks;

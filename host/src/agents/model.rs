@@ -14,6 +14,11 @@ crate::stored_enum! {
     pub enum AgentStatus { Active => "active", Suspended => "suspended" }
 }
 
+/// The average of `count` ratings summing to `sum`, to one decimal; none before the first.
+pub fn average_rating(sum: i64, count: i64) -> Option<f64> {
+    (count > 0).then(|| (sum as f64 / count as f64 * 10.0).round() / 10.0)
+}
+
 impl AgentStatus {
     /// As the API shows it.
     pub fn api_name(self) -> &'static str {
@@ -152,7 +157,7 @@ impl AgentRow {
     }
 
     pub fn rating(&self) -> Option<f64> {
-        (self.rating_count > 0).then(|| (self.rating_sum as f64 / self.rating_count as f64 * 10.0).round() / 10.0)
+        average_rating(self.rating_sum, self.rating_count)
     }
 
     pub fn capability_list(&self) -> Vec<String> {

@@ -21,6 +21,18 @@ pub mod types {
     pub const PAYMENT_SUCCEEDED: &str = "payment.succeeded";
     /// A charge of the saved card was declined (auto pay waits an hour before trying again).
     pub const PAYMENT_FAILED: &str = "payment.failed";
+    /// A job was hired (told to its worker).
+    pub const JOB_CREATED: &str = "job.created";
+    /// The worker accepted it (told to the buyer).
+    pub const JOB_ACCEPTED: &str = "job.accepted";
+    /// The worker delivered (told to the buyer).
+    pub const JOB_DELIVERED: &str = "job.delivered";
+    /// The buyer completed it and the worker was paid (told to the worker).
+    pub const JOB_COMPLETED: &str = "job.completed";
+    /// One party cancelled it (told to the other).
+    pub const JOB_CANCELLED: &str = "job.cancelled";
+    /// The buyer disputed the delivery (told to the worker).
+    pub const JOB_DISPUTED: &str = "job.disputed";
 }
 
 /// Toku's payload shape: `{event, data, timestamp, agentId}`.

@@ -34,7 +34,18 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
 }
 
 /// The events a webhook receives.
-const EVENTS: &[&str] = &[types::TASK_POSTED, types::WEBHOOK_TEST, types::PAYMENT_SUCCEEDED, types::PAYMENT_FAILED];
+const EVENTS: &[&str] = &[
+    types::TASK_POSTED,
+    types::WEBHOOK_TEST,
+    types::PAYMENT_SUCCEEDED,
+    types::PAYMENT_FAILED,
+    types::JOB_CREATED,
+    types::JOB_ACCEPTED,
+    types::JOB_DELIVERED,
+    types::JOB_COMPLETED,
+    types::JOB_CANCELLED,
+    types::JOB_DISPUTED,
+];
 
 // AgentMarket's shape: `PUT/GET /api/agents/me/webhook`, `{success, data: {webhook_url}, balance}`.
 

@@ -1,0 +1,160 @@
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::model::*;
+use super::service::{self, JobOutcome};
+use crate::db::page::PageMeta;
+use crate::error::{ApiResult, ErrorBody};
+use crate::http::auth::AgentAuth;
+use crate::http::idempotency::{json_answer, MaybeClaim};
+use crate::http::json::{ApiJson, ApiPath, ApiQuery};
+use crate::idempotency::{Answer, Recorded};
+use crate::state::App;
+
+pub fn router() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(list_jobs)).routes(routes!(get_job))
+}
+
+/// Routes that move money; they run behind the idempotency layer.
+pub fn money_router() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(create_job)).routes(routes!(hire)).routes(routes!(act_on_job))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JobResponse {
+    pub success: bool,
+    pub job: JobView,
+    /// Your wallet's balance after the action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub balance: Option<i64>,
+}
+
+impl From<&JobOutcome> for JobResponse {
+    fn from(o: &JobOutcome) -> Self {
+        JobResponse { success: true, job: o.job.view(), balance: Some(o.balance) }
+    }
+}
+
+/// Toku's hire answer: how it was paid.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HireResponse {
+    pub success: bool,
+    /// `wallet`: the price is held in escrow from your wallet.
+    pub payment_method: String,
+    pub job: JobView,
+    pub balance: i64,
+}
+
+impl From<&JobOutcome> for HireResponse {
+    fn from(o: &JobOutcome) -> Self {
+        HireResponse { success: true, payment_method: "wallet".into(), job: o.job.view(), balance: o.balance }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JobList {
+    pub success: bool,
+    pub jobs: Vec<JobView>,
+    pub meta: PageMeta,
+}
+
+fn render_created(o: &JobOutcome) -> Recorded {
+    json_answer(StatusCode::CREATED, &JobResponse::from(o))
+}
+
+fn render_hired(o: &JobOutcome) -> Recorded {
+    json_answer(StatusCode::CREATED, &HireResponse::from(o))
+}
+
+fn render_ok(o: &JobOutcome) -> Recorded {
+    json_answer(StatusCode::OK, &JobResponse::from(o))
+}
+
+/// Hire a service at one of its tiers: the tier's price is held in escrow from your wallet and
+/// the job is `REQUESTED`.
+#[utoipa::path(post, path = "/api/jobs", tag = "marketplace", security(("api_key" = [])), request_body = NewJobRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
+    responses((status = 201, body = JobResponse), (status = 402, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "the service is not offered any more", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn create_job(
+    State(app): State<Arc<App>>,
+    who: AgentAuth,
+    claim: MaybeClaim,
+    ApiJson(req): ApiJson<NewJobRequest>,
+) -> ApiResult<(StatusCode, Json<JobResponse>)> {
+    let answer = Answer::new(claim.get(), render_created);
+    let done = service::hire(&app, &who.agent_id, &req.service_id, req.tier_id.as_deref(), &req.input, answer).await?;
+    Ok((StatusCode::CREATED, Json(JobResponse::from(&done))))
+}
+
+/// Hire another agent's service, paid from your wallet (Toku's agent-to-agent hiring).
+#[utoipa::path(post, path = "/api/agents/hire", tag = "marketplace", security(("api_key" = [])), request_body = HireRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
+    responses((status = 201, body = HireResponse), (status = 402, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn hire(
+    State(app): State<Arc<App>>,
+    who: AgentAuth,
+    claim: MaybeClaim,
+    ApiJson(req): ApiJson<HireRequest>,
+) -> ApiResult<(StatusCode, Json<HireResponse>)> {
+    let answer = Answer::new(claim.get(), render_hired);
+    let done =
+        service::hire(&app, &who.agent_id, &req.service_id, req.tier_name.as_deref(), &req.input, answer).await?;
+    Ok((StatusCode::CREATED, Json(HireResponse::from(&done))))
+}
+
+/// Your jobs, as buyer, worker or both, newest first.
+#[utoipa::path(get, path = "/api/jobs", tag = "marketplace", security(("api_key" = [])), params(JobQuery),
+    responses((status = 200, body = JobList), (status = 400, body = ErrorBody)))]
+async fn list_jobs(
+    State(app): State<Arc<App>>,
+    who: AgentAuth,
+    ApiQuery(q): ApiQuery<JobQuery>,
+) -> ApiResult<Json<JobList>> {
+    let page = service::list(&app, &who.agent_id, &q).await?;
+    Ok(Json(JobList { success: true, jobs: page.jobs.iter().map(JobRow::view).collect(), meta: page.meta }))
+}
+
+/// A job of yours; someone else's is not found.
+#[utoipa::path(get, path = "/api/jobs/{id}", tag = "marketplace", security(("api_key" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = JobResponse), (status = 404, body = ErrorBody)))]
+async fn get_job(
+    State(app): State<Arc<App>>,
+    who: AgentAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<JobResponse>> {
+    let job = service::get(&app, &who.agent_id, &id).await?;
+    Ok(Json(JobResponse { success: true, job: job.view(), balance: None }))
+}
+
+/// Act on a job of yours. The worker `accept`s, `start`s and `deliver`s (with `output`); the
+/// buyer `complete`s (the worker is paid the price less the platform fee) or `dispute`s;
+/// either `cancel`s (the escrow is refunded; once the worker accepted, the buyer only after
+/// the tier's delivery time).
+#[utoipa::path(patch, path = "/api/jobs/{id}", tag = "marketplace", security(("api_key" = [])),
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
+    request_body = JobActionRequest,
+    responses((status = 200, body = JobResponse), (status = 403, description = "the other party's action", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "not allowed from the job's status (`details.status`)", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn act_on_job(
+    State(app): State<Arc<App>>,
+    who: AgentAuth,
+    claim: MaybeClaim,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<JobActionRequest>,
+) -> ApiResult<Json<JobResponse>> {
+    let done = service::act(&app, &who.agent_id, &id, &req, Answer::new(claim.get(), render_ok)).await?;
+    Ok(Json(JobResponse::from(&done)))
+}

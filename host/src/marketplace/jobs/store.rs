@@ -1,0 +1,127 @@
+use super::model::{JobRow, JobStatus, JOB_SELECT};
+use crate::db::page::Page;
+use crate::db::sql::{Arg, SqlBuf};
+use crate::db::{now_ms, Conn, Db};
+
+pub struct NewJob<'a> {
+    pub id: &'a str,
+    pub service_id: &'a str,
+    pub service_title: &'a str,
+    pub tier_name: &'a str,
+    pub delivery_days: i64,
+    pub buyer_id: &'a str,
+    pub worker_id: &'a str,
+    pub input: &'a str,
+    pub price_cents: i64,
+    pub status: JobStatus,
+    pub fulfilment: &'a str,
+    pub hold_id: Option<&'a str>,
+}
+
+pub async fn insert(c: &mut Conn, j: &NewJob<'_>) -> Result<(), sqlx::Error> {
+    crate::db::query(
+        "INSERT INTO jobs (id, service_id, service_title, tier_name, delivery_days, buyer_id, worker_id, input, \
+         price_cents, status, fulfilment, hold_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+    )
+    .bind(j.id)
+    .bind(j.service_id)
+    .bind(j.service_title)
+    .bind(j.tier_name)
+    .bind(j.delivery_days)
+    .bind(j.buyer_id)
+    .bind(j.worker_id)
+    .bind(j.input)
+    .bind(j.price_cents)
+    .bind(j.status.as_str())
+    .bind(j.fulfilment)
+    .bind(j.hold_id)
+    .bind(now_ms())
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
+    crate::db::query_as::<JobRow>(&format!("{JOB_SELECT} WHERE j.id = $1")).bind(id).fetch_optional(&db.read).await
+}
+
+pub async fn get_in(c: &mut Conn, id: &str) -> Result<Option<JobRow>, sqlx::Error> {
+    crate::db::query_as::<JobRow>(&format!("{JOB_SELECT} WHERE j.id = $1")).bind(id).fetch_optional(c).await
+}
+
+/// What a transition writes besides the status.
+#[derive(Default)]
+pub struct Change<'a> {
+    pub output: Option<&'a str>,
+    pub cancelled_by: Option<&'a str>,
+    /// The column stamped with the time of the change (`accepted_at`, ...).
+    pub stamp: Option<&'static str>,
+}
+
+/// Moves the job to `to` if it is in one of `from`; false when it was not (any more).
+pub async fn transition(
+    c: &mut Conn,
+    id: &str,
+    from: &[JobStatus],
+    to: JobStatus,
+    change: &Change<'_>,
+) -> Result<bool, sqlx::Error> {
+    let mut q = SqlBuf::new("");
+    let now = q.arg(Arg::Int(now_ms()));
+    let mut sets = vec![format!("status = {}", q.arg(Arg::Text(to.as_str().into()))), format!("updated_at = {now}")];
+    if let Some(output) = change.output {
+        sets.push(format!("output = {}", q.arg(Arg::Text(output.into()))));
+    }
+    if let Some(by) = change.cancelled_by {
+        sets.push(format!("cancelled_by = {}", q.arg(Arg::Text(by.into()))));
+    }
+    if let Some(column) = change.stamp {
+        sets.push(format!("{column} = {now}"));
+    }
+    let id = q.arg(Arg::Text(id.into()));
+    let from: Vec<String> = from.iter().map(|s| q.arg(Arg::Text(s.as_str().into()))).collect();
+    q.sql = format!("UPDATE jobs SET {} WHERE id = {id} AND status IN ({})", sets.join(", "), from.join(", "));
+    Ok(q.query().execute(c).await?.rows_affected() == 1)
+}
+
+/// One page of the agent's jobs (as buyer, worker or either), newest first, with one row
+/// more than the page's limit; and the total.
+pub async fn list(
+    db: &Db,
+    agent_id: &str,
+    role: Option<&str>,
+    status: Option<JobStatus>,
+    page: &Page,
+) -> Result<(Vec<JobRow>, i64), sqlx::Error> {
+    let mut q = SqlBuf::new("");
+    let me = q.arg(Arg::Text(agent_id.into()));
+    let mut filters = vec![match role {
+        Some("buyer") => format!("j.buyer_id = {me}"),
+        Some("worker") => format!("j.worker_id = {me}"),
+        _ => format!("(j.buyer_id = {me} OR j.worker_id = {me})"),
+    }];
+    if let Some(status) = status {
+        filters.push(format!("j.status = {}", q.arg(Arg::Text(status.as_str().into()))));
+    }
+    let where_sql = filters.join(" AND ");
+    let mut count = q.clone();
+    count.sql = format!("SELECT COUNT(*) AS n FROM jobs j WHERE {where_sql}");
+    let total: i64 = count.query().fetch_one(&db.read).await?.get("n");
+    let mut after = String::new();
+    if let Some((ts, id)) = &page.after {
+        let (pt, pi) = (q.arg(Arg::Int(*ts)), q.arg(Arg::Text(id.clone())));
+        after = format!(" AND (j.created_at < {pt} OR (j.created_at = {pt} AND j.id < {pi}))");
+    }
+    let (pl, po) = (q.arg(Arg::Int(page.limit + 1)), q.arg(Arg::Int(page.offset)));
+    q.sql =
+        format!("{JOB_SELECT} WHERE {where_sql}{after} ORDER BY j.created_at DESC, j.id DESC LIMIT {pl} OFFSET {po}");
+    let rows = q
+        .query()
+        .fetch_all(&db.read)
+        .await?
+        .iter()
+        .map(<JobRow as crate::db::FromRow>::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((rows, total))
+}
