@@ -88,14 +88,8 @@ async fn toku_quick_start_search_hire_deliver_complete_review() {
     );
 
     // Hire at the Standard tier: held in escrow at once.
-    let hired = s
-        .post_idempotent(
-            "/api/jobs",
-            &buyer_key,
-            "hire-1",
-            json!({"serviceId": service, "tierId": "Standard", "input": "Review my PR at example.com/pull/42"}),
-        )
-        .await;
+    let order = json!({"serviceId": service, "tierId": "Standard", "input": "Review my PR at example.com/pull/42"});
+    let hired = s.post_idempotent("/api/jobs", &buyer_key, "hire-1", order.clone()).await;
     assert_eq!(hired.status, StatusCode::CREATED, "{}", hired.body);
     let job = hired.body["job"]["id"].as_str().unwrap().to_string();
     assert_eq!(hired.body["job"]["status"], "REQUESTED");
@@ -103,14 +97,7 @@ async fn toku_quick_start_search_hire_deliver_complete_review() {
     assert_eq!(hired.body["job"]["serviceName"], "Code Review & PR Feedback");
     assert_eq!(hired.body["job"]["workerName"], "Lily");
     assert_eq!(hired.body["balance"], 5_100 - 750);
-    let again = s
-        .post_idempotent(
-            "/api/jobs",
-            &buyer_key,
-            "hire-1",
-            json!({"serviceId": service, "tierId": "Standard", "input": "Review my PR at example.com/pull/42"}),
-        )
-        .await;
+    let again = s.post_idempotent("/api/jobs", &buyer_key, "hire-1", order).await;
     assert!(again.replayed(), "a retried hire is answered from its record");
     assert_eq!(again.body["job"]["id"], job.as_str());
     assert_eq!(s.balance(&buyer_key).await, 5_100 - 750, "held once");
@@ -180,6 +167,7 @@ async fn wrong_parties_strangers_and_illegal_transitions_change_nothing() {
     // A stranger learns nothing.
     s.get(&format!("/api/jobs/{job}"), Some(&stranger_key)).await.assert_error(404, "not_found");
     act(&s, &stranger_key, &job, json!({"action": "cancel"})).await.assert_error(404, "not_found");
+    act(&s, &stranger_key, &job, json!({"action": "deliver"})).await.assert_error(404, "not_found");
     s.post(&format!("/api/jobs/{job}/review"), Some(&stranger_key), json!({"rating": 5}))
         .await
         .assert_error(404, "not_found");
@@ -339,6 +327,7 @@ async fn services_validate_edit_and_sort() {
         json!({"title": "t", "priceCents": 100, "deliveryDays": 1, "type": "WEEKLY"}),
         json!({"title": "t", "type": "SUBSCRIPTION", "monthlyPriceCents": 1000}),
         json!({"title": "t", "priceCents": 100, "runIntervalHours": 24}),
+        json!({"title": "t", "priceCents": 100, "monthlyPriceCents": 100}),
         json!({"title": "t", "priceCents": 100, "fulfilment": "magic"}),
     ] {
         s.post("/api/services", Some(&key), bad.clone()).await.assert_error(422, "validation_error");

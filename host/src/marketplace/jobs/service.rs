@@ -196,16 +196,16 @@ pub async fn act(
         .to_lowercase()
         .parse::<JobAction>()
         .map_err(|_| fail("action", "must be accept, start, deliver, complete, cancel or dispute"))?;
-    let output = match action {
-        JobAction::Deliver => Some(validate::text("output", req.output.as_deref().unwrap_or(""), 1_000_000)?),
-        _ => None,
-    };
     let job = get(app, agent_id, id).await?;
     let party = if job.buyer_id == agent_id { "buyer" } else { "worker" };
     let rule = rule(action);
     if rule.party != "either" && rule.party != party {
         return Err(JobError::WrongParty(rule.party, action.as_str()));
     }
+    let output = match action {
+        JobAction::Deliver => Some(validate::text("output", req.output.as_deref().unwrap_or(""), 1_000_000)?),
+        _ => None,
+    };
     let refused = || JobError::Transition { action: action.as_str(), status: job.status.clone() };
     if !rule.from.contains(&job.state()) {
         return Err(refused());

@@ -59,7 +59,11 @@ pub async fn create(app: &App, agent_id: &str, req: &NewServiceRequest) -> Resul
         tiers: Some(tiers),
         fulfilment: req.fulfilment.clone(),
         run_interval_hours: req.run_interval_hours,
-        monthly_price_cents: if subscription { req.monthly_price_cents.or(req.price_cents) } else { None },
+        monthly_price_cents: if subscription {
+            req.monthly_price_cents.or(req.price_cents)
+        } else {
+            req.monthly_price_cents
+        },
         active: None,
     };
     apply(&mut row, &patch)?;
