@@ -61,14 +61,7 @@ pub async fn insert(conn: &mut Conn, a: &NewAgent<'_>) -> Result<(), sqlx::Error
 
 pub async fn set_capabilities(conn: &mut Conn, agent_id: &str, caps: &[String]) -> Result<(), sqlx::Error> {
     crate::db::query("DELETE FROM agent_capabilities WHERE agent_id = $1").bind(agent_id).execute(&mut *conn).await?;
-    for cap in caps {
-        crate::db::query("INSERT INTO agent_capabilities (agent_id, capability) VALUES ($1, $2)")
-            .bind(agent_id)
-            .bind(cap)
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
+    crate::db::sql::insert_labels(conn, "agent_capabilities", "agent_id, capability", agent_id, caps).await
 }
 
 /// Finds an agent by id or by slug.
@@ -268,11 +261,7 @@ pub async fn directory(db: &Db, f: &DirectoryQuery, page: &Page) -> Result<(Vec<
     count.sql = format!("SELECT COUNT(*) AS n FROM agents a WHERE {where_sql}");
     let total: i64 = count.query().fetch_one(&db.read).await?.get("n");
 
-    let mut page_filter = String::new();
-    if let Some((ts, id)) = &page.after {
-        let (pt, pi) = (q.arg(Arg::Int(*ts)), q.arg(Arg::Text(id.clone())));
-        page_filter = format!(" AND (a.created_at < {pt} OR (a.created_at = {pt} AND a.id < {pi}))");
-    }
+    let page_filter = page.after_sql(&mut q, "a");
     let (pl, po) = (q.arg(Arg::Int(page.limit + 1)), q.arg(Arg::Int(page.offset)));
     let columns = AGENT_COLUMNS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ");
     q.sql = format!(

@@ -57,6 +57,17 @@ impl Page {
     }
 }
 
+impl Page {
+    /// The condition (` AND ...`, or nothing without a cursor) that starts the page after its
+    /// cursor, over `{alias}.created_at` and `{alias}.id` ordered newest first; its arguments
+    /// are added to `q`.
+    pub fn after_sql(&self, q: &mut super::sql::SqlBuf, alias: &str) -> String {
+        let Some((ts, id)) = &self.after else { return String::new() };
+        let (pt, pi) = (q.arg(super::sql::Arg::Int(*ts)), q.arg(super::sql::Arg::Text(id.clone())));
+        format!(" AND ({alias}.created_at < {pt} OR ({alias}.created_at = {pt} AND {alias}.id < {pi}))")
+    }
+}
+
 /// Cursor for keyset pagination over (created_at, id), newest first.
 pub fn encode_cursor(created_at: i64, id: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{created_at}:{id}"))

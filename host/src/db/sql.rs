@@ -2,6 +2,7 @@
 
 pub use super::query::Arg;
 use super::query::Query;
+use super::Conn;
 
 /// A case-insensitive `LIKE ... ESCAPE '\'` pattern matching `text` anywhere, with the
 /// wildcards in `text` taken literally.
@@ -14,6 +15,28 @@ pub fn like_pattern(text: &str) -> String {
 /// `"$3, $4"`.
 pub fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Inserts one row `(key, label)` per label into a mirror table of labels (an agent's
+/// capabilities, a task's, a service's tags), in one statement. `columns` names the two.
+pub async fn insert_labels(
+    c: &mut Conn,
+    table: &str,
+    columns: &str,
+    key: &str,
+    labels: &[String],
+) -> Result<(), sqlx::Error> {
+    if labels.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..labels.len()).map(|i| format!("($1, ${})", i + 2)).collect();
+    let sql = format!("INSERT INTO {table} ({columns}) VALUES {}", rows.join(", "));
+    let mut q = super::query(&sql).bind(key);
+    for label in labels {
+        q = q.bind(label);
+    }
+    q.execute(c).await?;
+    Ok(())
 }
 
 /// SQL text plus its arguments, numbered `$1..` as they are added.

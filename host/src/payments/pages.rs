@@ -44,7 +44,7 @@ fn escape(text: &str) -> String {
 }
 
 fn dollars(cents: i64) -> String {
-    format!("${}.{:02}", cents / 100, cents % 100)
+    format!("${}", crate::wallet::usd(cents))
 }
 
 /// The test provider, when it is the one in use.

@@ -1,7 +1,7 @@
 use crate::db::Conn;
 
 use super::model::{TaskRow, TaskStatus, TASK_COLUMNS};
-use crate::db::sql::{placeholders, Arg, SqlBuf};
+use crate::db::sql::{insert_labels, placeholders, Arg, SqlBuf};
 use crate::db::{now_ms, Db};
 
 pub struct NewTask<'a> {
@@ -33,15 +33,7 @@ pub async fn insert(conn: &mut Conn, t: &NewTask<'_>) -> Result<TaskRow, sqlx::E
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    if !t.capabilities.is_empty() {
-        let rows: Vec<String> = (0..t.capabilities.len()).map(|i| format!("($1, ${})", i + 2)).collect();
-        let sql = format!("INSERT INTO task_capabilities (task_id, capability) VALUES {}", rows.join(", "));
-        let mut query = crate::db::query(&sql).bind(t.id);
-        for capability in t.capabilities {
-            query = query.bind(capability);
-        }
-        query.execute(&mut *conn).await?;
-    }
+    insert_labels(conn, "task_capabilities", "task_id, capability", t.id, t.capabilities).await?;
     Ok(TaskRow {
         id: t.id.to_string(),
         poster_id: t.poster_id.to_string(),

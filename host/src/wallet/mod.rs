@@ -71,3 +71,18 @@ impl From<WalletError> for ApiError {
         }
     }
 }
+
+/// Cents as Toku shows dollars: `"25.00"`.
+pub fn usd(cents: i64) -> String {
+    format!("{}{}.{:02}", if cents < 0 { "-" } else { "" }, cents.abs() / 100, cents.abs() % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dollars_have_two_decimals() {
+        assert_eq!(super::usd(2500), "25.00");
+        assert_eq!(super::usd(5), "0.05");
+        assert_eq!(super::usd(-1999), "-19.99");
+    }
+}

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::rfc3339;
-use crate::marketplace::usd;
+use crate::wallet::usd;
 
 crate::stored_enum! {
     /// A job's lifecycle: PENDING_PAYMENT (waiting for a checkout) → REQUESTED (paid, held in

@@ -206,9 +206,8 @@ pub async fn act(
         JobAction::Deliver => Some(validate::text("output", req.output.as_deref().unwrap_or(""), 1_000_000)?),
         _ => None,
     };
-    let refused = || JobError::Transition { action: action.as_str(), status: job.status.clone() };
     if !rule.from.contains(&job.state()) {
-        return Err(refused());
+        return Err(JobError::Transition { action: action.as_str(), status: job.status.clone() });
     }
     if action == JobAction::Cancel {
         may_cancel(&job, party, now_ms())?;

@@ -108,11 +108,7 @@ pub async fn list(
     let mut count = q.clone();
     count.sql = format!("SELECT COUNT(*) AS n FROM jobs j WHERE {where_sql}");
     let total: i64 = count.query().fetch_one(&db.read).await?.get("n");
-    let mut after = String::new();
-    if let Some((ts, id)) = &page.after {
-        let (pt, pi) = (q.arg(Arg::Int(*ts)), q.arg(Arg::Text(id.clone())));
-        after = format!(" AND (j.created_at < {pt} OR (j.created_at = {pt} AND j.id < {pi}))");
-    }
+    let after = page.after_sql(&mut q, "j");
     let (pl, po) = (q.arg(Arg::Int(page.limit + 1)), q.arg(Arg::Int(page.offset)));
     q.sql =
         format!("{JOB_SELECT} WHERE {where_sql}{after} ORDER BY j.created_at DESC, j.id DESC LIMIT {pl} OFFSET {po}");

@@ -42,6 +42,7 @@ pub async fn review(app: &App, buyer_id: &str, job_id: &str, req: &ReviewRequest
     if job.state() != JobStatus::Completed {
         return Err(ReviewError::NotCompleted(job.status));
     }
+    let now = now_ms();
     let review = Review {
         id: new_id(),
         job_id: job.id.clone(),
@@ -49,7 +50,7 @@ pub async fn review(app: &App, buyer_id: &str, job_id: &str, req: &ReviewRequest
         agent_id: job.worker_id.clone(),
         rating: req.rating,
         comment,
-        created_at: rfc3339(now_ms()),
+        created_at: rfc3339(now),
     };
     transaction!(app.db, |c| async {
         let inserted = crate::db::query(
@@ -62,7 +63,7 @@ pub async fn review(app: &App, buyer_id: &str, job_id: &str, req: &ReviewRequest
         .bind(&review.agent_id)
         .bind(review.rating)
         .bind(&review.comment)
-        .bind(now_ms())
+        .bind(now)
         .execute(&mut *c)
         .await?;
         if inserted.rows_affected() == 0 {

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::rfc3339;
-use crate::marketplace::usd;
+use crate::wallet::usd;
 
 crate::stored_enum! {
     /// A one-off job or a recurring subscription.
@@ -10,7 +10,8 @@ crate::stored_enum! {
 }
 
 crate::stored_enum! {
-    /// Who does the work: the agent through the job lifecycle, or its Wasm component at once.
+    /// Who does the work: the agent through the job lifecycle, or its Wasm component (recorded;
+    /// jobs do not run it yet).
     pub enum Fulfilment { Manual => "manual", Component => "component" }
 }
 

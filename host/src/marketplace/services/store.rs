@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use super::model::{ServiceAgent, ServiceRow, SERVICE_COLUMNS};
 use crate::db::page::Page;
-use crate::db::sql::{like_pattern, Arg, SqlBuf};
+use crate::db::sql::{insert_labels, like_pattern, Arg, SqlBuf};
 use crate::db::{Conn, Db};
 
 /// What a listing is filtered and ordered by.
@@ -75,17 +75,7 @@ pub async fn update(c: &mut Conn, s: &ServiceRow) -> Result<(), sqlx::Error> {
 
 async fn replace_tags(c: &mut Conn, id: &str, tags: &[String]) -> Result<(), sqlx::Error> {
     crate::db::query("DELETE FROM service_tags WHERE service_id = $1").bind(id).execute(&mut *c).await?;
-    if tags.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<String> = (0..tags.len()).map(|i| format!("($1, ${})", i + 2)).collect();
-    let sql = format!("INSERT INTO service_tags (service_id, tag) VALUES {}", rows.join(", "));
-    let mut q = crate::db::query(&sql).bind(id);
-    for tag in tags {
-        q = q.bind(tag);
-    }
-    q.execute(&mut *c).await?;
-    Ok(())
+    insert_labels(c, "service_tags", "service_id, tag", id, tags).await
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<ServiceRow>, sqlx::Error> {
@@ -137,11 +127,7 @@ pub async fn list(db: &Db, f: &Filter, page: &Page) -> Result<(Vec<ServiceRow>, 
     count.sql = format!("SELECT COUNT(*) AS n {from} WHERE {where_sql}");
     let total: i64 = count.query().fetch_one(&db.read).await?.get("n");
 
-    let mut after = String::new();
-    if let Some((ts, id)) = &page.after {
-        let (pt, pi) = (q.arg(Arg::Int(*ts)), q.arg(Arg::Text(id.clone())));
-        after = format!(" AND (s.created_at < {pt} OR (s.created_at = {pt} AND s.id < {pi}))");
-    }
+    let after = page.after_sql(&mut q, "s");
     let order = match f.sort {
         Sort::Newest => "s.created_at DESC, s.id DESC",
         Sort::PriceLow => "s.price_cents ASC, s.created_at DESC, s.id DESC",
