@@ -117,6 +117,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(marketplace::services::routes::router())
         .merge(marketplace::jobs::routes::router())
         .merge(marketplace::reviews::routes::router())
+        .merge(marketplace::jobs::routes::admin_router())
         .merge(webhooks::routes::router())
         .merge(payments::routes::router())
         .merge(payments::billing_routes::router())
@@ -131,6 +132,10 @@ pub fn router(app: Arc<App>) -> Router {
     let request_id_span = |req: &Request<_>| {
         let id = req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");
         tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+    };
+    let routes = match app.config.server.test_clock {
+        true => routes.merge(admin::test_clock_router()),
+        false => routes,
     };
     routes
         .route("/openapi.json", get(move || async move { Json(api.as_ref().clone()) }))
@@ -253,6 +258,7 @@ fn start_workers(app: Arc<App>, stop: watch::Receiver<bool>) -> anyhow::Result<t
     executions::jobs::register(&mut jobs);
     tasks::jobs::register(&mut jobs);
     payments::jobs::register(&mut jobs, &app.config);
+    marketplace::sweep::register(&mut jobs, &app.config);
     scheduler::register(&mut jobs);
     let owner = scheduler::host_id(&app.config.server.data_dir)?;
     let dispatcher = webhooks::dispatch::Dispatcher::new(app.clone(), owner.clone());

@@ -71,7 +71,7 @@ impl App {
         Ok(Arc::new(App {
             runtime: Arc::new(runtime),
             kv: Arc::new(DbKv { db: db.clone(), quota_bytes: config.execution.kv_quota_bytes as i64 }),
-            ledger: Ledger { db: db.clone(), fee_bps: config.money.platform_fee_bps },
+            ledger: Ledger { db: db.clone(), rates: config.money.rates() },
             limits: Limits::new(config.access.rate_limit_per_minute, config.access.register_per_hour),
             payouts,
             payments,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use agora::db::Db;
 use agora::wallet::check;
-use agora::wallet::ledger::{self, DepositSource, Ledger, LedgerError};
+use agora::wallet::ledger::{self, DepositSource, Ledger, LedgerError, Payee, Rates};
 use rand::{Rng, SeedableRng};
 
 struct Fixture {
@@ -18,15 +18,17 @@ async fn fixture() -> Fixture {
     let url = agora_e2e::fresh_database_url(dir.path()).await;
     let db = Db::connect(&url, 20).await.unwrap();
     db.migrate().await.unwrap();
-    Fixture { ledger: Ledger { db, fee_bps: 1000 }, _dir: dir }
+    Fixture { ledger: Ledger { db, rates: RATES }, _dir: dir }
 }
 
 /// Creates agents directly in the store, each with `credits` of sign-up credit.
+const RATES: Rates = Rates { fee_bps: 1000, referral_bps: 500 };
+
 async fn agents(l: &Ledger, n: usize, credits: i64) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..n {
         let id = agora::db::new_id();
-        let (id, name) = (&id, &format!("agent-{i}-{}", &id[..8]));
+        let (id, name) = (&id, &format!("agent-{i}-{}", &id[id.len() - 12..]));
         agora::transaction!(l.db, |c| async move {
             agora::db::query(
                 "INSERT INTO agents (id, name, slug, referral_code, created_at, updated_at) VALUES ($1, $2, $2, $1, 0, 0)",
@@ -62,26 +64,42 @@ async fn capture_pays_the_worker_less_the_fee_and_refunds_the_rest() {
     let report = assert_sound(l).await;
     assert_eq!(report.escrow_cents, 2_500);
 
-    let s = l.capture(&hold.id, worker, 2_000).await.unwrap();
+    let s = l.capture(&hold.id, Payee::new(worker, None), 2_000).await.unwrap();
     assert_eq!((s.paid_to_payee, s.fee, s.refunded), (1_800, 200, 500));
     assert_eq!(l.balance(buyer).await.unwrap().balance_cents, 8_000);
     assert_eq!(l.balance(worker).await.unwrap().balance_cents, 1_800);
     assert_eq!(l.balance(worker).await.unwrap().withdrawable_cents, 1_800, "earnings are withdrawable");
     // A settled hold cannot be settled again.
-    assert!(matches!(l.capture(&hold.id, worker, 1).await, Err(LedgerError::HoldSettled(_))));
+    assert!(matches!(l.capture(&hold.id, Payee::new(worker, None), 1).await, Err(LedgerError::HoldSettled(_))));
     assert!(matches!(l.release(&hold.id).await, Err(LedgerError::HoldSettled(_))));
     let report = assert_sound(l).await;
     assert_eq!(report.escrow_cents, 0);
 
     // Fees round down, never up.
     let h = l.hold(buyer, 19, "small").await.unwrap();
-    let s = l.capture(&h.id, worker, 19).await.unwrap();
+    let s = l.capture(&h.id, Payee::new(worker, None), 19).await.unwrap();
     assert_eq!((s.paid_to_payee, s.fee), (18, 1));
     let h = l.hold(buyer, 9, "tiny").await.unwrap();
-    assert_eq!(l.capture(&h.id, worker, 9).await.unwrap().fee, 0);
-    assert!(matches!(l.capture("no-such-hold", worker, 1).await, Err(LedgerError::UnknownHold(_))));
+    assert_eq!(l.capture(&h.id, Payee::new(worker, None), 9).await.unwrap().fee, 0);
+    assert!(matches!(l.capture("no-such-hold", Payee::new(worker, None), 1).await, Err(LedgerError::UnknownHold(_))));
     let h = l.hold(buyer, 10, "over").await.unwrap();
-    assert!(matches!(l.capture(&h.id, worker, 11).await, Err(LedgerError::CaptureTooLarge(11, 10))));
+    assert!(matches!(l.capture(&h.id, Payee::new(worker, None), 11).await, Err(LedgerError::CaptureTooLarge(11, 10))));
+    assert_sound(l).await;
+
+    // A referrer's share (5% of the gross) comes out of the fee (10%): the payee gets the same.
+    let referrer = &agents(l, 1, 0).await[0];
+    let revenue = l.system_balance(ledger::REVENUE).await.unwrap();
+    let h = l.hold(buyer, 2_000, "referred").await.unwrap();
+    let s = l.capture(&h.id, Payee::new(worker, Some(referrer)), 2_000).await.unwrap();
+    assert_eq!((s.paid_to_payee, s.fee, s.referral), (1_800, 200, 100));
+    assert_eq!(l.balance(referrer).await.unwrap().balance_cents, 100);
+    assert_eq!(l.system_balance(ledger::REVENUE).await.unwrap() - revenue, 100);
+    // Never more than the fee, and never to the payee itself.
+    let greedy = Ledger { db: l.db.clone(), rates: Rates { fee_bps: 1000, referral_bps: 2000 } };
+    let h = greedy.hold(buyer, 1_000, "greedy").await.unwrap();
+    assert_eq!(greedy.capture(&h.id, Payee::new(worker, Some(referrer)), 1_000).await.unwrap().referral, 100);
+    let h = l.hold(buyer, 1_000, "self").await.unwrap();
+    assert_eq!(l.capture(&h.id, Payee::new(worker, Some(worker)), 1_000).await.unwrap().referral, 0);
     assert_sound(l).await;
 }
 
@@ -106,7 +124,7 @@ async fn holds_refuse_overdrafts_and_releases_return_sign_up_credit() {
     // Spending uses sign-up credit first; a partial capture refunds the rest as cash first.
     l.deposit(a, 50, DepositSource::Funded, "cash").await.unwrap();
     let h = l.hold(a, 120, "job").await.unwrap();
-    l.capture(&h.id, b, 60).await.unwrap();
+    l.capture(&h.id, Payee::new(b, None), 60).await.unwrap();
     let bal = l.balance(a).await.unwrap();
     assert_eq!(bal.balance_cents, 90);
     assert_eq!(bal.promo_cents, 40, "60 of the 100 credits were spent");
@@ -141,7 +159,7 @@ async fn concurrent_holds_captures_releases_and_transfers_keep_the_books() {
                         Err(e) => Err(e),
                     },
                     _ => match l.hold(a, amount, "job").await {
-                        Ok(h) => l.capture(&h.id, b, rng.gen_range(0..=amount)).await.map(|_| ()),
+                        Ok(h) => l.capture(&h.id, Payee::new(b, None), rng.gen_range(0..=amount)).await.map(|_| ()),
                         Err(e) => Err(e),
                     },
                 };
@@ -192,7 +210,7 @@ async fn old_self_deposits_become_credit_when_the_schema_is_upgraded() {
     }
     sqlx::migrate::Migrator::new(before.as_path()).await.unwrap().run(&db.direct).await.unwrap();
 
-    let id = agents(&Ledger { db: db.clone(), fee_bps: 1000 }, 1, 0).await.remove(0);
+    let id = agents(&Ledger { db: db.clone(), rates: RATES }, 1, 0).await.remove(0);
     let wallet = ledger::wallet_account(&id);
     for (n, (amount, description)) in [(500i64, "Deposit"), (300, "Deposit by operator")].into_iter().enumerate() {
         sqlx::query(
@@ -211,7 +229,7 @@ async fn old_self_deposits_become_credit_when_the_schema_is_upgraded() {
     sqlx::query("UPDATE accounts SET balance = -800 WHERE id = 'world:external'").execute(&db.direct).await.unwrap();
 
     db.migrate().await.unwrap();
-    let l = Ledger { db, fee_bps: 1000 };
+    let l = Ledger { db, rates: RATES };
     let b = l.balance(&id).await.unwrap();
     assert_eq!((b.balance_cents, b.promo_cents, b.withdrawable_cents), (800, 500, 300));
     assert_eq!(l.system_balance("world:external").await.unwrap(), -300);

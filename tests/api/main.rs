@@ -10,6 +10,7 @@ mod credit;
 mod errors;
 mod executions;
 mod hostile;
+mod job_settlement;
 mod ledger;
 mod lifecycle;
 mod marketplace;

@@ -22,6 +22,26 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new().routes(routes!(ledger_check)).routes(routes!(create_operator_key))
 }
 
+/// `POST /api/admin/clock`, served only with `test_clock` on and left out of the API's
+/// description: it is a test's way to be days later.
+pub fn test_clock_router() -> axum::Router<Arc<App>> {
+    axum::Router::new().route("/api/admin/clock", axum::routing::post(advance_clock))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AdvanceClock {
+    advance_ms: i64,
+}
+
+async fn advance_clock(_op: OperatorAuth, ApiJson(req): ApiJson<AdvanceClock>) -> ApiResult<Json<serde_json::Value>> {
+    if !(0..=3_650 * 24 * 3_600_000).contains(&req.advance_ms) {
+        return Err(validate::fail("advanceMs", "must be from 0 to ten years in milliseconds").into());
+    }
+    crate::db::advance_clock(req.advance_ms);
+    Ok(Json(serde_json::json!({ "now": crate::db::rfc3339(crate::db::now_ms()) })))
+}
+
 /// Verify the ledger: balances sum to zero, no wallet is negative, credit stays within
 /// balances, every balance equals the sum of its transfers, every escrow matches its hold, and
 /// the withdrawable money in wallets never exceeds the funded money in less the money out.

@@ -3,6 +3,7 @@
 
 pub mod model;
 pub mod names;
+pub mod referrals;
 pub mod routes;
 pub mod service;
 pub mod store;

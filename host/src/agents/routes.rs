@@ -9,9 +9,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::model::*;
+use super::referrals::{self, ReferralStats};
 use super::service::{self, Profile};
+use super::store;
 use crate::db::page::{BadQuery, Page};
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::{AgentAuth, ClientIp, MaybeAuth};
 use crate::http::json::{ApiJson, ApiPath, ApiQuery};
 use crate::http::rate_limit;
@@ -25,6 +27,31 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(setup))
         .routes(routes!(directory))
         .routes(routes!(profile))
+        .routes(routes!(referral, referral_code))
+}
+
+/// Your referral code, how many agents registered with it, and what they earned you (5% of
+/// their earnings by default, out of the platform's fee).
+#[utoipa::path(get, path = "/api/agents/referral", tag = "agents", security(("api_key" = [])),
+    responses((status = 200, body = ReferralStats), (status = 401, body = ErrorBody)))]
+async fn referral(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<ReferralStats>> {
+    let stats = referrals::stats(&app.db, &who.agent_id).await?.ok_or_else(|| ApiError::not_found("agent"))?;
+    Ok(Json(stats))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferralCode {
+    pub referral_code: String,
+}
+
+/// Your referral code, for others to give when they register. Every agent has one from
+/// registration on; asking again gives the same code.
+#[utoipa::path(post, path = "/api/agents/referral", tag = "agents", security(("api_key" = [])),
+    responses((status = 200, body = ReferralCode), (status = 401, body = ErrorBody)))]
+async fn referral_code(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<ReferralCode>> {
+    let agent = store::get(&app.db, &who.agent_id).await?.ok_or_else(|| ApiError::not_found("agent"))?;
+    Ok(Json(ReferralCode { referral_code: agent.referral_code }))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -196,7 +196,7 @@ pub async fn trial(
             app,
             &started,
             &outcome,
-            Charge { payee_id: agent_id, price: 0, compute, paid_elsewhere: None },
+            Charge { payee: ledger::Payee::new(agent_id, None), price: 0, compute, paid_elsewhere: None },
         )
         .await?;
         data.cost = CostView::from_settlement(0, &money);

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use toml::{Table, Value};
 
 pub use sections::{
-    Access, Components, Config, Database, Execution, LogFormat, Money, PaymentProviderKind, Payments, SelfDeposit,
-    Server,
+    Access, Components, Config, Database, Execution, LogFormat, Marketplace, Money, PaymentProviderKind, Payments,
+    SelfDeposit, Server,
 };
 
 impl Config {

@@ -50,6 +50,9 @@ pub struct Server {
     pub log_format: LogFormat,
     /// Tracing filter; `RUST_LOG` overrides it.
     pub log_level: String,
+    /// Serves `POST /api/admin/clock`, which moves the host's clock forward. For tests of what
+    /// happens days later; never on a real host.
+    pub test_clock: bool,
 }
 
 impl Default for Server {
@@ -65,6 +68,7 @@ impl Default for Server {
             idempotency_lease_ms: 30_000,
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            test_clock: false,
         }
     }
 }
@@ -170,6 +174,9 @@ pub struct Money {
     pub signup_credits: i64,
     /// Platform fee in basis points (1000 = 10%), rounded down.
     pub platform_fee_bps: i64,
+    /// What a referrer earns of its referred agents' earnings, in basis points (500 = 5%),
+    /// paid out of the platform fee and never more than it.
+    pub referral_bps: i64,
     /// Largest single deposit.
     pub max_deposit_cents: i64,
     pub self_deposit: SelfDeposit,
@@ -180,6 +187,7 @@ impl Default for Money {
         Money {
             signup_credits: 100,
             platform_fee_bps: 1000,
+            referral_bps: 500,
             max_deposit_cents: 1_000_000,
             self_deposit: SelfDeposit::Credit,
         }
@@ -187,9 +195,14 @@ impl Default for Money {
 }
 
 impl Money {
+    pub fn rates(&self) -> crate::wallet::ledger::Rates {
+        crate::wallet::ledger::Rates { fee_bps: self.platform_fee_bps, referral_bps: self.referral_bps }
+    }
+
     fn check(&self) -> Check {
         within("signup_credits", self.signup_credits, 0, 1_000_000)?;
         within("platform_fee_bps", self.platform_fee_bps, 0, 10_000)?;
+        within("referral_bps", self.referral_bps, 0, 10_000)?;
         within("max_deposit_cents", self.max_deposit_cents, 1, 1_000_000_000_000)
     }
 }
@@ -432,6 +445,32 @@ impl Payments {
     }
 }
 
+/// The marketplace's timings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Marketplace {
+    /// A delivered job the buyer neither completes nor disputes is completed after this many days.
+    pub auto_complete_days: u32,
+    /// A subscription's billing period.
+    pub subscription_period_days: u32,
+    /// How often the host looks for delivered jobs to complete and subscriptions to run or bill.
+    pub marketplace_sweep_ms: u64,
+}
+
+impl Default for Marketplace {
+    fn default() -> Self {
+        Marketplace { auto_complete_days: 7, subscription_period_days: 30, marketplace_sweep_ms: 60_000 }
+    }
+}
+
+impl Marketplace {
+    fn check(&self) -> Check {
+        within("auto_complete_days", self.auto_complete_days, 1, 365)?;
+        within("subscription_period_days", self.subscription_period_days, 1, 366)?;
+        within("marketplace_sweep_ms", self.marketplace_sweep_ms, 10, 3_600_000)
+    }
+}
+
 /// Every section, flattened: the public names are the fields' names.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Config {
@@ -451,6 +490,8 @@ pub struct Config {
     pub webhooks: Webhooks,
     #[serde(flatten)]
     pub payments: Payments,
+    #[serde(flatten)]
+    pub marketplace: Marketplace,
 }
 
 impl Config {
@@ -462,6 +503,7 @@ impl Config {
         self.components.check()?;
         self.execution.check()?;
         self.webhooks.check()?;
-        self.payments.check()
+        self.payments.check()?;
+        self.marketplace.check()
     }
 }

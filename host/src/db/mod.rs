@@ -193,8 +193,17 @@ fn sqlite_url_creating_file(url: &str) -> anyhow::Result<(String, PathBuf)> {
     Ok((url, PathBuf::from(path)))
 }
 
+/// How far the host's clock was moved forward (`test_clock`).
+static CLOCK_AHEAD_MS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// The host's time: every stamp, due time and lease reads it.
 pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    chrono::Utc::now().timestamp_millis() + CLOCK_AHEAD_MS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Moves the host's clock forward by `ms`, for tests of what happens days later.
+pub fn advance_clock(ms: i64) {
+    CLOCK_AHEAD_MS.fetch_add(ms.max(0), std::sync::atomic::Ordering::Relaxed);
 }
 
 pub fn rfc3339(ms: i64) -> String {

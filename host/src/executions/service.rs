@@ -80,10 +80,20 @@ impl Started {
 /// Takes a slot for the payer and one for the agent that works, then holds the payer's money
 /// and records the run, in one transaction.
 pub async fn begin(app: &App, plan: &Plan<'_>) -> Result<Started, ExecutionError> {
-    let slots = app
-        .slots
-        .acquire(&[plan.payer_id, &plan.agent.id])
-        .map_err(|at| ExecutionError::TooManyExecutions { agent_id: at.agent_id, max: at.max })?;
+    let slots = take_slots(app, plan.payer_id, &plan.agent.id)?;
+    begin_in_slots(app, plan, slots).await
+}
+
+/// A slot for the payer and one for the agent that works, or 429 when either has as many runs
+/// in progress as it may.
+pub fn take_slots(app: &App, payer_id: &str, agent_id: &str) -> Result<SlotGuard, ExecutionError> {
+    app.slots
+        .acquire(&[payer_id, agent_id])
+        .map_err(|at| ExecutionError::TooManyExecutions { agent_id: at.agent_id, max: at.max })
+}
+
+/// `begin` with the slots taken already.
+pub async fn begin_in_slots(app: &App, plan: &Plan<'_>, slots: SlotGuard) -> Result<Started, ExecutionError> {
     let execution_id = new_id();
     let backend = app.db.backend;
     let hold = transaction!(app.db, |c| async {
@@ -130,7 +140,7 @@ pub async fn run(app: &App, plan: &Plan<'_>, started: &Started) -> RunOutcome {
 
 /// What the run's hold pays.
 pub struct Charge<'a> {
-    pub payee_id: &'a str,
+    pub payee: ledger::Payee<'a>,
     /// Paid to the payee (less the platform fee), on success only.
     pub price: i64,
     /// Billed to the platform whatever the outcome.
@@ -150,15 +160,15 @@ pub async fn settle_in(
     outcome: &RunOutcome,
     charge: Charge<'_>,
 ) -> Result<Settlement, LedgerError> {
-    let fee_bps = app.config.money.platform_fee_bps;
+    let rates = app.config.money.rates();
     let price = if outcome.result.is_ok() { charge.price } else { 0 };
     let money = match &started.hold {
         None => Settlement::default(),
         Some(hold) if price == 0 && charge.compute == 0 => ledger::release_in(c, &hold.id).await?,
-        Some(hold) => ledger::capture_in(c, &hold.id, charge.payee_id, price, charge.compute, fee_bps).await?,
+        Some(hold) => ledger::capture_in(c, &hold.id, charge.payee, price, charge.compute, rates).await?,
     };
     if outcome.result.is_ok() && charge.price > 0 {
-        agents::count_completed_job(c, charge.payee_id).await?;
+        agents::count_completed_job(c, charge.payee.agent_id).await?;
     }
     let (recorded, recorded_price) = match charge.paid_elsewhere {
         Some(paid) => (paid, paid.paid_to_payee + paid.fee),
@@ -236,7 +246,8 @@ pub async fn execute(
     let outcome = run(app, &plan, &started).await;
     let compute = compute_cents(app, outcome.fuel).min(budget - price);
     transaction!(app.db, |c| async {
-        let charge = Charge { payee_id: &agent.id, price, compute, paid_elsewhere: None };
+        let payee = ledger::Payee::new(&agent.id, agent.referred_by.as_deref());
+        let charge = Charge { payee, price, compute, paid_elsewhere: None };
         let money = settle_in(c, app, &started, &outcome, charge).await?;
         // The refund's transfer row knows the buyer's balance; only without one is it read.
         let balance = match money.balance_after(&ledger::wallet_account(buyer_id)) {

@@ -1,8 +1,9 @@
 //! Toku's marketplace: agents list services with priced tiers, other agents hire them as jobs
 //! paid through escrow, and rate the work. A service is fulfilled by its agent through the job
-//! lifecycle (`manual`); a `component` service is listed as such, but running the agent's
-//! component when the job is paid is not built yet, so its jobs go through the same lifecycle.
+//! lifecycle (`manual`), or by the agent's component as soon as the job is paid (`component`).
 
+pub mod fulfil;
 pub mod jobs;
 pub mod reviews;
 pub mod services;
+pub mod sweep;

@@ -6,6 +6,7 @@ use super::jobs;
 use super::model::{NewTaskRequest, TaskRow, TaskStatus};
 use super::store::{self, NewTask};
 use super::TaskError;
+use crate::agents::model::AgentRow;
 use crate::agents::store as agents;
 use crate::db::new_id;
 use crate::executions::run::{RunError, RunOutcome};
@@ -14,7 +15,7 @@ use crate::idempotency::Answer;
 use crate::state::App;
 use crate::transaction;
 use crate::validate::{self, fail};
-use crate::wallet::ledger::{self, Settlement};
+use crate::wallet::ledger::{self, Payee, Settlement};
 
 /// A task after a money-moving action, with the caller's balance then.
 pub struct TaskOutcome {
@@ -114,17 +115,17 @@ async fn close_in(
     c: &mut crate::db::Conn,
     app: &App,
     task: &TaskRow,
-    worker: &str,
+    worker: &AgentRow,
     result: &str,
     compute: i64,
 ) -> Result<Option<Settlement>, TaskError> {
     if !store::transition(c, &task.id, TaskStatus::Assigned, TaskStatus::Completed, None, Some(result)).await? {
         return Ok(None);
     }
-    let fee_bps = app.config.money.platform_fee_bps;
     let gross = task.budget_cents - compute;
-    let s = ledger::capture_in(c, &task.hold_id, worker, gross, compute, fee_bps).await?;
-    agents::count_completed_job(c, worker).await?;
+    let payee = Payee::new(&worker.id, worker.referred_by.as_deref());
+    let s = ledger::capture_in(c, &task.hold_id, payee, gross, compute, app.config.money.rates()).await?;
+    agents::count_completed_job(c, &worker.id).await?;
     Ok(Some(s))
 }
 
@@ -149,8 +150,9 @@ pub async fn complete(
     let result = validate::text("result", result, 1_000_000)?;
     let task = get(app, id).await?;
     assigned_to(&task, worker_id)?;
+    let worker = agents::get(&app.db, worker_id).await?.ok_or(TaskError::NotFound)?;
     let done = transaction!(app.db, |c| async {
-        if close_in(c, app, &task, worker_id, &result, 0).await?.is_none() {
+        if close_in(c, app, &task, &worker, &result, 0).await?.is_none() {
             return Ok(None);
         }
         let done = outcome_in(c, id, worker_id).await?;
@@ -227,12 +229,12 @@ pub async fn run(app: &App, worker_id: &str, id: &str, answer: Answer<'_, TaskRu
         // The budget pays for a successful run that completes the task, and the worker's hold
         // goes back whole; otherwise the worker pays the compute.
         let paid = match &outcome.result {
-            Ok(output) => close_in(c, app, &task, worker_id, output, compute).await?,
+            Ok(output) => close_in(c, app, &task, &worker, output, compute).await?,
             Err(_) => None,
         };
         let closed = paid.is_some();
         let charge = Charge {
-            payee_id: worker_id,
+            payee: Payee::new(worker_id, None),
             price: 0,
             compute: if closed { 0 } else { compute },
             paid_elsewhere: paid.as_ref(),

@@ -3,6 +3,10 @@
 //! fee), cancelling it refunds the buyer. Every action is checked against the state machine
 //! and the caller's role.
 
+pub mod auto;
+pub mod component;
+pub mod disputes;
+pub mod escrow;
 pub mod model;
 pub mod routes;
 pub mod service;
@@ -11,6 +15,7 @@ pub mod store;
 use axum::http::StatusCode;
 
 use crate::error::ApiError;
+use crate::executions::ExecutionError;
 use crate::idempotency::IdempotencyError;
 use crate::validate::Invalid;
 use crate::wallet::ledger::LedgerError;
@@ -33,6 +38,8 @@ pub enum JobError {
     Transition { action: &'static str, status: String },
     #[error("{0}")]
     Rule(String),
+    #[error(transparent)]
+    Execution(#[from] ExecutionError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -59,6 +66,7 @@ impl From<JobError> for ApiError {
                 err
             }
             JobError::Rule(_) => ApiError::conflict("not_allowed", message),
+            JobError::Execution(e) => e.into(),
             JobError::Ledger(e) => e.into(),
             JobError::Idempotency(e) => e.into(),
             JobError::Db(e) => e.into(),

@@ -96,6 +96,15 @@ crate::row_struct! {
         pub execution_id: Option<String>,
         pub last_error: Option<String>,
         pub cancelled_by: Option<String>,
+        pub compute_cents: i64,
+        pub completed_by: Option<String>,
+        pub disputed_at: Option<i64>,
+        pub refund_cents: Option<i64>,
+        pub resolution_note: Option<String>,
+        pub resolved_at: Option<i64>,
+        pub subscription_id: Option<String>,
+        /// The agent that referred the worker: it earns its share of the fee on this job.
+        pub worker_referrer: Option<String>,
         pub created_at: i64,
         pub updated_at: i64,
         pub accepted_at: Option<i64>,
@@ -108,8 +117,10 @@ crate::row_struct! {
 /// The columns of `JobRow`, over `jobs j` joined with its buyer `b` and worker `w`.
 pub const JOB_SELECT: &str = "SELECT j.id, j.service_id, j.service_title, j.tier_name, j.delivery_days, \
     j.buyer_id, b.name AS buyer_name, j.worker_id, w.name AS worker_name, j.input, j.output, j.price_cents, \
-    j.status, j.fulfilment, j.hold_id, j.execution_id, j.last_error, j.cancelled_by, j.created_at, j.updated_at, \
-    j.accepted_at, j.delivered_at, j.completed_at, j.cancelled_at \
+    j.status, j.fulfilment, j.hold_id, j.execution_id, j.last_error, j.cancelled_by, j.compute_cents, \
+    j.completed_by, j.disputed_at, j.refund_cents, j.resolution_note, j.resolved_at, j.subscription_id, \
+    w.referred_by AS worker_referrer, j.created_at, j.updated_at, j.accepted_at, j.delivered_at, j.completed_at, \
+    j.cancelled_at \
     FROM jobs j JOIN agents b ON b.id = j.buyer_id JOIN agents w ON w.id = j.worker_id";
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -139,12 +150,31 @@ pub struct JobView {
     pub last_error: Option<String>,
     /// `buyer` or `worker`, once cancelled.
     pub cancelled_by: Option<String>,
+    /// What the component's runs on this job cost: it comes off the worker's earnings when the
+    /// escrow settles, never off the buyer's refund.
+    pub compute_cents: i64,
+    /// `buyer`, `auto` (the buyer let the review period pass) or `operator` (a resolved dispute).
+    pub completed_by: Option<String>,
+    pub disputed_at: Option<String>,
+    /// How the operator resolved the dispute, visible to both parties.
+    pub resolution: Option<ResolutionView>,
+    /// The subscription whose run created this job.
+    pub subscription_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub accepted_at: Option<String>,
     pub delivered_at: Option<String>,
     pub completed_at: Option<String>,
     pub cancelled_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolutionView {
+    /// Returned to the buyer; the rest of the escrow paid the worker.
+    pub refund_cents: i64,
+    pub note: String,
+    pub resolved_at: String,
 }
 
 impl JobRow {
@@ -173,6 +203,15 @@ impl JobRow {
             execution_id: self.execution_id.clone(),
             last_error: self.last_error.clone(),
             cancelled_by: self.cancelled_by.clone(),
+            compute_cents: self.compute_cents,
+            completed_by: self.completed_by.clone(),
+            disputed_at: self.disputed_at.map(rfc3339),
+            resolution: self.resolved_at.map(|at| ResolutionView {
+                refund_cents: self.refund_cents.unwrap_or(0),
+                note: self.resolution_note.clone().unwrap_or_default(),
+                resolved_at: rfc3339(at),
+            }),
+            subscription_id: self.subscription_id.clone(),
             created_at: rfc3339(self.created_at),
             updated_at: rfc3339(self.updated_at),
             accepted_at: self.accepted_at.map(rfc3339),
@@ -184,7 +223,7 @@ impl JobRow {
 
     /// Toku's webhook `data` for this job's events.
     pub fn event_data(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut data = serde_json::json!({
             "id": self.id,
             "status": self.status,
             "input": self.input,
@@ -195,6 +234,17 @@ impl JobRow {
             "tierName": self.tier_name,
             "buyerId": self.buyer_id,
             "workerId": self.worker_id,
-        })
+        });
+        if let Some(by) = &self.completed_by {
+            data["completedBy"] = by.as_str().into();
+        }
+        if let Some(error) = &self.last_error {
+            data["lastError"] = error.as_str().into();
+        }
+        if self.resolved_at.is_some() {
+            data["refundCents"] = self.refund_cents.unwrap_or(0).into();
+            data["resolutionNote"] = self.resolution_note.clone().unwrap_or_default().into();
+        }
+        data
     }
 }

@@ -3,16 +3,17 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::disputes;
 use super::model::*;
 use super::service::{self, JobOutcome};
 use crate::db::page::PageMeta;
 use crate::error::{ApiResult, ErrorBody};
-use crate::http::auth::AgentAuth;
+use crate::http::auth::{AgentAuth, OperatorAuth};
 use crate::http::idempotency::{json_answer, MaybeClaim};
 use crate::http::json::{ApiJson, ApiPath, ApiQuery};
 use crate::idempotency::{Answer, Recorded};
@@ -157,4 +158,49 @@ async fn act_on_job(
 ) -> ApiResult<Json<JobResponse>> {
     let done = service::act(&app, &who.agent_id, &id, &req, Answer::new(claim.get(), render_ok)).await?;
     Ok(Json(JobResponse::from(&done)))
+}
+
+/// Operators' dispute desk.
+pub fn admin_router() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(list_disputes)).routes(routes!(resolve_dispute))
+}
+
+/// Disputed jobs, newest first, with both parties and what the buyer was delivered.
+#[utoipa::path(get, path = "/api/admin/disputes", tag = "admin", security(("api_key" = [])), params(JobQuery),
+    responses((status = 200, body = JobList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_disputes(
+    State(app): State<Arc<App>>,
+    _op: OperatorAuth,
+    ApiQuery(q): ApiQuery<JobQuery>,
+) -> ApiResult<Json<JobList>> {
+    let page = disputes::list(&app, &q).await?;
+    Ok(Json(JobList { success: true, jobs: page.jobs.iter().map(JobRow::view).collect(), meta: page.meta }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolveRequest {
+    /// Back to the buyer: from 0 to the whole price.
+    pub refund_cents: i64,
+    /// Why; shown to both parties on the job.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// Resolve a dispute by splitting the escrow: `refundCents` to the buyer, the rest to the
+/// worker with the platform fee on that part only. A full refund cancels the job; any other
+/// split completes it.
+#[utoipa::path(post, path = "/api/admin/disputes/{id}/resolve", tag = "admin", security(("api_key" = [])),
+    params(("id" = String, Path)), request_body = ResolveRequest,
+    responses((status = 200, body = JobResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, description = "the job is not disputed", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn resolve_dispute(
+    State(app): State<Arc<App>>,
+    _op: OperatorAuth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<ResolveRequest>,
+) -> ApiResult<Json<JobResponse>> {
+    let job = disputes::resolve(&app, &id, req.refund_cents, &req.note).await?;
+    Ok(Json(JobResponse { success: true, job: job.view(), balance: None }))
 }

@@ -6,14 +6,15 @@ use serde_json::Value;
 
 use super::model::*;
 use super::store::{self, Change, NewJob};
-use super::JobError;
-use crate::agents::model::AgentStatus;
+use super::{component, escrow, JobError};
+use crate::agents::model::{AgentRow, AgentStatus};
 use crate::agents::store as agents;
 use crate::db::page::{BadQuery, Page, PageMeta};
 use crate::db::{new_id, now_ms, Conn};
 use crate::events;
 use crate::idempotency::Answer;
-use crate::marketplace::services::model::{ServiceRow, ServiceType};
+use crate::marketplace::fulfil;
+use crate::marketplace::services::model::{Fulfilment, ServiceRow, ServiceType};
 use crate::marketplace::services::store as services;
 use crate::state::App;
 use crate::transaction;
@@ -29,7 +30,9 @@ pub struct JobOutcome {
 }
 
 /// Hires `service_id` at the named tier (the cheapest by default): the tier's price is held in
-/// escrow from the buyer's wallet and the job is REQUESTED. 402 when the wallet is short.
+/// escrow from the buyer's wallet and the job is REQUESTED. 402 when the wallet is short. A
+/// `component` service's job is taken by the worker's component at once and delivered in the
+/// same request (see `component::deliver`).
 pub async fn hire(
     app: &App,
     buyer_id: &str,
@@ -44,10 +47,16 @@ pub async fn hire(
         let names: Vec<String> = service.tier_list().into_iter().map(|t| t.name).collect();
         return Err(fail("tierId", &format!("this service's tiers are {}", names.join(", "))).into());
     };
+    let worker = worker_of(app, &service).await?;
+    let ready = match service.fulfilled_by() == Fulfilment::Component {
+        true => Some(fulfil::ready(app, &worker, buyer_id).await?),
+        false => None,
+    };
+    let status = if ready.is_some() { JobStatus::InProgress } else { JobStatus::Requested };
     let id = new_id();
     let backend = app.db.backend;
-    let description = format!("Hired {} for {}", worker_name(app, &service).await?, service.title);
-    transaction!(app.db, |c| async {
+    let description = format!("Hired {} for {}", worker.name, service.title);
+    let created = transaction!(app.db, |c| async {
         let hold = ledger::hold_in(c, backend, buyer_id, tier.price_cents, &description, Some(&id)).await?;
         let job = NewJob {
             id: &id,
@@ -59,9 +68,10 @@ pub async fn hire(
             worker_id: &service.agent_id,
             input: &input,
             price_cents: tier.price_cents,
-            status: JobStatus::Requested,
+            status,
             fulfilment: &service.fulfilment,
             hold_id: Some(&hold.id),
+            subscription_id: None,
         };
         store::insert(c, &job).await?;
         let job = store::get_in(c, &id).await?.ok_or(JobError::NotFound)?;
@@ -71,9 +81,16 @@ pub async fn hire(
             None => ledger::balance_in(&mut *c, buyer_id).await?.balance_cents,
         };
         let done = JobOutcome { job, balance };
-        answer.record_in(c, &done).await?;
+        // A component's job is answered once its run is over.
+        if ready.is_none() {
+            answer.record_in(c, &done).await?;
+        }
         Ok::<_, JobError>(done)
-    })
+    })?;
+    match ready {
+        None => Ok(created),
+        Some(ready) => component::deliver(app, &created.job, &worker, ready, answer).await,
+    }
 }
 
 /// The service, if it can be hired by this buyer now.
@@ -91,16 +108,16 @@ async fn hireable(app: &App, buyer_id: &str, service_id: &str) -> Result<Service
     Ok(service)
 }
 
-async fn worker_name(app: &App, service: &ServiceRow) -> Result<String, JobError> {
+async fn worker_of(app: &App, service: &ServiceRow) -> Result<AgentRow, JobError> {
     let worker = agents::get(&app.db, &service.agent_id).await?.ok_or(JobError::ServiceNotFound)?;
     if worker.status != AgentStatus::Active.as_str() {
         return Err(JobError::Unavailable("the agent offering this service is not active".into()));
     }
-    Ok(worker.name)
+    Ok(worker)
 }
 
 /// Records a job event for `agent_id` in Toku's webhook shape (with `jobId`).
-async fn tell(c: &mut Conn, event_type: &str, agent_id: &str, job: &JobRow) -> Result<(), sqlx::Error> {
+pub(super) async fn tell(c: &mut Conn, event_type: &str, agent_id: &str, job: &JobRow) -> Result<(), sqlx::Error> {
     let mut body = events::toku_payload(event_type, agent_id, job.event_data());
     body["jobId"] = Value::String(job.id.clone());
     events::record(c, event_type, agent_id, Some(&job.id), &body).await?;
@@ -131,7 +148,7 @@ pub async fn list(app: &App, agent_id: &str, q: &JobQuery) -> Result<JobPage, Jo
         None => None,
     };
     let page = Page::parse(q.limit, q.offset, q.cursor.as_deref())?;
-    let (rows, total) = store::list(&app.db, agent_id, role, status, &page).await?;
+    let (rows, total) = store::list(&app.db, Some(agent_id), role, status, &page).await?;
     let (jobs, meta) = page.cut(rows, total, |j| (j.created_at, j.id.clone()));
     Ok(JobPage { jobs, meta })
 }
@@ -153,7 +170,7 @@ fn rule(action: JobAction) -> Rule {
             Rule { party: "worker", from: &[Accepted, InProgress], to: Delivered, stamp: Some("delivered_at") }
         }
         JobAction::Complete => Rule { party: "buyer", from: &[Delivered], to: Completed, stamp: Some("completed_at") },
-        JobAction::Dispute => Rule { party: "buyer", from: &[Delivered], to: Disputed, stamp: None },
+        JobAction::Dispute => Rule { party: "buyer", from: &[Delivered], to: Disputed, stamp: Some("disputed_at") },
         // Who may cancel when is decided by `may_cancel`.
         JobAction::Cancel => Rule {
             party: "either",
@@ -212,26 +229,27 @@ pub async fn act(
     if action == JobAction::Cancel {
         may_cancel(&job, party, now_ms())?;
     }
-    let change = Change {
-        output: output.as_deref(),
-        cancelled_by: (action == JobAction::Cancel).then_some(party),
-        stamp: rule.stamp,
-    };
-    let fee_bps = app.config.money.platform_fee_bps;
+    let mut change = Change::default();
+    if let Some(output) = &output {
+        change = change.text("output", output);
+    }
+    match action {
+        JobAction::Cancel => change = change.text("cancelled_by", party),
+        JobAction::Complete => change = change.text("completed_by", party),
+        _ => {}
+    }
+    if let Some(column) = rule.stamp {
+        change = change.stamp(column);
+    }
     let done = transaction!(app.db, |c| async {
         // Applies only from the status the checks above saw: a concurrent action that moved
         // the job first makes this one a conflict, with nothing written.
         if !store::transition(c, id, &[job.state()], rule.to, &change).await? {
             return Ok(None);
         }
-        match (action, job.hold_id.as_deref()) {
-            (JobAction::Complete, Some(hold)) => {
-                ledger::capture_in(c, hold, &job.worker_id, job.price_cents, 0, fee_bps).await?;
-                agents::count_completed_job(c, &job.worker_id).await?;
-            }
-            (JobAction::Cancel, Some(hold)) => {
-                ledger::release_in(c, hold).await?;
-            }
+        match action {
+            JobAction::Complete => escrow::complete_in(c, app, &job).await?,
+            JobAction::Cancel => escrow::settle_in(c, app, &job, job.price_cents).await?,
             _ => {}
         }
         let after = store::get_in(c, id).await?.ok_or(JobError::NotFound)?;

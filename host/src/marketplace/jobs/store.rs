@@ -16,13 +16,15 @@ pub struct NewJob<'a> {
     pub status: JobStatus,
     pub fulfilment: &'a str,
     pub hold_id: Option<&'a str>,
+    pub subscription_id: Option<&'a str>,
 }
 
 pub async fn insert(c: &mut Conn, j: &NewJob<'_>) -> Result<(), sqlx::Error> {
+    let now = now_ms();
     crate::db::query(
         "INSERT INTO jobs (id, service_id, service_title, tier_name, delivery_days, buyer_id, worker_id, input, \
-         price_cents, status, fulfilment, hold_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+         price_cents, status, fulfilment, hold_id, subscription_id, created_at, updated_at, accepted_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)",
     )
     .bind(j.id)
     .bind(j.service_id)
@@ -36,7 +38,10 @@ pub async fn insert(c: &mut Conn, j: &NewJob<'_>) -> Result<(), sqlx::Error> {
     .bind(j.status.as_str())
     .bind(j.fulfilment)
     .bind(j.hold_id)
-    .bind(now_ms())
+    .bind(j.subscription_id)
+    .bind(now)
+    // A job the worker's component takes is accepted as it is created.
+    .bind((j.status == JobStatus::InProgress).then_some(now))
     .execute(c)
     .await?;
     Ok(())
@@ -52,11 +57,34 @@ pub async fn get_in(c: &mut Conn, id: &str) -> Result<Option<JobRow>, sqlx::Erro
 
 /// What a transition writes besides the status.
 #[derive(Default)]
-pub struct Change<'a> {
-    pub output: Option<&'a str>,
-    pub cancelled_by: Option<&'a str>,
-    /// The column stamped with the time of the change (`accepted_at`, ...).
-    pub stamp: Option<&'static str>,
+pub struct Change {
+    sets: Vec<(&'static str, Arg)>,
+    stamps: Vec<&'static str>,
+    add_compute: i64,
+}
+
+impl Change {
+    pub fn text(mut self, column: &'static str, value: &str) -> Self {
+        self.sets.push((column, Arg::Text(value.to_string())));
+        self
+    }
+
+    pub fn int(mut self, column: &'static str, value: i64) -> Self {
+        self.sets.push((column, Arg::Int(value)));
+        self
+    }
+
+    /// Sets `column` to the time of the change (`accepted_at`, ...).
+    pub fn stamp(mut self, column: &'static str) -> Self {
+        self.stamps.push(column);
+        self
+    }
+
+    /// Adds a component run's compute to what the job's escrow pays for.
+    pub fn add_compute(mut self, cents: i64) -> Self {
+        self.add_compute += cents;
+        self
+    }
 }
 
 /// Moves the job to `to` if it is in one of `from`; false when it was not (any more).
@@ -65,19 +93,19 @@ pub async fn transition(
     id: &str,
     from: &[JobStatus],
     to: JobStatus,
-    change: &Change<'_>,
+    change: &Change,
 ) -> Result<bool, sqlx::Error> {
     let mut q = SqlBuf::new("");
     let now = q.arg(Arg::Int(now_ms()));
     let mut sets = vec![format!("status = {}", q.arg(Arg::Text(to.as_str().into()))), format!("updated_at = {now}")];
-    if let Some(output) = change.output {
-        sets.push(format!("output = {}", q.arg(Arg::Text(output.into()))));
+    for (column, value) in &change.sets {
+        sets.push(format!("{column} = {}", q.arg(value.clone())));
     }
-    if let Some(by) = change.cancelled_by {
-        sets.push(format!("cancelled_by = {}", q.arg(Arg::Text(by.into()))));
-    }
-    if let Some(column) = change.stamp {
+    for column in &change.stamps {
         sets.push(format!("{column} = {now}"));
+    }
+    if change.add_compute != 0 {
+        sets.push(format!("compute_cents = compute_cents + {}", q.arg(Arg::Int(change.add_compute))));
     }
     let id = q.arg(Arg::Text(id.into()));
     let from: Vec<String> = from.iter().map(|s| q.arg(Arg::Text(s.as_str().into()))).collect();
@@ -85,22 +113,36 @@ pub async fn transition(
     Ok(q.query().execute(c).await?.rows_affected() == 1)
 }
 
-/// One page of the agent's jobs (as buyer, worker or either), newest first, with one row
-/// more than the page's limit; and the total.
+/// Delivered jobs whose buyer let the review period pass: delivered before `before_ms`.
+pub async fn delivered_before(db: &Db, before_ms: i64, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+    let rows = crate::db::query("SELECT id FROM jobs WHERE status = $1 AND delivered_at < $2 LIMIT $3")
+        .bind(JobStatus::Delivered.as_str())
+        .bind(before_ms)
+        .bind(limit)
+        .fetch_all(&db.read)
+        .await?;
+    Ok(rows.iter().map(|r| r.get("id")).collect())
+}
+
+/// One page of an agent's jobs (as buyer, worker or either; everyone's when `agent_id` is
+/// `None`), newest first, with one row more than the page's limit; and the total.
 pub async fn list(
     db: &Db,
-    agent_id: &str,
+    agent_id: Option<&str>,
     role: Option<&str>,
     status: Option<JobStatus>,
     page: &Page,
 ) -> Result<(Vec<JobRow>, i64), sqlx::Error> {
     let mut q = SqlBuf::new("");
-    let me = q.arg(Arg::Text(agent_id.into()));
-    let mut filters = vec![match role {
-        Some("buyer") => format!("j.buyer_id = {me}"),
-        Some("worker") => format!("j.worker_id = {me}"),
-        _ => format!("(j.buyer_id = {me} OR j.worker_id = {me})"),
-    }];
+    let mut filters = vec!["1 = 1".to_string()];
+    if let Some(agent_id) = agent_id {
+        let me = q.arg(Arg::Text(agent_id.into()));
+        filters.push(match role {
+            Some("buyer") => format!("j.buyer_id = {me}"),
+            Some("worker") => format!("j.worker_id = {me}"),
+            _ => format!("(j.buyer_id = {me} OR j.worker_id = {me})"),
+        });
+    }
     if let Some(status) = status {
         filters.push(format!("j.status = {}", q.arg(Arg::Text(status.as_str().into()))));
     }

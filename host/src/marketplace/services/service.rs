@@ -4,8 +4,10 @@
 use super::model::*;
 use super::store::{self, Filter, Sort};
 use super::ServiceError;
+use crate::agents::store as agents;
 use crate::db::page::{BadQuery, Page, PageMeta};
 use crate::db::{new_id, now_ms};
+use crate::executions::{service as executions, ExecutionError};
 use crate::state::App;
 use crate::transaction;
 use crate::validate::{self, fail, Invalid};
@@ -67,8 +69,26 @@ pub async fn create(app: &App, agent_id: &str, req: &NewServiceRequest) -> Resul
         active: None,
     };
     apply(&mut row, &patch)?;
+    check_fulfilment(app, &row).await?;
     transaction!(app.db, |c| store::insert(c, &row))?;
     Ok(row)
+}
+
+/// A `component` service needs its agent to have an agent component to run.
+async fn check_fulfilment(app: &App, row: &ServiceRow) -> Result<(), ServiceError> {
+    if row.fulfilled_by() != Fulfilment::Component || row.active == 0 {
+        return Ok(());
+    }
+    let agent = agents::get(&app.db, &row.agent_id).await?.ok_or(ServiceError::NotFound)?;
+    match executions::component_runner(app, &agent).await {
+        Ok(_) => Ok(()),
+        Err(ExecutionError::Db(e)) => Err(e.into()),
+        Err(_) => Err(fail(
+            "fulfilment",
+            "component fulfilment runs your agent's component: publish an agent component and set it as your agent's componentId first",
+        )
+        .into()),
+    }
 }
 
 /// The service, if `agent_id` offers it; someone else's is not found.
@@ -82,6 +102,7 @@ async fn own(app: &App, agent_id: &str, id: &str) -> Result<ServiceRow, ServiceE
 pub async fn update(app: &App, agent_id: &str, id: &str, patch: &ServicePatch) -> Result<ServiceRow, ServiceError> {
     let mut row = own(app, agent_id, id).await?;
     apply(&mut row, patch)?;
+    check_fulfilment(app, &row).await?;
     row.updated_at = now_ms();
     transaction!(app.db, |c| store::update(c, &row))?;
     Ok(row)

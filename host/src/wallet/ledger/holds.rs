@@ -5,7 +5,7 @@
 use crate::db::Conn;
 
 use super::post::{credit_of, post, spent_credit, Debit, Move};
-use super::{fee_for, kind, wallet_account, Hold, HoldStatus, LedgerError, Settlement, REVENUE};
+use super::{fee_for, kind, wallet_account, Hold, HoldStatus, LedgerError, Rates, Settlement, REVENUE};
 use crate::db::{new_id, now_ms, Backend};
 
 /// Moves `amount` from the payer's wallet into a new escrow account.
@@ -153,27 +153,55 @@ async fn pay_out(
     Ok(())
 }
 
-/// Pays `gross` of the hold to the payee less the platform fee, `compute` (metered execution)
-/// to the platform, and releases the rest to the payer. The hold's credit is paid out first,
-/// as credit: to the payee, then the fee, then compute.
+/// Who a capture pays: the agent that did the work, and the agent that referred it, which
+/// earns its share out of the platform's fee.
+#[derive(Debug, Clone, Copy)]
+pub struct Payee<'a> {
+    pub agent_id: &'a str,
+    pub referrer: Option<&'a str>,
+}
+
+impl<'a> Payee<'a> {
+    pub fn new(agent_id: &'a str, referrer: Option<&'a str>) -> Self {
+        Payee { agent_id, referrer: referrer.filter(|r| *r != agent_id) }
+    }
+}
+
+/// Pays `gross` of the hold to the payee less the platform fee (a referrer's share of it going
+/// to the referrer), `compute` (metered execution) to the platform, and releases the rest to
+/// the payer. The hold's credit is paid out first, as credit: to the payee, then the referrer,
+/// then the fee, then compute.
 pub async fn capture_in(
     conn: &mut Conn,
     hold_id: &str,
-    payee_agent: &str,
+    payee: Payee<'_>,
     gross: i64,
     compute: i64,
-    fee_bps: i64,
+    rates: Rates,
 ) -> Result<Settlement, LedgerError> {
     if gross < 0 || compute < 0 {
         return Err(LedgerError::InvalidAmount);
     }
-    let payee = wallet_account(payee_agent);
+    let payee_account = wallet_account(payee.agent_id);
     let hold = take_hold(conn, hold_id, HoldStatus::Captured, gross.saturating_add(compute)).await?;
-    let fee = fee_for(gross, fee_bps);
-    let mut s = Settlement { hold_id: hold.id.clone(), paid_to_payee: gross - fee, fee, compute, ..Default::default() };
+    let fee = fee_for(gross, rates.fee_bps);
+    let referral = match payee.referrer {
+        Some(_) => fee_for(gross, rates.referral_bps).min(fee),
+        None => 0,
+    };
+    let referrer_account = payee.referrer.map(wallet_account).unwrap_or_default();
+    let mut s = Settlement {
+        hold_id: hold.id.clone(),
+        paid_to_payee: gross - fee,
+        fee,
+        referral,
+        compute,
+        ..Default::default()
+    };
     let legs = [
-        (&payee[..], gross - fee, kind::JOB_EARNING),
-        (REVENUE, fee, kind::PLATFORM_FEE),
+        (&payee_account[..], gross - fee, kind::JOB_EARNING),
+        (&referrer_account[..], referral, kind::REFERRAL_EARNING),
+        (REVENUE, fee - referral, kind::PLATFORM_FEE),
         (REVENUE, compute, kind::COMPUTE),
     ];
     pay_out(conn, &hold, &legs, &mut s).await?;

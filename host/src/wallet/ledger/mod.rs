@@ -13,7 +13,7 @@
 mod holds;
 mod post;
 
-pub use holds::{capture_in, hold_in, release_in};
+pub use holds::{capture_in, hold_in, release_in, Payee};
 pub use post::balance_is_derived;
 
 use crate::db::query::On;
@@ -49,6 +49,7 @@ pub mod kind {
     pub const REFUND: &str = "REFUND";
     pub const TRANSFER: &str = "TRANSFER";
     pub const COMPUTE: &str = "COMPUTE";
+    pub const REFERRAL_EARNING: &str = "REFERRAL_EARNING";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +113,10 @@ pub struct Hold {
 pub struct Settlement {
     pub hold_id: String,
     pub paid_to_payee: i64,
+    /// The platform fee, the referral included.
     pub fee: i64,
+    /// The part of the fee paid to the payee's referrer.
+    pub referral: i64,
     pub compute: i64,
     pub refunded: i64,
     pub transfers: Vec<Transfer>,
@@ -158,7 +162,15 @@ pub enum DepositSource {
 #[derive(Clone)]
 pub struct Ledger {
     pub db: Db,
+    pub rates: Rates,
+}
+
+/// The platform's fee on what a payee earns, and the share of that gross a payee's referrer
+/// earns out of the fee; both in basis points.
+#[derive(Debug, Clone, Copy)]
+pub struct Rates {
     pub fee_bps: i64,
+    pub referral_bps: i64,
 }
 
 pub fn fee_for(gross: i64, fee_bps: i64) -> i64 {
@@ -253,6 +265,38 @@ pub async fn transfer_in(
     post(conn, &[transfer]).await.map(only)
 }
 
+/// Bills up to `amount` of metered compute to the agent's wallet (credit first), as much as
+/// the wallet holds; returns what was billed.
+pub async fn bill_compute_in(
+    conn: &mut Conn,
+    backend: Backend,
+    agent_id: &str,
+    amount: i64,
+    description: &str,
+    ref_id: Option<&str>,
+) -> Result<i64, LedgerError> {
+    let wallet = wallet_account(agent_id);
+    let available = balance_in(&mut *conn, agent_id).await?.balance_cents;
+    let amount = amount.min(available);
+    if amount <= 0 {
+        return Ok(0);
+    }
+    let credit = credit_of(conn, backend, &[&wallet]).await?;
+    let promo = spent_credit(credit.get(&wallet).copied().unwrap_or(0), amount);
+    let bill = Move {
+        from: &wallet,
+        to: REVENUE,
+        amount,
+        promo,
+        kind: kind::COMPUTE,
+        description,
+        ref_id,
+        debit: Debit::Account,
+    };
+    post(conn, &[bill]).await?;
+    Ok(amount)
+}
+
 pub async fn balance_in<'c>(on: impl Into<On<'c>>, agent_id: &str) -> Result<Balance, LedgerError> {
     let account = wallet_account(agent_id);
     let row = crate::db::query("SELECT balance, promo_balance FROM accounts WHERE id = $1")
@@ -291,9 +335,9 @@ impl Ledger {
         transaction!(self.db, |c| hold_in(c, backend, payer_agent, amount, description, None))
     }
 
-    pub async fn capture(&self, hold_id: &str, payee_agent: &str, gross: i64) -> Result<Settlement, LedgerError> {
-        let fee = self.fee_bps;
-        transaction!(self.db, |c| capture_in(c, hold_id, payee_agent, gross, 0, fee))
+    pub async fn capture(&self, hold_id: &str, payee: Payee<'_>, gross: i64) -> Result<Settlement, LedgerError> {
+        let rates = self.rates;
+        transaction!(self.db, |c| capture_in(c, hold_id, payee, gross, 0, rates))
     }
 
     pub async fn release(&self, hold_id: &str) -> Result<Settlement, LedgerError> {
