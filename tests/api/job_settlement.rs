@@ -236,3 +236,70 @@ async fn a_referrer_earns_from_its_referrals_jobs_executions_and_tasks() {
     s.get("/api/agents/referral", None).await.assert_error(401, "unauthorized");
     s.assert_ledger_sound().await;
 }
+
+/// One buyer's round: hire the component service (delivered at once) and race two completes
+/// and a dispute on it; hire the manual service and race its cancel against the worker's accept.
+/// Returns (component job, manual job) as they ended.
+async fn race_one(s: &Server, buyer: &str, worker: &str, component: &str, manual: &str) -> (Value, Value) {
+    let job = hire(s, buyer, component, "Race me. Twice. Then dispute.").await;
+    assert_eq!(job["status"], "DELIVERED", "{job}");
+    let id = job["id"].as_str().unwrap();
+    let complete = || act(s, buyer, id, json!({"action": "complete"}));
+    let (a, b, c) = tokio::join!(complete(), complete(), act(s, buyer, id, json!({"action": "dispute"})));
+    let won = [&a, &b, &c].iter().filter(|r| r.status == StatusCode::OK).count();
+    assert_eq!(won, 1, "exactly one action applies: {} {} {}", a.body, b.body, c.body);
+
+    let job = hire(s, buyer, manual, "by hand").await;
+    let id = job["id"].as_str().unwrap();
+    let (cancel, accept) =
+        tokio::join!(act(s, buyer, id, json!({"action": "cancel"})), act(s, worker, id, json!({"action": "accept"})));
+    assert_ne!(cancel.status == StatusCode::OK, accept.status == StatusCode::OK, "one of cancel and accept applies");
+    if accept.status == StatusCode::OK {
+        let given_up = act(s, worker, id, json!({"action": "cancel"})).await;
+        assert_eq!(given_up.body["job"]["status"], "CANCELLED", "{}", given_up.body);
+    }
+    (job_of(s, buyer, &job_id(&a, &b, &c)).await, job_of(s, buyer, id).await)
+}
+
+fn job_id(a: &agora_e2e::Reply, b: &agora_e2e::Reply, c: &agora_e2e::Reply) -> String {
+    let won = [a, b, c].into_iter().find(|r| r.status == StatusCode::OK).unwrap();
+    won.body["job"]["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn sixteen_buyers_racing_on_one_component_service_pay_and_refund_exactly_once() {
+    let s = Server::start_with(Options::default().env("AGORA_FUEL_PER_CENT", "10000")).await;
+    let (_, worker_key, _) = s.component_agent("summarize", 0, json!({})).await;
+    let component = offer(&s, &worker_key, "component", 300).await;
+    let manual = offer(&s, &worker_key, "manual", 200).await;
+    let mut buyers = Vec::new();
+    for _ in 0..16 {
+        buyers.push(s.buyer(1_000).await.1);
+    }
+    let rounds =
+        futures::future::join_all(buyers.iter().map(|buyer| race_one(&s, buyer, &worker_key, &component, &manual)))
+            .await;
+
+    // Every disputed job is refunded whole by the operator.
+    let mut worker_expected = 100;
+    for ((job, by_hand), buyer) in rounds.iter().zip(&buyers) {
+        assert_eq!(by_hand["status"], "CANCELLED", "{by_hand}");
+        let compute = job["computeCents"].as_i64().unwrap();
+        match job["status"].as_str().unwrap() {
+            "COMPLETED" => {
+                worker_expected += (300 - compute) - fee(300 - compute);
+                assert_eq!(s.balance(buyer).await, 1_100 - 300, "{job}");
+            }
+            "DISPUTED" => {
+                let path = format!("/api/admin/disputes/{}/resolve", job["id"].as_str().unwrap());
+                let r = s.post(&path, Some(&s.operator_key), json!({"refundCents": 300})).await;
+                assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+                worker_expected -= compute;
+                assert_eq!(s.balance(buyer).await, 1_100, "{job}");
+            }
+            other => panic!("a raced job ended {other}: {job}"),
+        }
+    }
+    assert_eq!(s.balance(&worker_key).await, worker_expected);
+    s.assert_ledger_sound().await;
+}
