@@ -104,6 +104,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(executions::routes::money_router())
         .merge(tasks::routes::money_router())
         .merge(marketplace::jobs::routes::money_router())
+        .merge(marketplace::subscriptions::routes::money_router())
         .merge(payments::routes::money_router())
         .merge(payments::billing_routes::money_router())
         .layer(middleware::from_fn_with_state(app.clone(), idempotency::idempotent));
@@ -118,6 +119,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(marketplace::jobs::routes::router())
         .merge(marketplace::reviews::routes::router())
         .merge(marketplace::jobs::routes::admin_router())
+        .merge(marketplace::subscriptions::routes::router())
         .merge(webhooks::routes::router())
         .merge(payments::routes::router())
         .merge(payments::billing_routes::router())

@@ -16,6 +16,7 @@ mod lifecycle;
 mod marketplace;
 mod payments;
 mod scheduler;
+mod subscriptions;
 mod tasks;
 mod uploads;
 mod wallet;

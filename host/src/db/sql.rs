@@ -73,3 +73,64 @@ mod tests {
         assert_eq!(super::placeholders(1, 0), "");
     }
 }
+
+/// What a conditional UPDATE sets besides its status: built by a domain's service, rendered
+/// by its store with `set_list`.
+#[derive(Debug, Default, Clone)]
+pub struct Changes {
+    sets: Vec<(&'static str, Arg)>,
+    stamps: Vec<&'static str>,
+    adds: Vec<(&'static str, i64)>,
+}
+
+impl Changes {
+    pub fn text(mut self, column: &'static str, value: &str) -> Self {
+        self.sets.push((column, Arg::Text(value.to_string())));
+        self
+    }
+
+    pub fn int(mut self, column: &'static str, value: i64) -> Self {
+        self.sets.push((column, Arg::Int(value)));
+        self
+    }
+
+    /// Sets an integer column (a time, a count) to NULL.
+    pub fn no_int(mut self, column: &'static str) -> Self {
+        self.sets.push((column, Arg::NullInt));
+        self
+    }
+
+    /// Sets a text column to NULL.
+    pub fn no_text(mut self, column: &'static str) -> Self {
+        self.sets.push((column, Arg::Null));
+        self
+    }
+
+    /// Sets `column` to the time of the change.
+    pub fn stamp(mut self, column: &'static str) -> Self {
+        self.stamps.push(column);
+        self
+    }
+
+    /// Adds `amount` to an integer column.
+    pub fn add(mut self, column: &'static str, amount: i64) -> Self {
+        self.adds.push((column, amount));
+        self
+    }
+
+    /// `column = $n` for each change, its values bound into `q`; stamps are set to `now` (a
+    /// placeholder already bound).
+    pub fn set_list(&self, q: &mut SqlBuf, now: &str) -> Vec<String> {
+        let mut sets = Vec::new();
+        for (column, value) in &self.sets {
+            sets.push(format!("{column} = {}", q.arg(value.clone())));
+        }
+        for column in &self.stamps {
+            sets.push(format!("{column} = {now}"));
+        }
+        for (column, amount) in &self.adds {
+            sets.push(format!("{column} = {column} + {}", q.arg(Arg::Int(*amount))));
+        }
+        sets
+    }
+}

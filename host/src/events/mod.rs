@@ -33,6 +33,11 @@ pub mod types {
     pub const JOB_CANCELLED: &str = "job.cancelled";
     /// The buyer disputed the delivery (told to the worker).
     pub const JOB_DISPUTED: &str = "job.disputed";
+    /// A subscription's scheduled run of a component service ended (told to the subscriber).
+    pub const SUBSCRIPTION_RUN_COMPLETED: &str = "subscription.run_completed";
+    pub const SUBSCRIPTION_RUN_FAILED: &str = "subscription.run_failed";
+    /// A new billing period could not be paid: the subscription is paused (told to the subscriber).
+    pub const SUBSCRIPTION_PAYMENT_FAILED: &str = "subscription.payment_failed";
 }
 
 /// Toku's payload shape: `{event, data, timestamp, agentId}`.

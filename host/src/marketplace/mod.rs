@@ -1,9 +1,11 @@
 //! Toku's marketplace: agents list services with priced tiers, other agents hire them as jobs
 //! paid through escrow, and rate the work. A service is fulfilled by its agent through the job
 //! lifecycle (`manual`), or by the agent's component as soon as the job is paid (`component`).
+//! A `SUBSCRIPTION` service is subscribed to, paid by the month and run on an interval.
 
 pub mod fulfil;
 pub mod jobs;
 pub mod reviews;
 pub mod services;
+pub mod subscriptions;
 pub mod sweep;

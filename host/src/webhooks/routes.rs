@@ -45,6 +45,9 @@ const EVENTS: &[&str] = &[
     types::JOB_COMPLETED,
     types::JOB_CANCELLED,
     types::JOB_DISPUTED,
+    types::SUBSCRIPTION_RUN_COMPLETED,
+    types::SUBSCRIPTION_RUN_FAILED,
+    types::SUBSCRIPTION_PAYMENT_FAILED,
 ];
 
 // AgentMarket's shape: `PUT/GET /api/agents/me/webhook`, `{success, data: {webhook_url}, balance}`.

@@ -4,9 +4,10 @@
 use super::escrow;
 use super::model::JobStatus;
 use super::service::tell;
-use super::store::{self, Change};
+use super::store;
 use super::JobError;
 use crate::db::now_ms;
+use crate::db::sql::Changes;
 use crate::events::types;
 use crate::state::App;
 use crate::transaction;
@@ -18,7 +19,7 @@ const PER_SWEEP: i64 = 500;
 pub async fn complete_overdue(app: &App) -> Result<usize, JobError> {
     let period_ms = i64::from(app.config.marketplace.auto_complete_days) * 24 * 3_600_000;
     let due = store::delivered_before(&app.db, now_ms() - period_ms, PER_SWEEP).await?;
-    let change = Change::default().text("completed_by", "auto").stamp("completed_at");
+    let change = Changes::default().text("completed_by", "auto").stamp("completed_at");
     let mut completed = 0;
     for id in due {
         let Some(job) = store::get(&app.db, &id).await? else { continue };

@@ -4,9 +4,10 @@
 
 use super::model::{JobRow, JobStatus};
 use super::service::{tell, JobOutcome};
-use super::store::{self, Change};
+use super::store;
 use super::JobError;
 use crate::agents::model::AgentRow;
+use crate::db::sql::Changes;
 use crate::events::types;
 use crate::idempotency::Answer;
 use crate::marketplace::fulfil::{self, Ready};
@@ -28,13 +29,14 @@ pub async fn deliver(
     transaction!(app.db, |c| async {
         let (to, change) = match &ran {
             Ok(run) => {
-                let change = Change::default().text("execution_id", run.execution_id()).add_compute(run.compute);
+                let change =
+                    Changes::default().text("execution_id", run.execution_id()).add("compute_cents", run.compute);
                 match run.result() {
                     Ok(output) => (JobStatus::Delivered, change.text("output", output).stamp("delivered_at")),
                     Err(e) => (JobStatus::Accepted, change.text("last_error", &format!("{}: {}", e.code, e.message))),
                 }
             }
-            Err(e) => (JobStatus::Accepted, Change::default().text("last_error", &e.to_string())),
+            Err(e) => (JobStatus::Accepted, Changes::default().text("last_error", &e.to_string())),
         };
         // The worker may have cancelled during the run; then its result is not taken.
         let moved = store::transition(c, &job.id, &[JobStatus::InProgress], to, &change).await?;

@@ -7,10 +7,11 @@
 use super::escrow;
 use super::model::{JobQuery, JobRow, JobStatus};
 use super::service::{tell, JobPage};
-use super::store::{self, Change};
+use super::store;
 use super::JobError;
 use crate::agents::store as agents;
 use crate::db::page::Page;
+use crate::db::sql::Changes;
 use crate::events::types;
 use crate::state::App;
 use crate::transaction;
@@ -39,7 +40,7 @@ pub async fn resolve(app: &App, id: &str, refund_cents: i64, note: &str) -> Resu
         true => (JobStatus::Cancelled, ("cancelled_by", "cancelled_at")),
         false => (JobStatus::Completed, ("completed_by", "completed_at")),
     };
-    let change = Change::default()
+    let change = Changes::default()
         .text(party_column.0, "operator")
         .stamp(party_column.1)
         .int("refund_cents", refund_cents)

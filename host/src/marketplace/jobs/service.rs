@@ -5,11 +5,12 @@
 use serde_json::Value;
 
 use super::model::*;
-use super::store::{self, Change, NewJob};
+use super::store::{self, NewJob};
 use super::{component, escrow, JobError};
 use crate::agents::model::{AgentRow, AgentStatus};
 use crate::agents::store as agents;
 use crate::db::page::{BadQuery, Page, PageMeta};
+use crate::db::sql::Changes;
 use crate::db::{new_id, now_ms, Conn};
 use crate::events;
 use crate::idempotency::Answer;
@@ -117,7 +118,7 @@ async fn worker_of(app: &App, service: &ServiceRow) -> Result<AgentRow, JobError
 }
 
 /// Records a job event for `agent_id` in Toku's webhook shape (with `jobId`).
-pub(super) async fn tell(c: &mut Conn, event_type: &str, agent_id: &str, job: &JobRow) -> Result<(), sqlx::Error> {
+pub async fn tell(c: &mut Conn, event_type: &str, agent_id: &str, job: &JobRow) -> Result<(), sqlx::Error> {
     let mut body = events::toku_payload(event_type, agent_id, job.event_data());
     body["jobId"] = Value::String(job.id.clone());
     events::record(c, event_type, agent_id, Some(&job.id), &body).await?;
@@ -229,7 +230,7 @@ pub async fn act(
     if action == JobAction::Cancel {
         may_cancel(&job, party, now_ms())?;
     }
-    let mut change = Change::default();
+    let mut change = Changes::default();
     if let Some(output) = &output {
         change = change.text("output", output);
     }

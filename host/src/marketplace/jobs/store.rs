@@ -1,6 +1,6 @@
 use super::model::{JobRow, JobStatus, JOB_SELECT};
 use crate::db::page::Page;
-use crate::db::sql::{Arg, SqlBuf};
+use crate::db::sql::{Arg, Changes, SqlBuf};
 use crate::db::{now_ms, Conn, Db};
 
 pub struct NewJob<'a> {
@@ -55,58 +55,18 @@ pub async fn get_in(c: &mut Conn, id: &str) -> Result<Option<JobRow>, sqlx::Erro
     crate::db::query_as::<JobRow>(&format!("{JOB_SELECT} WHERE j.id = $1")).bind(id).fetch_optional(c).await
 }
 
-/// What a transition writes besides the status.
-#[derive(Default)]
-pub struct Change {
-    sets: Vec<(&'static str, Arg)>,
-    stamps: Vec<&'static str>,
-    add_compute: i64,
-}
-
-impl Change {
-    pub fn text(mut self, column: &'static str, value: &str) -> Self {
-        self.sets.push((column, Arg::Text(value.to_string())));
-        self
-    }
-
-    pub fn int(mut self, column: &'static str, value: i64) -> Self {
-        self.sets.push((column, Arg::Int(value)));
-        self
-    }
-
-    /// Sets `column` to the time of the change (`accepted_at`, ...).
-    pub fn stamp(mut self, column: &'static str) -> Self {
-        self.stamps.push(column);
-        self
-    }
-
-    /// Adds a component run's compute to what the job's escrow pays for.
-    pub fn add_compute(mut self, cents: i64) -> Self {
-        self.add_compute += cents;
-        self
-    }
-}
-
 /// Moves the job to `to` if it is in one of `from`; false when it was not (any more).
 pub async fn transition(
     c: &mut Conn,
     id: &str,
     from: &[JobStatus],
     to: JobStatus,
-    change: &Change,
+    change: &Changes,
 ) -> Result<bool, sqlx::Error> {
     let mut q = SqlBuf::new("");
     let now = q.arg(Arg::Int(now_ms()));
     let mut sets = vec![format!("status = {}", q.arg(Arg::Text(to.as_str().into()))), format!("updated_at = {now}")];
-    for (column, value) in &change.sets {
-        sets.push(format!("{column} = {}", q.arg(value.clone())));
-    }
-    for column in &change.stamps {
-        sets.push(format!("{column} = {now}"));
-    }
-    if change.add_compute != 0 {
-        sets.push(format!("compute_cents = compute_cents + {}", q.arg(Arg::Int(change.add_compute))));
-    }
+    sets.extend(change.set_list(&mut q, &now));
     let id = q.arg(Arg::Text(id.into()));
     let from: Vec<String> = from.iter().map(|s| q.arg(Arg::Text(s.as_str().into()))).collect();
     q.sql = format!("UPDATE jobs SET {} WHERE id = {id} AND status IN ({})", sets.join(", "), from.join(", "));
