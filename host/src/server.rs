@@ -260,7 +260,7 @@ fn start_workers(app: Arc<App>, stop: watch::Receiver<bool>) -> anyhow::Result<t
     executions::jobs::register(&mut jobs);
     tasks::jobs::register(&mut jobs);
     payments::jobs::register(&mut jobs, &app.config);
-    marketplace::sweep::register(&mut jobs, &app.config);
+    marketplace::register(&mut jobs, &app.config);
     scheduler::register(&mut jobs);
     let owner = scheduler::host_id(&app.config.server.data_dir)?;
     let dispatcher = webhooks::dispatch::Dispatcher::new(app.clone(), owner.clone());

@@ -60,3 +60,7 @@ CREATE TABLE subscription_runs (
     UNIQUE (subscription_id, scheduled_at)
 );
 CREATE INDEX subscription_runs_by_subscription ON subscription_runs (subscription_id, scheduled_at);
+
+-- What to do once a checkout is paid (a scheduler job as JSON {kind, key, payload,
+-- maxAttempts}), added in the transaction that credits it: a hire waiting for its payment.
+ALTER TABLE checkouts ADD COLUMN on_paid TEXT;

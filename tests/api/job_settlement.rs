@@ -303,3 +303,55 @@ async fn sixteen_buyers_racing_on_one_component_service_pay_and_refund_exactly_o
     assert_eq!(s.balance(&worker_key).await, worker_expected);
     s.assert_ledger_sound().await;
 }
+
+/// Presses "pay" on a test-provider checkout page with the card that succeeds.
+async fn pay(checkout_url: &str) {
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let paid = browser.post(checkout_url).form(&[("card", "4242")]).send().await.unwrap();
+    assert_eq!(paid.status(), 303, "{checkout_url}");
+}
+
+#[tokio::test]
+async fn a_short_wallet_hires_through_a_checkout_and_the_job_starts_when_paid() {
+    let s = Server::start_with(Options::default().env("AGORA_FUEL_PER_CENT", "10000")).await;
+    let (_, worker_key, _) = s.component_agent("summarize", 0, json!({})).await;
+    let summaries = offer(&s, &worker_key, "component", 500).await;
+    let (_, buyer_key) = s.buyer(0).await;
+    let text = "Checkouts take a moment. Jobs wait for them. Then they run.";
+
+    // POST /api/jobs pays from the wallet only; Toku's hire falls back to a checkout.
+    let body = json!({"serviceId": summaries, "input": text});
+    s.post("/api/jobs", Some(&buyer_key), body.clone()).await.assert_error(402, "insufficient_funds");
+    let r = s.post("/api/agents/hire", Some(&buyer_key), body).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["paymentMethod"], "stripe");
+    assert_eq!(r.body["job"]["status"], "PENDING_PAYMENT");
+    assert_eq!(r.body["balance"], 100, "nothing is held yet");
+    let job = r.body["job"]["id"].as_str().unwrap().to_string();
+    let url = r.body["checkoutUrl"].as_str().unwrap().to_string();
+    assert!(url.starts_with(&s.url("/pay/test/checkout/")), "{url}");
+    act(&s, &worker_key, &job, json!({"action": "accept"})).await.assert_error(409, "invalid_transition");
+
+    // Paid: the price is held from the credited wallet and the component delivers.
+    pay(&url).await;
+    let delivered = eventually("the paid job is delivered", Duration::from_secs(30), || async {
+        Some(job_of(&s, &buyer_key, &job).await).filter(|j| j["status"] == "DELIVERED")
+    })
+    .await;
+    assert!(!delivered["output"].as_str().unwrap().is_empty(), "{delivered}");
+    assert_eq!(s.balance(&buyer_key).await, 100, "paid 500, held 500");
+
+    // A job cancelled before its checkout is paid stays cancelled; the payment stays in the wallet.
+    let manual = offer(&s, &worker_key, "manual", 300).await;
+    let r = s.post("/api/agents/hire", Some(&buyer_key), json!({"serviceId": manual, "input": "x"})).await;
+    let job = r.body["job"]["id"].as_str().unwrap().to_string();
+    let c = act(&s, &buyer_key, &job, json!({"action": "cancel"})).await;
+    assert_eq!(c.body["job"]["status"], "CANCELLED", "{}", c.body);
+    pay(r.body["checkoutUrl"].as_str().unwrap()).await;
+    eventually("the payment is credited", Duration::from_secs(30), || async {
+        (s.balance(&buyer_key).await == 100 + 300).then_some(())
+    })
+    .await;
+    assert_eq!(job_of(&s, &buyer_key, &job).await["status"], "CANCELLED");
+    s.assert_ledger_sound().await;
+}

@@ -9,3 +9,9 @@ pub mod reviews;
 pub mod services;
 pub mod subscriptions;
 pub mod sweep;
+
+/// The marketplace's scheduler jobs: the sweep, and starting jobs whose checkout was paid.
+pub fn register(jobs: &mut crate::scheduler::Registry<crate::state::App>, config: &crate::config::Config) {
+    sweep::register(jobs, config);
+    self::jobs::checkout::register(jobs);
+}

@@ -96,7 +96,7 @@ async fn checkout(
     let amount = usd_to_cents("amount_usd", &req.amount_usd)?;
     let answer = Answer::new(claim.get(), render_billing_checkout);
     let urls = ReturnUrls { success: None, cancel: None };
-    let row = service::start_checkout(&app, &who.agent_id, amount, urls, answer).await?;
+    let row = service::start_checkout(&app, &who.agent_id, amount, urls, service::Purpose::deposit(), answer).await?;
     Ok(Json(billing_checkout_response(&row)))
 }
 

@@ -87,7 +87,8 @@ async fn start_checkout(
 ) -> ApiResult<Json<CheckoutResponse>> {
     let urls = ReturnUrls { success: req.success_url.as_deref(), cancel: req.cancel_url.as_deref() };
     let answer = Answer::new(claim.get(), render_checkout);
-    let row = service::start_checkout(&app, &who.agent_id, req.amount_cents, urls, answer).await?;
+    let row = service::start_checkout(&app, &who.agent_id, req.amount_cents, urls, service::Purpose::deposit(), answer)
+        .await?;
     Ok(Json(checkout_response(&row)))
 }
 

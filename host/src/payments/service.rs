@@ -14,6 +14,7 @@ use super::PaymentError;
 use crate::db::{new_id, now_ms};
 use crate::events::{self, types};
 use crate::idempotency::Answer;
+use crate::scheduler::Deferred;
 use crate::state::App;
 use crate::transaction;
 use crate::validate;
@@ -25,12 +26,27 @@ pub struct ReturnUrls<'a> {
     pub cancel: Option<&'a str>,
 }
 
+/// What a checkout pays for: a wallet deposit, or something bought with it once it is credited.
+pub struct Purpose<'a> {
+    /// Shown to the payer by the provider.
+    pub description: &'a str,
+    /// Added in the transaction that credits the payment.
+    pub on_paid: Option<Deferred>,
+}
+
+impl Purpose<'_> {
+    pub fn deposit() -> Self {
+        Purpose { description: "Agora wallet deposit", on_paid: None }
+    }
+}
+
 /// Opens a checkout of `amount` cents for the agent's wallet at the provider.
 pub async fn start_checkout(
     app: &App,
     agent_id: &str,
     amount: i64,
     urls: ReturnUrls<'_>,
+    purpose: Purpose<'_>,
     answer: Answer<'_, CheckoutRow>,
 ) -> Result<CheckoutRow, PaymentError> {
     let amount = payment_cents(app, "amountCents", amount)?;
@@ -52,13 +68,14 @@ pub async fn start_checkout(
         transfer_id: None,
         created_at: now_ms(),
         paid_at: None,
+        on_paid: purpose.on_paid.as_ref().and_then(|d| serde_json::to_string(d).ok()),
     };
     transaction!(app.db, |c| store::insert_checkout(c, &row))?;
     let request = CheckoutRequest {
         checkout_id: &id,
         customer_ref: &customer,
         amount_cents: amount,
-        description: "Agora wallet deposit",
+        description: purpose.description,
         success_url: &row.success_url,
         cancel_url: &row.cancel_url,
     };
@@ -171,6 +188,9 @@ async fn credit_checkout(
         store::checkout_credited(c, &row.id, &transfer.id).await?;
         if let Some(card) = card {
             store::set_card(c, &row.agent_id, Some(card)).await?;
+        }
+        if let Some(then) = row.on_paid.as_deref().and_then(|j| serde_json::from_str::<Deferred>(j).ok()) {
+            then.enqueue_in(c).await?;
         }
         Ok::<_, PaymentError>(Received::Credited)
     })

@@ -33,10 +33,12 @@ pub struct CheckoutRow {
     pub transfer_id: Option<String>,
     pub created_at: i64,
     pub paid_at: Option<i64>,
+    /// A `scheduler::Deferred` as JSON: work to do once paid.
+    pub on_paid: Option<String>,
 }
 
 const CHECKOUT_COLUMNS: &str = "id, agent_id, provider, provider_ref, amount_cents, url, success_url, cancel_url, \
-     status, transfer_id, created_at, paid_at";
+     status, transfer_id, created_at, paid_at, on_paid";
 
 fn checkout_of(r: &crate::db::Row) -> CheckoutRow {
     CheckoutRow {
@@ -52,14 +54,15 @@ fn checkout_of(r: &crate::db::Row) -> CheckoutRow {
         transfer_id: r.get("transfer_id"),
         created_at: r.get("created_at"),
         paid_at: r.get("paid_at"),
+        on_paid: r.get("on_paid"),
     }
 }
 
 /// Records a checkout about to be made at the provider.
 pub async fn insert_checkout(c: &mut Conn, row: &CheckoutRow) -> Result<(), sqlx::Error> {
     crate::db::query(
-        "INSERT INTO checkouts (id, agent_id, provider, amount_cents, success_url, cancel_url, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO checkouts (id, agent_id, provider, amount_cents, success_url, cancel_url, status, created_at, \
+         on_paid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&row.id)
     .bind(&row.agent_id)
@@ -69,6 +72,7 @@ pub async fn insert_checkout(c: &mut Conn, row: &CheckoutRow) -> Result<(), sqlx
     .bind(&row.cancel_url)
     .bind(CheckoutStatus::Creating.as_str())
     .bind(row.created_at)
+    .bind(&row.on_paid)
     .execute(c)
     .await?;
     Ok(())

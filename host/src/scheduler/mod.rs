@@ -49,3 +49,32 @@ pub async fn enqueue(
     };
     store::insert(c, &job).await
 }
+
+/// A job to add later, in another transaction than the one that decides it (a payment's
+/// follow-up, added when the payment is credited); kept as JSON until then.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deferred {
+    pub kind: String,
+    pub key: Option<String>,
+    pub payload: serde_json::Value,
+    pub max_attempts: i64,
+}
+
+impl Deferred {
+    pub fn new(spec: KindSpec, key: Option<&str>, payload: serde_json::Value) -> Self {
+        Deferred { kind: spec.name.into(), key: key.map(Into::into), payload, max_attempts: spec.max_attempts }
+    }
+
+    /// Adds the job, due now, in the caller's transaction (once per kind and key).
+    pub async fn enqueue_in(&self, c: &mut crate::db::Conn) -> Result<bool, sqlx::Error> {
+        let job = NewJob {
+            kind: &self.kind,
+            key: self.key.as_deref(),
+            payload: &self.payload,
+            run_at: now_ms(),
+            max_attempts: self.max_attempts,
+        };
+        store::insert(c, &job).await
+    }
+}

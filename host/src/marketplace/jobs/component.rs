@@ -48,7 +48,7 @@ pub async fn deliver(
             tell(c, types::JOB_DELIVERED, &after.buyer_id, &after).await?;
         }
         let balance = ledger::balance_in(&mut *c, &job.buyer_id).await?.balance_cents;
-        let done = JobOutcome { job: after, balance };
+        let done = JobOutcome { job: after, balance, checkout_url: None };
         answer.record_in(c, &done).await?;
         Ok::<_, JobError>(done)
     })

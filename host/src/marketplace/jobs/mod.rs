@@ -4,6 +4,7 @@
 //! and the caller's role.
 
 pub mod auto;
+pub mod checkout;
 pub mod component;
 pub mod disputes;
 pub mod escrow;
@@ -17,6 +18,7 @@ use axum::http::StatusCode;
 use crate::error::ApiError;
 use crate::executions::ExecutionError;
 use crate::idempotency::IdempotencyError;
+use crate::payments::PaymentError;
 use crate::validate::Invalid;
 use crate::wallet::ledger::LedgerError;
 
@@ -40,6 +42,8 @@ pub enum JobError {
     Rule(String),
     #[error(transparent)]
     Execution(#[from] ExecutionError),
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -67,6 +71,7 @@ impl From<JobError> for ApiError {
             }
             JobError::Rule(_) => ApiError::conflict("not_allowed", message),
             JobError::Execution(e) => e.into(),
+            JobError::Payment(e) => e.into(),
             JobError::Ledger(e) => e.into(),
             JobError::Idempotency(e) => e.into(),
             JobError::Db(e) => e.into(),

@@ -8,9 +8,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::disputes;
 use super::model::*;
 use super::service::{self, JobOutcome};
+use super::{checkout, disputes};
 use crate::db::page::PageMeta;
 use crate::error::{ApiResult, ErrorBody};
 use crate::http::auth::{AgentAuth, OperatorAuth};
@@ -48,15 +48,26 @@ impl From<&JobOutcome> for JobResponse {
 #[serde(rename_all = "camelCase")]
 pub struct HireResponse {
     pub success: bool,
-    /// `wallet`: the price is held in escrow from your wallet.
+    /// `wallet`: the price is held in escrow from your wallet. `stripe` (Toku's name for it,
+    /// whatever the provider): your wallet was short, pay at `checkoutUrl`; the job waits in
+    /// `PENDING_PAYMENT` and starts when the payment is credited.
     pub payment_method: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkout_url: Option<String>,
     pub job: JobView,
     pub balance: i64,
 }
 
 impl From<&JobOutcome> for HireResponse {
     fn from(o: &JobOutcome) -> Self {
-        HireResponse { success: true, payment_method: "wallet".into(), job: o.job.view(), balance: o.balance }
+        let method = if o.checkout_url.is_some() { "stripe" } else { "wallet" };
+        HireResponse {
+            success: true,
+            payment_method: method.into(),
+            checkout_url: o.checkout_url.clone(),
+            job: o.job.view(),
+            balance: o.balance,
+        }
     }
 }
 
@@ -97,7 +108,8 @@ async fn create_job(
     Ok((StatusCode::CREATED, Json(JobResponse::from(&done))))
 }
 
-/// Hire another agent's service, paid from your wallet (Toku's agent-to-agent hiring).
+/// Hire another agent's service (Toku's agent-to-agent hiring): paid from your wallet, or, when
+/// it is short, through a checkout at the payment provider (`paymentMethod: "stripe"`).
 #[utoipa::path(post, path = "/api/agents/hire", tag = "marketplace", security(("api_key" = [])), request_body = HireRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
     responses((status = 201, body = HireResponse), (status = 402, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -109,8 +121,8 @@ async fn hire(
     ApiJson(req): ApiJson<HireRequest>,
 ) -> ApiResult<(StatusCode, Json<HireResponse>)> {
     let answer = Answer::new(claim.get(), render_hired);
-    let done =
-        service::hire(&app, &who.agent_id, &req.service_id, req.tier_name.as_deref(), &req.input, answer).await?;
+    let (service, tier) = (&req.service_id, req.tier_name.as_deref());
+    let done = checkout::hire_or_checkout(&app, &who.agent_id, service, tier, &req.input, answer).await?;
     Ok((StatusCode::CREATED, Json(HireResponse::from(&done))))
 }
 

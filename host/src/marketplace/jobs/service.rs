@@ -15,7 +15,7 @@ use crate::db::{new_id, now_ms, Conn};
 use crate::events;
 use crate::idempotency::Answer;
 use crate::marketplace::fulfil;
-use crate::marketplace::services::model::{Fulfilment, ServiceRow, ServiceType};
+use crate::marketplace::services::model::{Fulfilment, ServiceRow, ServiceType, Tier};
 use crate::marketplace::services::store as services;
 use crate::state::App;
 use crate::transaction;
@@ -28,12 +28,75 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 pub struct JobOutcome {
     pub job: JobRow,
     pub balance: i64,
+    /// Where the buyer pays, when the job waits for a checkout (`PENDING_PAYMENT`).
+    pub checkout_url: Option<String>,
 }
 
-/// Hires `service_id` at the named tier (the cheapest by default): the tier's price is held in
-/// escrow from the buyer's wallet and the job is REQUESTED. 402 when the wallet is short. A
-/// `component` service's job is taken by the worker's component at once and delivered in the
-/// same request (see `component::deliver`).
+/// A hire checked and priced, not paid yet.
+pub struct Order {
+    pub service: ServiceRow,
+    pub tier: Tier,
+    pub worker: AgentRow,
+    pub input: String,
+}
+
+impl Order {
+    pub fn new_job<'a>(
+        &'a self,
+        id: &'a str,
+        buyer_id: &'a str,
+        status: JobStatus,
+        hold_id: Option<&'a str>,
+    ) -> NewJob<'a> {
+        NewJob {
+            id,
+            service_id: &self.service.id,
+            service_title: &self.service.title,
+            tier_name: &self.tier.name,
+            delivery_days: self.tier.delivery_days,
+            buyer_id,
+            worker_id: &self.service.agent_id,
+            input: &self.input,
+            price_cents: self.tier.price_cents,
+            status,
+            fulfilment: &self.service.fulfilment,
+            hold_id,
+            subscription_id: None,
+        }
+    }
+
+    pub fn by_component(&self) -> bool {
+        self.service.fulfilled_by() == Fulfilment::Component
+    }
+
+    /// What the hold and the payment are called in the buyer's wallet history.
+    pub fn description(&self) -> String {
+        format!("Hired {} for {}", self.worker.name, self.service.title)
+    }
+}
+
+/// Checks that the buyer may hire `service_id` at the named tier (the cheapest by default).
+pub async fn order(
+    app: &App,
+    buyer_id: &str,
+    service_id: &str,
+    tier: Option<&str>,
+    input: &str,
+) -> Result<Order, JobError> {
+    let input = validate::text("input", input, 100_000)?;
+    let service = hireable(app, buyer_id, service_id).await?;
+    let Some(tier) = service.tier(tier) else {
+        let names: Vec<String> = service.tier_list().into_iter().map(|t| t.name).collect();
+        return Err(fail("tierId", &format!("this service's tiers are {}", names.join(", "))).into());
+    };
+    let worker = worker_of(app, &service).await?;
+    Ok(Order { service, tier, worker, input })
+}
+
+/// Hires `service_id` at the named tier: the tier's price is held in escrow from the buyer's
+/// wallet and the job is REQUESTED. 402 when the wallet is short. A `component` service's job
+/// is taken by the worker's component at once and delivered in the same request (see
+/// `component::deliver`).
 pub async fn hire(
     app: &App,
     buyer_id: &str,
@@ -42,46 +105,35 @@ pub async fn hire(
     input: &str,
     answer: Answer<'_, JobOutcome>,
 ) -> Result<JobOutcome, JobError> {
-    let input = validate::text("input", input, 100_000)?;
-    let service = hireable(app, buyer_id, service_id).await?;
-    let Some(tier) = service.tier(tier) else {
-        let names: Vec<String> = service.tier_list().into_iter().map(|t| t.name).collect();
-        return Err(fail("tierId", &format!("this service's tiers are {}", names.join(", "))).into());
-    };
-    let worker = worker_of(app, &service).await?;
-    let ready = match service.fulfilled_by() == Fulfilment::Component {
-        true => Some(fulfil::ready(app, &worker, buyer_id).await?),
+    let order = order(app, buyer_id, service_id, tier, input).await?;
+    start(app, buyer_id, &order, answer).await
+}
+
+/// Pays for the order from the buyer's wallet and starts the job.
+pub async fn start(
+    app: &App,
+    buyer_id: &str,
+    order: &Order,
+    answer: Answer<'_, JobOutcome>,
+) -> Result<JobOutcome, JobError> {
+    let ready = match order.by_component() {
+        true => Some(fulfil::ready(app, &order.worker, buyer_id).await?),
         false => None,
     };
     let status = if ready.is_some() { JobStatus::InProgress } else { JobStatus::Requested };
     let id = new_id();
     let backend = app.db.backend;
-    let description = format!("Hired {} for {}", worker.name, service.title);
+    let description = order.description();
     let created = transaction!(app.db, |c| async {
-        let hold = ledger::hold_in(c, backend, buyer_id, tier.price_cents, &description, Some(&id)).await?;
-        let job = NewJob {
-            id: &id,
-            service_id: &service.id,
-            service_title: &service.title,
-            tier_name: &tier.name,
-            delivery_days: tier.delivery_days,
-            buyer_id,
-            worker_id: &service.agent_id,
-            input: &input,
-            price_cents: tier.price_cents,
-            status,
-            fulfilment: &service.fulfilment,
-            hold_id: Some(&hold.id),
-            subscription_id: None,
-        };
-        store::insert(c, &job).await?;
+        let hold = ledger::hold_in(c, backend, buyer_id, order.tier.price_cents, &description, Some(&id)).await?;
+        store::insert(c, &order.new_job(&id, buyer_id, status, Some(&hold.id))).await?;
         let job = store::get_in(c, &id).await?.ok_or(JobError::NotFound)?;
         tell(c, events::types::JOB_CREATED, &job.worker_id, &job).await?;
         let balance = match hold.payer_balance_after {
             Some(b) => b,
             None => ledger::balance_in(&mut *c, buyer_id).await?.balance_cents,
         };
-        let done = JobOutcome { job, balance };
+        let done = JobOutcome { job, balance, checkout_url: None };
         // A component's job is answered once its run is over.
         if ready.is_none() {
             answer.record_in(c, &done).await?;
@@ -90,7 +142,7 @@ pub async fn hire(
     })?;
     match ready {
         None => Ok(created),
-        Some(ready) => component::deliver(app, &created.job, &worker, ready, answer).await,
+        Some(ready) => component::deliver(app, &created.job, &order.worker, ready, answer).await,
     }
 }
 
@@ -258,7 +310,7 @@ pub async fn act(
             tell(c, event_type, to, &after).await?;
         }
         let balance = ledger::balance_in(&mut *c, agent_id).await?.balance_cents;
-        let done = JobOutcome { job: after, balance };
+        let done = JobOutcome { job: after, balance, checkout_url: None };
         answer.record_in(c, &done).await?;
         Ok::<_, JobError>(Some(done))
     })?;
