@@ -245,7 +245,7 @@ async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) 
     let (endpoint_agent, _) = server
         .register(&format!("{run}-remote"), json!({"endpoint_url": remote.url("/run"), "price_per_task": 1}))
         .await;
-    let (component_agent, _, _) = server.component_agent("echo", 1, json!({})).await;
+    let (component_agent, component_key, _) = server.component_agent("echo", 1, json!({})).await;
     let exec_requests = requests / 2;
     for (label, agent) in
         [("component (Wasm echo)", component_agent), ("endpoint_url agent over loopback HTTP", endpoint_agent)]
@@ -261,6 +261,30 @@ async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) 
         })
         .await;
         results.push(stats.json(&format!("POST /api/execute, {label}"), &cpu));
+    }
+    // Hiring the same component through the marketplace: each `POST /api/jobs` holds the
+    // price, runs the component and answers the job DELIVERED (hire-to-delivered latency); a
+    // manual service's hire is the job's bookkeeping alone.
+    for fulfilment in ["component", "manual"] {
+        let body = json!({"title": format!("Echo, {fulfilment}"), "priceCents": 2, "fulfilment": fulfilment});
+        let r = server.post("/api/services", Some(&component_key), body).await;
+        anyhow::ensure!(r.status.is_success(), "creating the {fulfilment} service: {}", r.body);
+        let service = r.body["service"]["id"].as_str().context("service id")?.to_string();
+        let cpu = cpu::Snapshot::take(pid);
+        let mut stats = load(concurrency, exec_requests, {
+            let (http, base, keys) = (http.clone(), base.clone(), keys.clone());
+            move |i| {
+                http.post(format!("{base}/api/jobs"))
+                    .header("X-API-Key", &keys[i % keys.len()])
+                    .json(&json!({"serviceId": service, "input": "Write a haiku about distributed systems"}))
+            }
+        })
+        .await;
+        let label = match fulfilment {
+            "component" => "POST /api/jobs, component service (Wasm echo): hired, run, delivered",
+            _ => "POST /api/jobs, manual service: hired, held in escrow",
+        };
+        results.push(stats.json(label, &cpu));
     }
     let cpu = cpu::Snapshot::take(pid);
     let mut shell = spawn_load(concurrency, exec_requests).await;
