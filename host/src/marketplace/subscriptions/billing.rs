@@ -3,8 +3,7 @@
 //! and paid to the provider when it ends. Pausing or cancelling ends it early, pro rata: the
 //! provider is paid for the days begun (price × days begun ÷ days in the period, rounded down)
 //! and the subscriber gets the rest back. The compute of the period's component runs is the
-//! provider's cost: it comes out of the provider's part, and what that part cannot cover is
-//! billed to the provider's wallet, as far as it holds.
+//! provider's cost (see `marketplace::escrow`).
 
 use super::model::{SubscriptionRow, SubscriptionStatus};
 use super::store;
@@ -12,6 +11,7 @@ use super::SubscriptionError;
 use crate::db::sql::Changes;
 use crate::db::{now_ms, Conn};
 use crate::events::{self, types};
+use crate::marketplace::escrow::{self, Escrow};
 use crate::state::App;
 use crate::transaction;
 use crate::wallet::ledger::{self, LedgerError, Payee};
@@ -62,21 +62,13 @@ pub fn earned_by(app: &App, sub: &SubscriptionRow, now: i64) -> i64 {
 /// provider's referrer earning its share of the fee), the rest back to the subscriber; in the
 /// caller's transaction.
 pub async fn close_period_in(c: &mut Conn, app: &App, sub: &SubscriptionRow, earned: i64) -> Result<(), LedgerError> {
-    let Some(hold) = sub.hold_id.as_deref() else { return Ok(()) };
-    let compute_in_escrow = sub.compute_cents.min(earned);
-    let gross = earned - compute_in_escrow;
-    if gross == 0 && compute_in_escrow == 0 {
-        ledger::release_in(c, hold).await?;
-    } else {
-        let payee = Payee::new(&sub.provider_id, sub.provider_referrer.as_deref());
-        ledger::capture_in(c, hold, payee, gross, compute_in_escrow, app.config.money.rates()).await?;
-    }
-    let compute_left = sub.compute_cents - compute_in_escrow;
-    if compute_left > 0 {
-        let why = "Compute of a subscription's runs";
-        ledger::bill_compute_in(c, app.db.backend, &sub.provider_id, compute_left, why, Some(&sub.id)).await?;
-    }
-    Ok(())
+    let held = Escrow {
+        hold_id: sub.hold_id.as_deref(),
+        payee: Payee::new(&sub.provider_id, sub.provider_referrer.as_deref()),
+        compute: sub.compute_cents,
+        ref_id: &sub.id,
+    };
+    escrow::pay_out_in(c, app, &held, earned).await
 }
 
 /// Subscriptions renewed per sweep at most; the next sweep takes the rest.
