@@ -14,12 +14,22 @@ pub const SWEEP: &str = "marketplace.sweep";
 
 pub fn register(jobs: &mut Registry<App>, config: &Config) {
     let every = Duration::from_millis(config.marketplace.marketplace_sweep_ms);
-    jobs.add(KindSpec::every(SWEEP, every), |app, _| async move { sweep(&app).await.map_err(|e| e.to_string()) });
+    jobs.add(KindSpec::every(SWEEP, every), |app, _| async move { sweep(&app).await });
 }
 
-async fn sweep(app: &App) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    auto::complete_overdue(app).await?;
-    billing::renew_due(app).await?;
-    runs::run_due(app).await?;
-    Ok(())
+/// Each part runs whatever the others did; the sweep fails (and is retried on its schedule)
+/// with the parts' errors.
+async fn sweep(app: &App) -> Result<(), String> {
+    let errors: Vec<String> = [
+        auto::complete_overdue(app).await.err().map(|e| format!("completing delivered jobs: {e}")),
+        billing::renew_due(app).await.err().map(|e| format!("renewing subscriptions: {e}")),
+        runs::run_due(app).await.err().map(|e| format!("running subscriptions: {e}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match errors.is_empty() {
+        true => Ok(()),
+        false => Err(errors.join("; ")),
+    }
 }

@@ -23,7 +23,7 @@ pub async fn complete_overdue(app: &App) -> Result<usize, JobError> {
     let mut completed = 0;
     for id in due {
         let Some(job) = store::get(&app.db, &id).await? else { continue };
-        let done = transaction!(app.db, |c| async {
+        let done = match transaction!(app.db, |c| async {
             // The buyer may complete or dispute it at the same moment: only one of them applies.
             if !store::transition(c, &id, &[JobStatus::Delivered], JobStatus::Completed, &change).await? {
                 return Ok(false);
@@ -33,7 +33,13 @@ pub async fn complete_overdue(app: &App) -> Result<usize, JobError> {
             tell(c, types::JOB_COMPLETED, &after.worker_id, &after).await?;
             tell(c, types::JOB_COMPLETED, &after.buyer_id, &after).await?;
             Ok::<_, JobError>(true)
-        })?;
+        }) {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::warn!(job = %id, error = %e, "could not complete a delivered job; next sweep");
+                false
+            }
+        };
         completed += usize::from(done);
     }
     if completed > 0 {

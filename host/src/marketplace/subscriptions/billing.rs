@@ -79,7 +79,11 @@ const PER_SWEEP: i64 = 500;
 pub async fn renew_due(app: &App) -> Result<usize, SubscriptionError> {
     let mut renewed = 0;
     for id in store::due(&app.db, "next_billing_at", PER_SWEEP).await? {
-        renewed += usize::from(transaction!(app.db, |c| renew_in(c, app, &id))?);
+        // One subscription that cannot be renewed now does not hold up the others.
+        match transaction!(app.db, |c| renew_in(c, app, &id)) {
+            Ok(done) => renewed += usize::from(done),
+            Err(e) => tracing::warn!(subscription = %id, error = %e, "could not renew a subscription; next sweep"),
+        }
     }
     Ok(renewed)
 }

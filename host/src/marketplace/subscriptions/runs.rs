@@ -31,7 +31,10 @@ pub async fn run_due(app: &App) -> Result<usize, SubscriptionError> {
     let mut ran = 0;
     for id in store::due(&app.db, "next_run_at", PER_SWEEP).await? {
         let Some(sub) = store::get(&app.db, &id).await? else { continue };
-        ran += usize::from(run_one(app, &sub).await?);
+        match run_one(app, &sub).await {
+            Ok(started) => ran += usize::from(started),
+            Err(e) => tracing::warn!(subscription = %id, error = %e, "could not run a subscription; next sweep"),
+        }
     }
     Ok(ran)
 }

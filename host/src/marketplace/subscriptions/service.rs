@@ -154,10 +154,16 @@ pub async fn act(
                     Paused => changes.text("paused_reason", "buyer").stamp("paused_at"),
                     _ => changes.stamp("cancelled_at"),
                 };
-                if !store::update(c, id, &[sub.state()], sub.hold_id.as_deref(), &changes).await? {
+                // The period as it is now (a run may have added compute since the read above),
+                // updated only as read: a concurrent action or renewal makes this one a conflict.
+                let current = store::get_in(c, id).await?.ok_or(SubscriptionError::NotFound)?;
+                if !from.contains(&current.state()) {
                     return Err(refused());
                 }
-                billing::close_period_in(c, app, &sub, billing::earned_by(app, &sub, now)).await?;
+                if !store::update(c, id, &[current.state()], current.hold_id.as_deref(), &changes).await? {
+                    return Err(refused());
+                }
+                billing::close_period_in(c, app, &current, billing::earned_by(app, &current, now)).await?;
             }
         }
         let row = store::get_in(c, id).await?.ok_or(SubscriptionError::NotFound)?;
