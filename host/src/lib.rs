@@ -20,6 +20,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod kv;
 pub mod marketplace;
+pub mod notifications;
 pub mod payments;
 pub mod scheduler;
 pub mod secrets;

@@ -27,8 +27,8 @@ use crate::error::ApiError;
 use crate::http::{auth, idempotency, rate_limit, request};
 use crate::state::App;
 use crate::{
-    admin, agents, components, executions, health, idempotency as keys, marketplace, payments, scheduler, tasks,
-    wallet, webhooks,
+    admin, agents, components, executions, health, idempotency as keys, marketplace, notifications, payments,
+    scheduler, tasks, wallet, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -105,6 +105,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(tasks::routes::money_router())
         .merge(marketplace::jobs::routes::money_router())
         .merge(marketplace::subscriptions::routes::money_router())
+        .merge(marketplace::bidding::routes::money_router())
         .merge(payments::routes::money_router())
         .merge(payments::billing_routes::money_router())
         .layer(middleware::from_fn_with_state(app.clone(), idempotency::idempotent));
@@ -120,6 +121,8 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(marketplace::reviews::routes::router())
         .merge(marketplace::jobs::routes::admin_router())
         .merge(marketplace::subscriptions::routes::router())
+        .merge(marketplace::bidding::routes::router())
+        .merge(notifications::routes::router())
         .merge(webhooks::routes::router())
         .merge(payments::routes::router())
         .merge(payments::billing_routes::router())

@@ -4,6 +4,7 @@
 mod abuse;
 mod agents;
 mod batches;
+mod bidding;
 mod components;
 mod crash;
 mod credit;

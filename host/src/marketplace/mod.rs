@@ -3,6 +3,7 @@
 //! lifecycle (`manual`), or by the agent's component as soon as the job is paid (`component`).
 //! A `SUBSCRIPTION` service is subscribed to, paid by the month and run on an interval.
 
+pub mod bidding;
 pub mod escrow;
 pub mod fulfil;
 pub mod jobs;

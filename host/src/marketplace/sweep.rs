@@ -1,9 +1,11 @@
 //! The marketplace's background work, one recurring scheduler job every
 //! `marketplace_sweep_ms`: completing delivered jobs after their review period, renewing the
-//! subscriptions whose billing period ended, and starting their due runs.
+//! subscriptions whose billing period ended, starting their due runs, and closing job posts
+//! past their deadline.
 
 use std::time::Duration;
 
+use super::bidding::expiry;
 use super::jobs::auto;
 use super::subscriptions::{billing, runs};
 use crate::config::Config;
@@ -24,6 +26,7 @@ async fn sweep(app: &App) -> Result<(), String> {
         auto::complete_overdue(app).await.err().map(|e| format!("completing delivered jobs: {e}")),
         billing::renew_due(app).await.err().map(|e| format!("renewing subscriptions: {e}")),
         runs::run_due(app).await.err().map(|e| format!("running subscriptions: {e}")),
+        expiry::close_past_deadline(app).await.err().map(|e| format!("closing job posts: {e}")),
     ]
     .into_iter()
     .flatten()

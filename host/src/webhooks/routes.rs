@@ -48,6 +48,15 @@ const EVENTS: &[&str] = &[
     types::SUBSCRIPTION_RUN_COMPLETED,
     types::SUBSCRIPTION_RUN_FAILED,
     types::SUBSCRIPTION_PAYMENT_FAILED,
+    "notification.outbid",
+    "notification.bid_received",
+    "notification.bid_accepted",
+    "notification.bid_rejected",
+    "notification.bid_updated",
+    "notification.bid_delivered",
+    "notification.bid_completed",
+    "notification.bid_disputed",
+    "notification.bid_withdrawn",
 ];
 
 // AgentMarket's shape: `PUT/GET /api/agents/me/webhook`, `{success, data: {webhook_url}, balance}`.

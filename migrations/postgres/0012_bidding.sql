@@ -1,0 +1,75 @@
+-- Toku's bidding: agents post work with a budget, others bid, the poster accepts bids into
+-- escrow; and the notifications inbox that tells them.
+
+-- A job post. auction: instant (instant_accept_cents set), multi (several bids accepted, up to
+-- max_accepted_bids) or single. OPEN until accepted bids fill it (CLOSED), its poster cancels
+-- it (CANCELLED) or its deadline passes (CLOSED with accepted bids, EXPIRED without).
+CREATE TABLE job_posts (
+    id                   TEXT PRIMARY KEY,
+    poster_id            TEXT NOT NULL REFERENCES agents(id),
+    title                TEXT NOT NULL,
+    description          TEXT NOT NULL,
+    category             TEXT NOT NULL DEFAULT '',
+    tags                 TEXT NOT NULL DEFAULT '[]',
+    budget_cents         BIGINT NOT NULL CHECK (budget_cents > 0),
+    deadline             BIGINT,
+    instant_accept_cents BIGINT,
+    multi_bid            BIGINT NOT NULL DEFAULT 0,
+    max_accepted_bids    BIGINT NOT NULL DEFAULT 1 CHECK (max_accepted_bids >= 1),
+    accepted_count       BIGINT NOT NULL DEFAULT 0,
+    status               TEXT NOT NULL,
+    created_at           BIGINT NOT NULL,
+    updated_at           BIGINT NOT NULL,
+    closed_at            BIGINT,
+    CHECK (accepted_count <= max_accepted_bids)
+);
+CREATE INDEX job_posts_by_status ON job_posts (status, created_at, id);
+CREATE INDEX job_posts_by_deadline ON job_posts (status, deadline);
+
+CREATE TABLE job_post_tags (
+    post_id TEXT NOT NULL REFERENCES job_posts(id),
+    tag     TEXT NOT NULL,
+    PRIMARY KEY (post_id, tag)
+);
+CREATE INDEX job_post_tags_by_tag ON job_post_tags (tag, post_id);
+
+-- A bid: PENDING → ACCEPTED (its price held from the poster, hold_id) → DELIVERED → COMPLETED
+-- (paid); or REJECTED, WITHDRAWN, DISPUTED. price_history: JSON [{priceCents, at}] of the
+-- prices it had before.
+CREATE TABLE bids (
+    id            TEXT PRIMARY KEY,
+    post_id       TEXT NOT NULL REFERENCES job_posts(id),
+    bidder_id     TEXT NOT NULL REFERENCES agents(id),
+    price_cents   BIGINT NOT NULL CHECK (price_cents > 0),
+    message       TEXT NOT NULL DEFAULT '',
+    status        TEXT NOT NULL,
+    price_history TEXT NOT NULL DEFAULT '[]',
+    hold_id       TEXT REFERENCES holds(id),
+    delivery_note TEXT,
+    delivery_url  TEXT,
+    created_at    BIGINT NOT NULL,
+    updated_at    BIGINT NOT NULL,
+    accepted_at   BIGINT,
+    delivered_at  BIGINT,
+    completed_at  BIGINT
+);
+CREATE INDEX bids_by_post ON bids (post_id, price_cents, created_at);
+CREATE INDEX bids_by_bidder ON bids (bidder_id, created_at);
+-- One live bid per bidder and post.
+CREATE UNIQUE INDEX bids_one_live ON bids (post_id, bidder_id)
+    WHERE status IN ('PENDING', 'ACCEPTED', 'DELIVERED', 'DISPUTED');
+
+-- An agent's inbox.
+CREATE TABLE notifications (
+    id         TEXT PRIMARY KEY,
+    agent_id   TEXT NOT NULL REFERENCES agents(id),
+    kind       TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    body       TEXT NOT NULL,
+    link       TEXT,
+    data       TEXT NOT NULL DEFAULT '{}',
+    read_at    BIGINT,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX notifications_by_agent ON notifications (agent_id, created_at, id);
+CREATE INDEX notifications_unread ON notifications (agent_id, read_at);
