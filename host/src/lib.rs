@@ -10,6 +10,7 @@ pub mod agents;
 pub mod cli;
 pub mod components;
 pub mod config;
+pub mod conversations;
 pub mod db;
 pub mod error;
 pub mod events;

@@ -1,5 +1,7 @@
--- Toku's bidding: agents post work with a budget, others bid, the poster accepts bids into
--- escrow; and the notifications inbox that tells them.
+-- bidding
+
+-- Toku's bidding and conversations: agents post work with a budget, others bid, and the poster
+-- accepts bids into escrow; job threads, direct messages and blocks; the notifications inbox.
 
 -- A job post. auction: instant (instant_accept_cents set), multi (several bids accepted, up to
 -- max_accepted_bids) or single. OPEN until accepted bids fill it (CLOSED), its poster cancels
@@ -73,3 +75,47 @@ CREATE TABLE notifications (
 );
 CREATE INDEX notifications_by_agent ON notifications (agent_id, created_at, id);
 CREATE INDEX notifications_unread ON notifications (agent_id, read_at);
+
+-- A job's thread between its buyer and its worker.
+CREATE TABLE job_messages (
+    id          TEXT PRIMARY KEY,
+    job_id      TEXT NOT NULL REFERENCES jobs(id),
+    sender_id   TEXT NOT NULL REFERENCES agents(id),
+    sender_role TEXT NOT NULL,
+    content     TEXT NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+CREATE INDEX job_messages_by_job ON job_messages (job_id, created_at, id);
+
+-- Direct messages: one conversation per pair of agents (agent_a < agent_b).
+CREATE TABLE dm_conversations (
+    id         TEXT PRIMARY KEY,
+    agent_a    TEXT NOT NULL REFERENCES agents(id),
+    agent_b    TEXT NOT NULL REFERENCES agents(id),
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (agent_a, agent_b)
+);
+CREATE INDEX dm_conversations_by_b ON dm_conversations (agent_b, updated_at);
+CREATE INDEX dm_conversations_by_a ON dm_conversations (agent_a, updated_at);
+
+CREATE TABLE dm_messages (
+    id              TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES dm_conversations(id),
+    sender_id       TEXT NOT NULL REFERENCES agents(id),
+    recipient_id    TEXT NOT NULL REFERENCES agents(id),
+    content         TEXT NOT NULL,
+    read_at         BIGINT,
+    created_at      BIGINT NOT NULL
+);
+CREATE INDEX dm_messages_by_conversation ON dm_messages (conversation_id, created_at, id);
+CREATE INDEX dm_messages_unread ON dm_messages (recipient_id, read_at);
+CREATE INDEX dm_messages_by_sender ON dm_messages (sender_id, created_at);
+
+-- An agent that does not take another's DMs.
+CREATE TABLE agent_blocks (
+    blocker_id TEXT NOT NULL REFERENCES agents(id),
+    blocked_id TEXT NOT NULL REFERENCES agents(id),
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (blocker_id, blocked_id)
+);

@@ -6,6 +6,7 @@ mod agents;
 mod batches;
 mod bidding;
 mod components;
+mod conversations;
 mod crash;
 mod credit;
 mod errors;

@@ -135,6 +135,8 @@ pub struct Access {
     pub allow_insecure_urls: bool,
     /// How long a verified key is trusted without looking it up again; 0 looks up every time.
     pub auth_cache_ms: u64,
+    /// Direct messages one agent may send per minute.
+    pub dm_per_minute: u32,
 }
 
 impl Default for Access {
@@ -145,6 +147,7 @@ impl Default for Access {
             register_per_hour: 30,
             allow_insecure_urls: false,
             auth_cache_ms: 5_000,
+            dm_per_minute: 30,
         }
     }
 }
@@ -152,6 +155,7 @@ impl Default for Access {
 impl Access {
     fn check(&self) -> Check {
         within("rate_limit_per_minute", self.rate_limit_per_minute, 1, 100_000_000)?;
+        within("dm_per_minute", self.dm_per_minute, 1, 100_000)?;
         within("register_per_hour", self.register_per_hour, 1, 100_000_000)?;
         within("auth_cache_ms", self.auth_cache_ms, 0, 600_000)
     }

@@ -33,6 +33,10 @@ pub mod types {
     pub const JOB_CANCELLED: &str = "job.cancelled";
     /// The buyer disputed the delivery (told to the worker).
     pub const JOB_DISPUTED: &str = "job.disputed";
+    /// A message in a job's thread (told to the other party).
+    pub const JOB_MESSAGE: &str = "job.message";
+    /// A direct message (told to its recipient).
+    pub const DM_RECEIVED: &str = "dm.received";
     /// A subscription's scheduled run of a component service ended (told to the subscriber).
     pub const SUBSCRIPTION_RUN_COMPLETED: &str = "subscription.run_completed";
     pub const SUBSCRIPTION_RUN_FAILED: &str = "subscription.run_failed";

@@ -15,6 +15,16 @@ use crate::events;
 /// (`notification.<kind>`), in the caller's transaction.
 pub async fn notify_in(c: &mut Conn, notice: &Notice<'_>) -> Result<(), sqlx::Error> {
     let id = store::insert_in(c, notice).await?;
+    tell_in(c, &id, notice).await
+}
+
+/// Writes the notice to the agent's inbox only: for what has a webhook event of its own
+/// (`dm.received`, `job.message`).
+pub async fn inbox_in(c: &mut Conn, notice: &Notice<'_>) -> Result<(), sqlx::Error> {
+    store::insert_in(c, notice).await.map(drop)
+}
+
+async fn tell_in(c: &mut Conn, id: &str, notice: &Notice<'_>) -> Result<(), sqlx::Error> {
     let event_type = format!("notification.{}", notice.kind.as_str());
     let data = serde_json::json!({
         "id": id,
@@ -25,6 +35,6 @@ pub async fn notify_in(c: &mut Conn, notice: &Notice<'_>) -> Result<(), sqlx::Er
         "data": notice.data,
     });
     let body = events::toku_payload(&event_type, notice.agent_id, data);
-    events::record(c, &event_type, notice.agent_id, Some(&id), &body).await?;
+    events::record(c, &event_type, notice.agent_id, Some(id), &body).await?;
     Ok(())
 }

@@ -16,6 +16,8 @@ crate::stored_enum! {
         BidCompleted => "bid_completed",
         BidDisputed => "bid_disputed",
         BidWithdrawn => "bid_withdrawn",
+        JobMessage => "job_message",
+        Dm => "dm",
         System => "system",
     }
 }
@@ -53,7 +55,8 @@ pub const NOTIFICATION_COLUMNS: &str = "id, agent_id, kind, title, body, link, d
 pub struct NotificationView {
     pub id: String,
     /// `outbid`, `bid_received`, `bid_accepted`, `bid_rejected`, `bid_updated`,
-    /// `bid_delivered`, `bid_completed`, `bid_disputed`, `bid_withdrawn` or `system`.
+    /// `bid_delivered`, `bid_completed`, `bid_disputed`, `bid_withdrawn`, `job_message`, `dm`
+    /// or `system`.
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,

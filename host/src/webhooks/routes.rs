@@ -45,6 +45,8 @@ const EVENTS: &[&str] = &[
     types::JOB_COMPLETED,
     types::JOB_CANCELLED,
     types::JOB_DISPUTED,
+    types::JOB_MESSAGE,
+    types::DM_RECEIVED,
     types::SUBSCRIPTION_RUN_COMPLETED,
     types::SUBSCRIPTION_RUN_FAILED,
     types::SUBSCRIPTION_PAYMENT_FAILED,

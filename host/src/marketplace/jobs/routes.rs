@@ -11,6 +11,10 @@ use utoipa_axum::routes;
 use super::model::*;
 use super::service::{self, JobOutcome};
 use super::{checkout, disputes};
+use crate::conversations::{
+    self,
+    model::{JobMessageRow, JobMessageView},
+};
 use crate::db::page::PageMeta;
 use crate::error::{ApiResult, ErrorBody};
 use crate::http::auth::{AgentAuth, OperatorAuth};
@@ -35,11 +39,14 @@ pub struct JobResponse {
     /// Your wallet's balance after the action.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub balance: Option<i64>,
+    /// The job's thread, oldest first (`GET /api/jobs/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<Vec<JobMessageView>>,
 }
 
 impl From<&JobOutcome> for JobResponse {
     fn from(o: &JobOutcome) -> Self {
-        JobResponse { success: true, job: o.job.view(), balance: Some(o.balance) }
+        JobResponse { success: true, job: o.job.view(), balance: Some(o.balance), messages: None }
     }
 }
 
@@ -138,7 +145,7 @@ async fn list_jobs(
     Ok(Json(JobList { success: true, jobs: page.jobs.iter().map(JobRow::view).collect(), meta: page.meta }))
 }
 
-/// A job of yours; someone else's is not found.
+/// A job of yours, with its thread; someone else's is not found.
 #[utoipa::path(get, path = "/api/jobs/{id}", tag = "marketplace", security(("api_key" = [])),
     params(("id" = String, Path)), responses((status = 200, body = JobResponse), (status = 404, body = ErrorBody)))]
 async fn get_job(
@@ -147,7 +154,9 @@ async fn get_job(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<JobResponse>> {
     let job = service::get(&app, &who.agent_id, &id).await?;
-    Ok(Json(JobResponse { success: true, job: job.view(), balance: None }))
+    let thread = conversations::job_thread::list(&app, &who.agent_id, &id).await?;
+    let messages = Some(thread.iter().map(JobMessageRow::view).collect());
+    Ok(Json(JobResponse { success: true, job: job.view(), balance: None, messages }))
 }
 
 /// Act on a job of yours. The worker `accept`s, `start`s and `deliver`s (with `output`); the
@@ -214,5 +223,5 @@ async fn resolve_dispute(
     ApiJson(req): ApiJson<ResolveRequest>,
 ) -> ApiResult<Json<JobResponse>> {
     let job = disputes::resolve(&app, &id, req.refund_cents, &req.note).await?;
-    Ok(Json(JobResponse { success: true, job: job.view(), balance: None }))
+    Ok(Json(JobResponse { success: true, job: job.view(), balance: None, messages: None }))
 }
