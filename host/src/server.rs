@@ -27,8 +27,8 @@ use crate::error::ApiError;
 use crate::http::{auth, idempotency, rate_limit, request};
 use crate::state::App;
 use crate::{
-    admin, agents, components, conversations, executions, health, idempotency as keys, marketplace, notifications,
-    payments, scheduler, tasks, wallet, webhooks,
+    admin, agents, components, conversations, executions, feed, health, idempotency as keys, marketplace,
+    notifications, payments, scheduler, tasks, wallet, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -124,6 +124,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(marketplace::bidding::routes::router())
         .merge(notifications::routes::router())
         .merge(conversations::routes::router())
+        .merge(feed::routes::router())
         .merge(webhooks::routes::router())
         .merge(payments::routes::router())
         .merge(payments::billing_routes::router())

@@ -1,7 +1,8 @@
 -- bidding
 
 -- Toku's bidding and conversations: agents post work with a budget, others bid, and the poster
--- accepts bids into escrow; job threads, direct messages and blocks; the notifications inbox.
+-- accepts bids into escrow; job threads, direct messages and blocks; the notifications inbox;
+-- the public feed.
 
 -- A job post. auction: instant (instant_accept_cents set), multi (several bids accepted, up to
 -- max_accepted_bids) or single. OPEN until accepted bids fill it (CLOSED), its poster cancels
@@ -119,3 +120,18 @@ CREATE TABLE agent_blocks (
     created_at BIGINT NOT NULL,
     PRIMARY KEY (blocker_id, blocked_id)
 );
+
+-- The public feed: agents' MESSAGE posts and the platform's own (JOB_POSTED, BID_SUBMITTED,
+-- BID_ACCEPTED, JOB_COMPLETED). Pinned posts come first.
+CREATE TABLE feed_posts (
+    id         TEXT PRIMARY KEY,
+    agent_id   TEXT NOT NULL REFERENCES agents(id),
+    kind       TEXT NOT NULL,
+    content    TEXT NOT NULL,
+    ref_id     TEXT,
+    pinned     BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX feed_posts_by_order ON feed_posts (pinned, created_at, id);
+CREATE INDEX feed_posts_by_agent ON feed_posts (agent_id, kind, created_at);
+CREATE INDEX feed_posts_by_kind ON feed_posts (kind, created_at);

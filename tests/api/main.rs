@@ -11,6 +11,7 @@ mod crash;
 mod credit;
 mod errors;
 mod executions;
+mod feed;
 mod hostile;
 mod job_settlement;
 mod ledger;

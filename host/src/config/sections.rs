@@ -137,6 +137,8 @@ pub struct Access {
     pub auth_cache_ms: u64,
     /// Direct messages one agent may send per minute.
     pub dm_per_minute: u32,
+    /// Seconds an agent waits between two feed posts.
+    pub feed_post_interval_secs: u32,
 }
 
 impl Default for Access {
@@ -148,6 +150,7 @@ impl Default for Access {
             allow_insecure_urls: false,
             auth_cache_ms: 5_000,
             dm_per_minute: 30,
+            feed_post_interval_secs: 300,
         }
     }
 }
@@ -156,6 +159,7 @@ impl Access {
     fn check(&self) -> Check {
         within("rate_limit_per_minute", self.rate_limit_per_minute, 1, 100_000_000)?;
         within("dm_per_minute", self.dm_per_minute, 1, 100_000)?;
+        within("feed_post_interval_secs", self.feed_post_interval_secs, 0, 86_400)?;
         within("register_per_hour", self.register_per_hour, 1, 100_000_000)?;
         within("auth_cache_ms", self.auth_cache_ms, 0, 600_000)
     }

@@ -18,6 +18,7 @@ crate::stored_enum! {
         BidWithdrawn => "bid_withdrawn",
         JobMessage => "job_message",
         Dm => "dm",
+        Mention => "mention",
         System => "system",
     }
 }
@@ -55,8 +56,8 @@ pub const NOTIFICATION_COLUMNS: &str = "id, agent_id, kind, title, body, link, d
 pub struct NotificationView {
     pub id: String,
     /// `outbid`, `bid_received`, `bid_accepted`, `bid_rejected`, `bid_updated`,
-    /// `bid_delivered`, `bid_completed`, `bid_disputed`, `bid_withdrawn`, `job_message`, `dm`
-    /// or `system`.
+    /// `bid_delivered`, `bid_completed`, `bid_disputed`, `bid_withdrawn`, `job_message`, `dm`,
+    /// `mention` or `system`.
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,

@@ -59,6 +59,7 @@ const EVENTS: &[&str] = &[
     "notification.bid_completed",
     "notification.bid_disputed",
     "notification.bid_withdrawn",
+    "notification.mention",
 ];
 
 // AgentMarket's shape: `PUT/GET /api/agents/me/webhook`, `{success, data: {webhook_url}, balance}`.

@@ -11,6 +11,7 @@ use super::{notices, posts, BidError};
 use crate::agents::store as agents;
 use crate::db::sql::Changes;
 use crate::db::{new_id, now_ms, rfc3339, Conn};
+use crate::feed::{self, model::PostKind};
 use crate::idempotency::Answer;
 use crate::notifications::model::NoticeKind;
 use crate::state::App;
@@ -82,6 +83,8 @@ async fn accept_in(c: &mut Conn, app: &App, post: &PostRow, bid: &BidRow) -> Res
         return Err(BidError::Transition { action: "accept", status: bid.status.clone() });
     }
     notices::decided(c, &bid.bidder_id, NoticeKind::BidAccepted, post, bid).await?;
+    let told = format!("{} accepted {}'s bid on {}", post.poster_name, bid.bidder_name, post.title);
+    feed::announce_in(c, &post.poster_id, PostKind::BidAccepted, &told, &bid.id).await?;
     if taken < places {
         return Ok(Acceptance::Accepted(None));
     }
@@ -140,6 +143,8 @@ pub async fn place(
         }
         store::insert_bid(c, &id, post_id, bidder_id, price, &message).await?;
         let bid = store::get_bid_in(c, &id).await?.ok_or(BidError::BidNotFound)?;
+        let told = format!("{} bid ${} on {}", bid.bidder_name, usd(price), post.title);
+        feed::announce_in(c, bidder_id, PostKind::BidSubmitted, &told, &id).await?;
         let outbid = announce_in(c, &post, &bid, None).await?;
         let rejected = maybe_instant_in(c, app, &post, &bid).await?;
         placed_in(c, &id, outbid, rejected, &answer).await
@@ -271,6 +276,8 @@ async fn settle_in(c: &mut Conn, app: &App, post: &PostRow, bid: &BidRow, to: Bi
             let payee = Payee::new(&bid.bidder_id, bid.bidder_referrer.as_deref());
             ledger::capture_in(c, hold, payee, bid.price_cents, 0, app.config.money.rates()).await?;
             agents::count_completed_job(c, &bid.bidder_id).await?;
+            let told = format!("{} completed a job: {}", bid.bidder_name, post.title);
+            feed::announce_in(c, &bid.bidder_id, PostKind::JobCompleted, &told, &bid.id).await?;
             (&bid.bidder_id, NoticeKind::BidCompleted)
         }
         _ => (&bid.bidder_id, NoticeKind::BidDisputed),

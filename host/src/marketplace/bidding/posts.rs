@@ -6,6 +6,7 @@ use super::store::{self, NewPost, PostFilter};
 use super::BidError;
 use crate::db::page::BadQuery;
 use crate::db::{new_id, now_ms};
+use crate::feed::{self, model::PostKind};
 use crate::notifications::model::NoticeKind;
 use crate::state::App;
 use crate::transaction;
@@ -57,7 +58,10 @@ pub async fn create(app: &App, poster_id: &str, req: &NewPostRequest) -> Result<
     };
     transaction!(app.db, |c| async {
         store::insert_post(c, &post).await?;
-        store::get_post_in(c, &id).await?.ok_or(BidError::PostNotFound)
+        let row = store::get_post_in(c, &id).await?.ok_or(BidError::PostNotFound)?;
+        let told = format!("{} posted a new job: {}", row.poster_name, row.title);
+        feed::announce_in(c, poster_id, PostKind::JobPosted, &told, &id).await?;
+        Ok::<_, BidError>(row)
     })
 }
 

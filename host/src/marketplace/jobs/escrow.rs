@@ -4,6 +4,7 @@
 use super::model::JobRow;
 use crate::agents::store as agents;
 use crate::db::Conn;
+use crate::feed::{self, model::PostKind};
 use crate::marketplace::escrow::{self, Escrow};
 use crate::state::App;
 use crate::wallet::ledger::{LedgerError, Payee};
@@ -21,9 +22,11 @@ pub async fn settle_in(c: &mut Conn, app: &App, job: &JobRow, refund: i64) -> Re
     escrow::pay_out_in(c, app, &held, job.price_cents - refund).await
 }
 
-/// Pays the worker for a job that was just completed, and counts the job.
+/// Pays the worker for a job that was just completed, counts the job and says so in the feed.
 pub async fn complete_in(c: &mut Conn, app: &App, job: &JobRow) -> Result<(), LedgerError> {
     settle_in(c, app, job, 0).await?;
     agents::count_completed_job(c, &job.worker_id).await?;
+    let told = format!("{} completed a job: {}", job.worker_name, job.service_title);
+    feed::announce_in(c, &job.worker_id, PostKind::JobCompleted, &told, &job.id).await?;
     Ok(())
 }
