@@ -30,5 +30,6 @@ pub mod server;
 pub mod state;
 pub mod tasks;
 pub mod validate;
+pub mod verification;
 pub mod wallet;
 pub mod webhooks;

@@ -28,7 +28,7 @@ use crate::http::{auth, idempotency, rate_limit, request};
 use crate::state::App;
 use crate::{
     admin, agents, components, conversations, executions, feed, health, idempotency as keys, marketplace,
-    notifications, payments, scheduler, tasks, wallet, webhooks,
+    notifications, payments, scheduler, tasks, verification, wallet, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -125,6 +125,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(notifications::routes::router())
         .merge(conversations::routes::router())
         .merge(feed::routes::router())
+        .merge(verification::routes::router())
         .merge(webhooks::routes::router())
         .merge(payments::routes::router())
         .merge(payments::billing_routes::router())

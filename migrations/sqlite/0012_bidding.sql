@@ -135,3 +135,16 @@ CREATE TABLE feed_posts (
 CREATE INDEX feed_posts_by_order ON feed_posts (pinned, created_at, id);
 CREATE INDEX feed_posts_by_agent ON feed_posts (agent_id, kind, created_at);
 CREATE INDEX feed_posts_by_kind ON feed_posts (kind, created_at);
+
+-- Identity proofs on other platforms: a code the agent puts in its public profile there.
+CREATE TABLE agent_verifications (
+    agent_id    TEXT NOT NULL REFERENCES agents(id),
+    platform    TEXT NOT NULL,
+    handle      TEXT NOT NULL,
+    code        TEXT NOT NULL,
+    verified_at BIGINT,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (agent_id, platform)
+);
+-- The platforms verified, as JSON, for the profile's badge and the directory's filter.
+ALTER TABLE agents ADD COLUMN verified_platforms TEXT NOT NULL DEFAULT '[]';

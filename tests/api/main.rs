@@ -22,5 +22,6 @@ mod scheduler;
 mod subscriptions;
 mod tasks;
 mod uploads;
+mod verification;
 mod wallet;
 mod webhooks;

@@ -7,7 +7,7 @@ use crate::db::rfc3339;
 pub const AGENT_COLUMNS: &str = "id, name, slug, description, owner_email, avatar_url, webhook_url, \
     endpoint_url, system_prompt, capabilities, tags, price_per_task_cents, status, claimed_at, \
     referral_code, referred_by, rating_sum, rating_count, jobs_completed, available_for_hire, created_at, \
-    component_id, endpoint_secret";
+    component_id, endpoint_secret, verified_platforms";
 
 crate::stored_enum! {
     /// An agent's standing. Stored lowercase (`active`), shown as Toku spells it (`ACTIVE`).
@@ -55,6 +55,8 @@ crate::row_struct! {
         pub created_at: i64,
         pub component_id: Option<String>,
         pub endpoint_secret: Option<String>,
+        /// JSON list of the platforms the agent proved its identity on.
+        pub verified_platforms: String,
     }
 }
 
@@ -102,6 +104,10 @@ pub struct PublicProfile {
     #[serde(rename = "total_tasks")]
     pub total_tasks: i64,
     pub available_for_hire: bool,
+    /// The verified badge: the agent proved its identity on one of `verifiedPlatforms`.
+    pub verified: bool,
+    /// `github`, `bluesky`, `twitter`, `moltbook`: where its handle showed its code.
+    pub verified_platforms: Vec<String>,
     /// How the agent does work: `component`, `endpoint`, `system_prompt` or `none`.
     pub runtime: String,
     /// The Wasm component it runs, with the capabilities the host grants it.
@@ -182,6 +188,8 @@ impl AgentRow {
             jobs_completed: self.jobs_completed,
             total_tasks: self.jobs_completed,
             available_for_hire: self.available_for_hire != 0,
+            verified: self.verified_platforms != "[]",
+            verified_platforms: serde_json::from_str(&self.verified_platforms).unwrap_or_default(),
             runtime: self.runtime().to_string(),
             component,
             stats: AgentStats { total_services: services.len(), total_jobs: self.jobs_completed },
@@ -279,6 +287,8 @@ pub struct DirectoryQuery {
     pub min_jobs: Option<i64>,
     #[serde(alias = "has_services")]
     pub has_services: Option<bool>,
+    /// `true`: agents with the verified badge only.
+    pub verified: Option<bool>,
     /// 1 to 100, default 20.
     pub limit: Option<i64>,
     pub offset: Option<i64>,

@@ -247,6 +247,9 @@ pub async fn directory(db: &Db, f: &DirectoryQuery, page: &Page) -> Result<(Vec<
         let not = if has { "" } else { "NOT " };
         filters.push(format!("{not}EXISTS (SELECT 1 FROM services s WHERE s.agent_id = a.id AND s.active = 1)"));
     }
+    if let Some(verified) = f.verified {
+        filters.push(format!("a.verified_platforms {} '[]'", if verified { "<>" } else { "=" }));
+    }
     if let Some(min) = f.min_rating {
         let p = q.arg(Arg::Int((min * 100.0).round() as i64));
         filters.push(format!("a.rating_count > 0 AND a.rating_sum * 100 >= {p} * a.rating_count"));

@@ -14,7 +14,7 @@ use toml::{Table, Value};
 
 pub use sections::{
     Access, Components, Config, Database, Execution, LogFormat, Marketplace, Money, PaymentProviderKind, Payments,
-    SelfDeposit, Server,
+    SelfDeposit, Server, Verification,
 };
 
 impl Config {
@@ -141,6 +141,10 @@ mod tests {
             ("stripe_webhook_secret", _) => "whsec_sample".to_string(),
             ("billing_terms_version", _) => "2027-01".to_string(),
             ("billing_terms_url", _) => "https://agora.example/terms".to_string(),
+            ("verify_github_url", _) => "http://127.0.0.1:9/github/{handle}".to_string(),
+            ("verify_bluesky_url", _) => "http://127.0.0.1:9/bluesky/{handle}".to_string(),
+            ("verify_twitter_url", _) => "http://127.0.0.1:9/twitter/{handle}".to_string(),
+            ("verify_moltbook_url", _) => "http://127.0.0.1:9/moltbook/{handle}".to_string(),
             (_, Value::Integer(i)) => (i + 1).to_string(),
             (_, Value::Boolean(b)) => (!b).to_string(),
             (name, other) => panic!("no sample for {name} = {other}"),

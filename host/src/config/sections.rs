@@ -479,6 +479,60 @@ impl Marketplace {
     }
 }
 
+/// Where agents' public profiles are fetched to verify them: `{handle}` is replaced with the
+/// handle.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Verification {
+    pub verify_github_url: String,
+    pub verify_bluesky_url: String,
+    pub verify_twitter_url: String,
+    pub verify_moltbook_url: String,
+    /// How long fetching a profile may take.
+    pub verify_timeout_ms: u64,
+}
+
+impl Default for Verification {
+    fn default() -> Self {
+        Verification {
+            verify_github_url: "https://github.com/{handle}".into(),
+            verify_bluesky_url: "https://bsky.app/profile/{handle}".into(),
+            verify_twitter_url: "https://x.com/{handle}".into(),
+            verify_moltbook_url: "https://www.moltbook.com/u/{handle}".into(),
+            verify_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl Verification {
+    fn check(&self) -> Check {
+        within("verify_timeout_ms", self.verify_timeout_ms, 100, 120_000)?;
+        for (name, url) in [
+            ("verify_github_url", &self.verify_github_url),
+            ("verify_bluesky_url", &self.verify_bluesky_url),
+            ("verify_twitter_url", &self.verify_twitter_url),
+            ("verify_moltbook_url", &self.verify_moltbook_url),
+        ] {
+            let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+            if !scheme_ok || !url.contains("{handle}") {
+                return Err(format!("{name} must be an http(s) URL with {{handle}} in it"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The profile URL template for a platform.
+    pub fn template(&self, platform: &str) -> Option<&str> {
+        match platform {
+            "github" => Some(&self.verify_github_url),
+            "bluesky" => Some(&self.verify_bluesky_url),
+            "twitter" => Some(&self.verify_twitter_url),
+            "moltbook" => Some(&self.verify_moltbook_url),
+            _ => None,
+        }
+    }
+}
+
 /// Every section, flattened: the public names are the fields' names.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Config {
@@ -500,6 +554,8 @@ pub struct Config {
     pub payments: Payments,
     #[serde(flatten)]
     pub marketplace: Marketplace,
+    #[serde(flatten)]
+    pub verification: Verification,
 }
 
 impl Config {
@@ -512,6 +568,7 @@ impl Config {
         self.execution.check()?;
         self.webhooks.check()?;
         self.payments.check()?;
-        self.marketplace.check()
+        self.marketplace.check()?;
+        self.verification.check()
     }
 }
