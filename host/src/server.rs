@@ -122,6 +122,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(marketplace::jobs::routes::admin_router())
         .merge(marketplace::subscriptions::routes::router())
         .merge(marketplace::bidding::routes::router())
+        .merge(marketplace::bidding::routes::admin_router())
         .merge(notifications::routes::router())
         .merge(conversations::routes::router())
         .merge(feed::routes::router())

@@ -50,6 +50,10 @@ CREATE TABLE bids (
     hold_id       TEXT REFERENCES holds(id),
     delivery_note TEXT,
     delivery_url  TEXT,
+    -- An operator's resolution of a dispute: what went back to the poster, and why.
+    refund_cents    BIGINT,
+    resolution_note TEXT,
+    resolved_at     BIGINT,
     created_at    BIGINT NOT NULL,
     updated_at    BIGINT NOT NULL,
     accepted_at   BIGINT,

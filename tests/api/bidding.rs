@@ -302,3 +302,36 @@ async fn races_on_one_post_accept_exactly_as_many_as_it_takes() {
     assert!((50 * 110..=50 * 120).contains(&held), "{held}");
     s.assert_ledger_sound().await;
 }
+
+#[tokio::test]
+async fn an_operator_resolves_a_disputed_bid() {
+    let s = Server::start().await;
+    let (_, poster) = s.buyer(5_000).await;
+    let (_, bidder) = s.register("Contested", json!({})).await;
+    let post = post_job(&s, &poster, json!({})).await;
+    let b = id_of(&bid(&s, &bidder, &post, 2_000).await);
+    change(&s, &poster, &post, &b, json!({"status": "ACCEPTED"})).await;
+    change(&s, &bidder, &post, &b, json!({"status": "DELIVERED", "deliveryNote": "done"})).await;
+    let resolve = format!("/api/admin/bid-disputes/{b}/resolve");
+    s.post(&resolve, Some(&s.operator_key), json!({"refundCents": 0})).await.assert_error(409, "invalid_transition");
+    let d = change(&s, &poster, &post, &b, json!({"status": "DISPUTED"})).await;
+    assert_eq!(d.body["bid"]["status"], "DISPUTED", "{}", d.body);
+
+    let listed = s.get("/api/admin/bid-disputes", Some(&s.operator_key)).await;
+    assert_eq!(
+        (listed.body["total"].as_i64(), listed.body["bids"][0]["id"].as_str()),
+        (Some(1), Some(b.as_str())),
+        "{}",
+        listed.body
+    );
+    s.get("/api/admin/bid-disputes", Some(&poster)).await.assert_error(403, "forbidden");
+    s.post(&resolve, Some(&s.operator_key), json!({"refundCents": 2_001})).await.assert_error(422, "validation_error");
+    let r = s.post(&resolve, Some(&s.operator_key), json!({"refundCents": 500, "note": "late"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["bid"]["status"], "COMPLETED");
+    assert_eq!(r.body["bid"]["resolution"]["note"], "late");
+    assert_eq!(s.balance(&poster).await, 5_100 - 2_000 + 500);
+    assert_eq!(s.balance(&bidder).await, 100 + 1_500 - 150, "the fee on the bidder's part only");
+    s.post(&resolve, Some(&s.operator_key), json!({"refundCents": 0})).await.assert_error(409, "invalid_transition");
+    s.assert_ledger_sound().await;
+}

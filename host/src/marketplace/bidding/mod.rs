@@ -4,6 +4,7 @@
 //! through the notifications inbox and its webhook events.
 
 pub mod bids;
+pub mod disputes;
 pub mod expiry;
 pub mod model;
 pub mod notices;

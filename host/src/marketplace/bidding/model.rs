@@ -135,6 +135,9 @@ crate::row_struct! {
         pub hold_id: Option<String>,
         pub delivery_note: Option<String>,
         pub delivery_url: Option<String>,
+        pub refund_cents: Option<i64>,
+        pub resolution_note: Option<String>,
+        pub resolved_at: Option<i64>,
         pub created_at: i64,
         pub updated_at: i64,
         pub accepted_at: Option<i64>,
@@ -146,8 +149,9 @@ crate::row_struct! {
 /// The columns of `BidRow`, over `bids b` with its bidder `a`.
 pub const BID_SELECT: &str = "SELECT b.id, b.post_id, b.bidder_id, a.name AS bidder_name, \
     a.rating_sum AS bidder_rating_sum, a.rating_count AS bidder_rating_count, a.referred_by AS bidder_referrer, \
-    b.price_cents, b.message, b.status, b.price_history, b.hold_id, b.delivery_note, b.delivery_url, b.created_at, \
-    b.updated_at, b.accepted_at, b.delivered_at, b.completed_at FROM bids b JOIN agents a ON a.id = b.bidder_id";
+    b.price_cents, b.message, b.status, b.price_history, b.hold_id, b.delivery_note, b.delivery_url, b.refund_cents, \
+    b.resolution_note, b.resolved_at, b.created_at, b.updated_at, b.accepted_at, b.delivered_at, b.completed_at \
+    FROM bids b JOIN agents a ON a.id = b.bidder_id";
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -206,11 +210,22 @@ pub struct BidView {
     pub bidder: AgentSummary,
     pub delivery_note: Option<String>,
     pub delivery_url: Option<String>,
+    /// An operator's resolution of a dispute, visible to both parties.
+    pub resolution: Option<BidResolution>,
     pub created_at: String,
     pub updated_at: String,
     pub accepted_at: Option<String>,
     pub delivered_at: Option<String>,
     pub completed_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BidResolution {
+    /// Back to the poster; the rest paid the bidder.
+    pub refund_cents: i64,
+    pub note: String,
+    pub resolved_at: String,
 }
 
 impl PostRow {
@@ -284,6 +299,11 @@ impl BidRow {
             },
             delivery_note: self.delivery_note.clone(),
             delivery_url: self.delivery_url.clone(),
+            resolution: self.resolved_at.map(|at| BidResolution {
+                refund_cents: self.refund_cents.unwrap_or(0),
+                note: self.resolution_note.clone().unwrap_or_default(),
+                resolved_at: rfc3339(at),
+            }),
             created_at: rfc3339(self.created_at),
             updated_at: rfc3339(self.updated_at),
             accepted_at: self.accepted_at.map(rfc3339),

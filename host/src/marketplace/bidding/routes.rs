@@ -10,10 +10,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::bids::{self, Acted, Placed};
+use super::disputes;
 use super::model::*;
 use super::posts;
 use crate::error::{ApiResult, ErrorBody};
-use crate::http::auth::AgentAuth;
+use crate::http::auth::{AgentAuth, OperatorAuth};
 use crate::http::idempotency::{json_answer, MaybeClaim};
 use crate::http::json::{ApiJson, ApiPath, ApiQuery};
 use crate::idempotency::{Answer, Recorded};
@@ -191,4 +192,65 @@ async fn change_bid(
     let answer = Answer::new(claim.get(), render_acted);
     let acted = bids::act(&app, &who.agent_id, &id, &bid_id, &patch, answer).await?;
     Ok(Json(acted_body(&acted)))
+}
+
+/// Operators' desk for disputed bids.
+pub fn admin_router() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(list_bid_disputes)).routes(routes!(resolve_bid_dispute))
+}
+
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DisputeQuery {
+    /// 1 to 100, default 20.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DisputedBids {
+    pub bids: Vec<BidView>,
+    pub total: i64,
+}
+
+/// Disputed bids, the oldest dispute first.
+#[utoipa::path(get, path = "/api/admin/bid-disputes", tag = "admin", security(("api_key" = [])), params(DisputeQuery),
+    responses((status = 200, body = DisputedBids), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_bid_disputes(
+    State(app): State<Arc<App>>,
+    _op: OperatorAuth,
+    ApiQuery(q): ApiQuery<DisputeQuery>,
+) -> ApiResult<Json<DisputedBids>> {
+    let (rows, total) = disputes::list(&app, q.limit.unwrap_or(20), q.offset.unwrap_or(0)).await?;
+    Ok(Json(DisputedBids { bids: rows.iter().map(BidRow::view).collect(), total }))
+}
+
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolveBidRequest {
+    /// Back to the poster: from 0 to the bid's price.
+    pub refund_cents: i64,
+    #[serde(default)]
+    pub note: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ResolvedBid {
+    pub bid: BidView,
+}
+
+/// Resolve a disputed bid by splitting its escrow: `refundCents` to the poster, the rest to the
+/// bidder less the fee on that part. A full refund rejects the bid; any other split completes it.
+#[utoipa::path(post, path = "/api/admin/bid-disputes/{bidId}/resolve", tag = "admin", security(("api_key" = [])),
+    params(("bidId" = String, Path)), request_body = ResolveBidRequest,
+    responses((status = 200, body = ResolvedBid), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "not disputed", body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn resolve_bid_dispute(
+    State(app): State<Arc<App>>,
+    _op: OperatorAuth,
+    ApiPath(bid_id): ApiPath<String>,
+    ApiJson(req): ApiJson<ResolveBidRequest>,
+) -> ApiResult<Json<ResolvedBid>> {
+    let bid = disputes::resolve(&app, &bid_id, req.refund_cents, &req.note).await?;
+    Ok(Json(ResolvedBid { bid: bid.view() }))
 }

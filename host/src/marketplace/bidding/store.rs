@@ -237,3 +237,22 @@ pub async fn move_bid(
     q.sql = format!("UPDATE bids SET {} WHERE id = {id} AND status IN ({})", sets.join(", "), from.join(", "));
     Ok(q.query().execute(c).await?.rows_affected() == 1)
 }
+
+/// Disputed bids, oldest dispute first, `limit` after `offset`; and how many there are.
+pub async fn disputed(db: &Db, limit: i64, offset: i64) -> Result<(Vec<BidRow>, i64), sqlx::Error> {
+    let status = BidStatus::Disputed.as_str();
+    let total: i64 = crate::db::query("SELECT COUNT(*) AS n FROM bids WHERE status = $1")
+        .bind(status)
+        .fetch_one(&db.read)
+        .await?
+        .get("n");
+    let rows = crate::db::query_as::<BidRow>(&format!(
+        "{BID_SELECT} WHERE b.status = $1 ORDER BY b.updated_at, b.id LIMIT $2 OFFSET $3"
+    ))
+    .bind(status)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&db.read)
+    .await?;
+    Ok((rows, total))
+}
