@@ -19,6 +19,7 @@ mod lifecycle;
 mod marketplace;
 mod payments;
 mod scheduler;
+mod strangers;
 mod subscriptions;
 mod tasks;
 mod uploads;
