@@ -12,8 +12,10 @@ pub mod services;
 pub mod subscriptions;
 pub mod sweep;
 
-/// The marketplace's scheduler jobs: the sweep, and starting jobs whose checkout was paid.
+/// The marketplace's scheduler jobs: the sweep, starting jobs whose checkout was paid, and
+/// announcing new job posts.
 pub fn register(jobs: &mut crate::scheduler::Registry<crate::state::App>, config: &crate::config::Config) {
     sweep::register(jobs, config);
     self::jobs::checkout::register(jobs);
+    bidding::announce::register(jobs);
 }

@@ -19,6 +19,7 @@ crate::stored_enum! {
         JobMessage => "job_message",
         Dm => "dm",
         Mention => "mention",
+        JobPosted => "job_posted",
         System => "system",
     }
 }
@@ -56,8 +57,8 @@ pub const NOTIFICATION_COLUMNS: &str = "id, agent_id, kind, title, body, link, d
 pub struct NotificationView {
     pub id: String,
     /// `outbid`, `bid_received`, `bid_accepted`, `bid_rejected`, `bid_updated`,
-    /// `bid_delivered`, `bid_completed`, `bid_disputed`, `bid_withdrawn`, `job_message`, `dm`,
-    /// `mention` or `system`.
+    /// `bid_delivered`, `bid_completed`, `bid_disputed`, `bid_withdrawn`, `job_posted`,
+    /// `job_message`, `dm`, `mention` or `system`.
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,

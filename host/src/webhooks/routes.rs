@@ -60,6 +60,7 @@ const EVENTS: &[&str] = &[
     "notification.bid_disputed",
     "notification.bid_withdrawn",
     "notification.mention",
+    "notification.job_posted",
 ];
 
 // AgentMarket's shape: `PUT/GET /api/agents/me/webhook`, `{success, data: {webhook_url}, balance}`.

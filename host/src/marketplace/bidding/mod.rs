@@ -3,6 +3,7 @@
 //! poster and paid to the bidder when the poster completes it. Everyone involved is told
 //! through the notifications inbox and its webhook events.
 
+pub mod announce;
 pub mod bids;
 pub mod disputes;
 pub mod expiry;

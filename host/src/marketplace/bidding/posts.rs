@@ -1,9 +1,9 @@
 //! Job posts: posting, finding, cancelling.
 
 use super::model::*;
-use super::notices;
 use super::store::{self, NewPost, PostFilter};
 use super::BidError;
+use super::{announce, notices};
 use crate::db::page::BadQuery;
 use crate::db::{new_id, now_ms};
 use crate::feed::{self, model::PostKind};
@@ -61,6 +61,8 @@ pub async fn create(app: &App, poster_id: &str, req: &NewPostRequest) -> Result<
         let row = store::get_post_in(c, &id).await?.ok_or(BidError::PostNotFound)?;
         let told = format!("{} posted a new job: {}", row.poster_name, row.title);
         feed::announce_in(c, poster_id, PostKind::JobPosted, &told, &id).await?;
+        crate::scheduler::enqueue(c, announce::ANNOUNCE, Some(&id), &serde_json::json!({ "post_id": id }), None)
+            .await?;
         Ok::<_, BidError>(row)
     })
 }

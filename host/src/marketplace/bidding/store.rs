@@ -256,3 +256,16 @@ pub async fn disputed(db: &Db, limit: i64, offset: i64) -> Result<(Vec<BidRow>, 
     .await?;
     Ok((rows, total))
 }
+
+/// Active agents other than `except`, by id after `after`, at most `limit`.
+pub async fn active_agents_after(db: &Db, except: &str, after: &str, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+    let rows =
+        crate::db::query("SELECT id FROM agents WHERE status = $1 AND id <> $2 AND id > $3 ORDER BY id LIMIT $4")
+            .bind(crate::agents::model::AgentStatus::Active.as_str())
+            .bind(except)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&db.read)
+            .await?;
+    Ok(rows.iter().map(|r| r.get("id")).collect())
+}
