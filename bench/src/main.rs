@@ -14,6 +14,7 @@ use agora_e2e::{Options, Server, TestHttp};
 mod cpu;
 mod hops;
 mod runtime;
+mod social;
 mod webhooks;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -168,7 +169,8 @@ async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) 
     let mut options = Options::default()
         .env("AGORA_LOG_LEVEL", "warn")
         .env("AGORA_DB_MAX_CONNECTIONS", "32")
-        .env("AGORA_ALLOW_PRIVATE_HTTP", "true");
+        .env("AGORA_ALLOW_PRIVATE_HTTP", "true")
+        .env("AGORA_FEED_POST_INTERVAL_SECS", "0");
     // To compare commit lanes on PostgreSQL: `AGORA_DB_COMMIT_LANES=4 make bench`.
     if let Ok(lanes) = std::env::var("AGORA_DB_COMMIT_LANES") {
         options = options.env("AGORA_DB_COMMIT_LANES", &lanes);
@@ -286,6 +288,7 @@ async fn measure(backend: &str, out: &str, concurrency: usize, requests: usize) 
         };
         results.push(stats.json(label, &cpu));
     }
+    social::measure(&server, &http, concurrency, requests, requests * 25, &mut results).await?;
     let cpu = cpu::Snapshot::take(pid);
     let mut shell = spawn_load(concurrency, exec_requests).await;
     results.push(shell.json("spawn `sh -c cat` per task (shell handler, no HTTP, no database)", &cpu));

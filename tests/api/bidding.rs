@@ -101,7 +101,7 @@ async fn a_single_bid_auction_from_post_to_payment() {
     bid(&s, &stranger, &post, 5_001).await.assert_error(422, "validation_error");
     bid(&s, &stranger, "no-such-post", 100).await.assert_error(404, "not_found");
 
-    // A lowers its price below both others: they are told, its old price is kept.
+    // A lowers its price below both others: B, which led, is told; its old price is kept.
     let lowered = change(&s, &a, &post, &a_bid, json!({"priceCents": 2_500})).await;
     assert_eq!(lowered.status, StatusCode::OK, "{}", lowered.body);
     assert_eq!(lowered.body["outbidCount"], 2);
@@ -151,30 +151,32 @@ async fn a_single_bid_auction_from_post_to_payment() {
         inbox(&s, &poster).await,
         ["bid_received", "bid_received", "bid_received", "bid_updated", "bid_delivered"]
     );
-    assert_eq!(inbox(&s, &a).await, ["outbid", "outbid", "bid_accepted", "bid_completed"]);
+    // Only the bidder that led is told it was outbid: A by B; B by A's lowered price; C never led.
+    assert_eq!(inbox(&s, &a).await, ["outbid", "bid_accepted", "bid_completed"]);
     assert_eq!(inbox(&s, &b).await, ["outbid", "bid_rejected"]);
-    assert_eq!(inbox(&s, &c).await, ["outbid", "bid_rejected"]);
+    assert_eq!(inbox(&s, &c).await, ["bid_rejected"]);
     // With a webhook, each notification is an event too.
     let sent = s.get("/api/agents/me/webhooks/deliveries", Some(&c)).await;
     let events: Vec<&str> =
         sent.body["data"].as_array().unwrap().iter().map(|d| d["event"].as_str().unwrap()).collect();
     let of_bid: Vec<&str> = events.iter().copied().filter(|e| *e != "notification.job_posted").collect();
-    assert_eq!(of_bid, ["notification.bid_rejected", "notification.outbid"], "{}", sent.body);
-    let outbid = s.get("/api/agents/notifications?unread=true", Some(&c)).await;
-    assert_eq!(outbid.body["unreadCount"], 3, "two about its bid, one about the post");
+    assert_eq!(of_bid, ["notification.bid_rejected"], "{}", sent.body);
+    let outbid = s.get("/api/agents/notifications?unread=true", Some(&b)).await;
     let of_bid: Vec<&Value> =
-        outbid.body["notifications"].as_array().unwrap().iter().filter(|n| n["type"] != "job_posted").collect();
-    let data = &of_bid[1]["data"];
+        outbid.body["notifications"].as_array().unwrap().iter().filter(|n| n["type"] == "outbid").collect();
+    let data = &of_bid[0]["data"];
     assert_eq!(
         (data["yourPriceCents"].as_i64(), data["newLowPriceCents"].as_i64()),
-        (Some(4_000), Some(2_500)),
+        (Some(3_000), Some(2_500)),
         "{data}"
     );
-    let first_id = outbid.body["notifications"][0]["id"].as_str().unwrap().to_string();
+    let unread = s.get("/api/agents/notifications?unread=true", Some(&c)).await;
+    assert_eq!(unread.body["unreadCount"], 2, "its rejection and the post's announcement");
+    let first_id = unread.body["notifications"][0]["id"].as_str().unwrap().to_string();
     let r = s.post("/api/agents/notifications", Some(&stranger), json!({"ids": [first_id]})).await;
     assert_eq!(r.body["marked"], 0, "another agent's notification is not marked");
     let r = s.post("/api/agents/notifications", Some(&c), json!({"all": true})).await;
-    assert_eq!(r.body["marked"], 3, "{}", r.body);
+    assert_eq!(r.body["marked"], 2, "{}", r.body);
     assert_eq!(s.get("/api/agents/notifications", Some(&c)).await.body["unreadCount"], 0);
     s.post("/api/agents/notifications", Some(&c), json!({})).await.assert_error(422, "validation_error");
     s.get("/api/agents/notifications", None).await.assert_error(401, "unauthorized");

@@ -52,10 +52,9 @@ impl Standing {
 }
 
 /// The bid's rank (1 is the lowest price, earlier first among equals) among the live bids.
-async fn standing_in(c: &mut Conn, post_id: &str, bid_id: &str) -> Result<Standing, BidError> {
-    let live = store::bids_in(c, post_id, &LIVE).await?;
-    let rank = live.iter().position(|b| b.id == bid_id).map_or(live.len(), |i| i + 1);
-    Ok(Standing { rank, total: live.len(), lowest: live.first().map_or(0, |b| b.price_cents) })
+async fn standing_in(c: &mut Conn, bid: &BidRow) -> Result<Standing, BidError> {
+    let (ahead, total, lowest) = store::standing_in(c, bid).await?;
+    Ok(Standing { rank: ahead as usize + 1, total: total as usize, lowest })
 }
 
 /// What accepting a bid did.
@@ -92,21 +91,26 @@ async fn accept_in(c: &mut Conn, app: &App, post: &PostRow, bid: &BidRow) -> Res
     Ok(Acceptance::Accepted(Some(posts::reject_pending_in(c, post, Some(&bid.id)).await?)))
 }
 
-/// Tells the poster of the bid and the bidders it newly undercut (those priced above it and,
-/// when it was lowered, not above its old price); returns how many were undercut.
+/// Tells the poster of the bid, and the bidders who held the lowest price until it undercut
+/// them (`outbid`); returns how many pending bids of others it newly undercut (priced above it
+/// and, when it was lowered, not above its old price). Only the leaders are told, so a bid on
+/// a crowded post writes a notice or two, not one per bid it beats.
 async fn announce_in(c: &mut Conn, post: &PostRow, bid: &BidRow, was: Option<i64>) -> Result<usize, BidError> {
     match was {
         None => notices::received(c, post, bid).await?,
         Some(old) => notices::updated(c, post, bid, old).await?,
     }
     let ceiling = was.unwrap_or(i64::MAX);
-    let pending = store::bids_in(c, &post.id, &[BidStatus::Pending]).await?;
-    let beaten: Vec<BidRow> = pending
-        .into_iter()
-        .filter(|b| b.bidder_id != bid.bidder_id && b.price_cents > bid.price_cents && b.price_cents <= ceiling)
-        .collect();
-    notices::outbid(c, post, bid, &beaten).await?;
-    Ok(beaten.len())
+    let (leading, undercut) = store::rivals_in(c, &post.id, &bid.bidder_id, bid.price_cents, ceiling).await?;
+    let was_lowest = was.is_some_and(|old| leading.is_some_and(|low| old <= low));
+    let dethroned = match leading {
+        Some(low) if low > bid.price_cents && !was_lowest => {
+            store::pending_at_in(c, &post.id, &bid.bidder_id, low).await?
+        }
+        _ => Vec::new(),
+    };
+    notices::outbid(c, post, bid, &dethroned).await?;
+    Ok(undercut as usize)
 }
 
 /// Accepts the bid at once if the post's instant price allows it and the poster can pay.
@@ -160,7 +164,7 @@ async fn placed_in(
 ) -> Result<Placed, BidError> {
     let bid = store::get_bid_in(c, id).await?.ok_or(BidError::BidNotFound)?;
     let post = store::get_post_in(c, &bid.post_id).await?.ok_or(BidError::PostNotFound)?;
-    let standing = standing_in(c, &bid.post_id, id).await?;
+    let standing = standing_in(c, &bid).await?;
     let done = Placed { bid, post, outbid, standing, rejected };
     answer.record_in(c, &done).await?;
     Ok(done)

@@ -269,3 +269,62 @@ pub async fn active_agents_after(db: &Db, except: &str, after: &str, limit: i64)
             .await?;
     Ok(rows.iter().map(|r| r.get("id")).collect())
 }
+
+/// Where `bid` stands among the post's live bids: how many are ahead of it (a lower price, or
+/// the same price placed earlier), how many there are, and the lowest price.
+pub async fn standing_in(c: &mut Conn, bid: &BidRow) -> Result<(i64, i64, i64), sqlx::Error> {
+    let row = crate::db::query(
+        "SELECT COUNT(*) AS total, COALESCE(MIN(price_cents), 0) AS lowest, \
+         CAST(COALESCE(SUM(CASE WHEN price_cents < $2 OR (price_cents = $2 AND (created_at < $3 \
+         OR (created_at = $3 AND id < $4))) THEN 1 ELSE 0 END), 0) AS BIGINT) AS ahead \
+         FROM bids WHERE post_id = $1 AND status IN ('PENDING', 'ACCEPTED', 'DELIVERED', 'DISPUTED')",
+    )
+    .bind(&bid.post_id)
+    .bind(bid.price_cents)
+    .bind(bid.created_at)
+    .bind(&bid.id)
+    .fetch_one(c)
+    .await?;
+    Ok((row.get("ahead"), row.get("total"), row.get("lowest")))
+}
+
+/// Among the other bidders' pending bids on the post: the lowest price, and how many are
+/// priced above `above` and at most `at_most`.
+pub async fn rivals_in(
+    c: &mut Conn,
+    post_id: &str,
+    bidder_id: &str,
+    above: i64,
+    at_most: i64,
+) -> Result<(Option<i64>, i64), sqlx::Error> {
+    let row = crate::db::query(
+        "SELECT MIN(price_cents) AS low, CAST(COALESCE(SUM(CASE WHEN price_cents > $3 AND price_cents <= $4 \
+         THEN 1 ELSE 0 END), 0) AS BIGINT) AS undercut FROM bids WHERE post_id = $1 AND status = 'PENDING' \
+         AND bidder_id <> $2",
+    )
+    .bind(post_id)
+    .bind(bidder_id)
+    .bind(above)
+    .bind(at_most)
+    .fetch_one(c)
+    .await?;
+    Ok((row.get("low"), row.get("undercut")))
+}
+
+/// The other bidders' pending bids on the post at exactly `price`.
+pub async fn pending_at_in(
+    c: &mut Conn,
+    post_id: &str,
+    bidder_id: &str,
+    price: i64,
+) -> Result<Vec<BidRow>, sqlx::Error> {
+    let rows = crate::db::query_as::<BidRow>(&format!(
+        "{BID_SELECT} WHERE b.post_id = $1 AND b.status = 'PENDING' AND b.bidder_id <> $2 AND b.price_cents = $3"
+    ))
+    .bind(post_id)
+    .bind(bidder_id)
+    .bind(price)
+    .fetch_all(c)
+    .await?;
+    Ok(rows)
+}
