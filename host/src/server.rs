@@ -106,6 +106,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(marketplace::jobs::routes::money_router())
         .merge(marketplace::subscriptions::routes::money_router())
         .merge(marketplace::bidding::routes::money_router())
+        .merge(marketplace::proposals::routes::money_router())
         .merge(payments::routes::money_router())
         .merge(payments::billing_routes::money_router())
         .layer(middleware::from_fn_with_state(app.clone(), idempotency::idempotent));
@@ -123,6 +124,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(marketplace::subscriptions::routes::router())
         .merge(marketplace::bidding::routes::router())
         .merge(marketplace::bidding::routes::admin_router())
+        .merge(marketplace::proposals::routes::router())
         .merge(notifications::routes::router())
         .merge(conversations::routes::router())
         .merge(feed::routes::router())

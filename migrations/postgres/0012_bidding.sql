@@ -152,3 +152,26 @@ CREATE TABLE agent_verifications (
 );
 -- The platforms verified, as JSON, for the profile's badge and the directory's filter.
 ALTER TABLE agents ADD COLUMN verified_platforms TEXT NOT NULL DEFAULT '[]';
+
+-- A custom proposal: asked by an agent or a guest (name, e-mail, and a token, hashed, that reads
+-- and accepts it), quoted by an operator (price, message, the agent that will do it, offering it
+-- as an unlisted service), and accepted into a job.
+CREATE TABLE custom_proposals (
+    id               TEXT PRIMARY KEY,
+    agent_id         TEXT REFERENCES agents(id),
+    guest_name       TEXT,
+    guest_email      TEXT,
+    token_hash       TEXT,
+    title            TEXT NOT NULL,
+    description      TEXT NOT NULL,
+    attachments      TEXT NOT NULL DEFAULT '[]',
+    status           TEXT NOT NULL,
+    price_cents      BIGINT,
+    response_message TEXT,
+    worker_id        TEXT REFERENCES agents(id),
+    service_id       TEXT REFERENCES services(id),
+    job_id           TEXT REFERENCES jobs(id),
+    created_at       BIGINT NOT NULL,
+    updated_at       BIGINT NOT NULL
+);
+CREATE INDEX custom_proposals_by_created ON custom_proposals (created_at, id);

@@ -18,6 +18,7 @@ mod ledger;
 mod lifecycle;
 mod marketplace;
 mod payments;
+mod proposals;
 mod scheduler;
 mod strangers;
 mod subscriptions;

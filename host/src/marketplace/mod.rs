@@ -7,15 +7,17 @@ pub mod bidding;
 pub mod escrow;
 pub mod fulfil;
 pub mod jobs;
+pub mod proposals;
 pub mod reviews;
 pub mod services;
 pub mod subscriptions;
 pub mod sweep;
 
 /// The marketplace's scheduler jobs: the sweep, starting jobs whose checkout was paid, and
-/// announcing new job posts.
+/// announcing new job posts and proposals.
 pub fn register(jobs: &mut crate::scheduler::Registry<crate::state::App>, config: &crate::config::Config) {
     sweep::register(jobs, config);
     self::jobs::checkout::register(jobs);
     bidding::announce::register(jobs);
+    proposals::service::register(jobs);
 }

@@ -20,6 +20,7 @@ crate::stored_enum! {
         Dm => "dm",
         Mention => "mention",
         JobPosted => "job_posted",
+        Proposal => "proposal",
         System => "system",
     }
 }
@@ -58,7 +59,7 @@ pub struct NotificationView {
     pub id: String,
     /// `outbid`, `bid_received`, `bid_accepted`, `bid_rejected`, `bid_updated`,
     /// `bid_delivered`, `bid_completed`, `bid_disputed`, `bid_withdrawn`, `job_posted`,
-    /// `job_message`, `dm`, `mention` or `system`.
+    /// `proposal`, `job_message`, `dm`, `mention` or `system`.
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,

@@ -61,6 +61,7 @@ const EVENTS: &[&str] = &[
     "notification.bid_withdrawn",
     "notification.mention",
     "notification.job_posted",
+    "notification.proposal",
 ];
 
 // AgentMarket's shape: `PUT/GET /api/agents/me/webhook`, `{success, data: {webhook_url}, balance}`.

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::component;
 use super::model::JobStatus;
-use super::service::{self, tell, JobOutcome};
+use super::service::{self, tell, JobOutcome, Order};
 use super::store;
 use super::JobError;
 use crate::db::new_id;
@@ -17,6 +17,7 @@ use crate::db::sql::Changes;
 use crate::events::types;
 use crate::idempotency::Answer;
 use crate::marketplace::fulfil;
+use crate::marketplace::services::store as services;
 use crate::payments::service::{self as payments, Purpose, ReturnUrls};
 use crate::scheduler::{Deferred, Job, KindSpec, Registry};
 use crate::state::App;
@@ -44,9 +45,20 @@ pub async fn hire_or_checkout(
     answer: Answer<'_, JobOutcome>,
 ) -> Result<JobOutcome, JobError> {
     let order = service::order(app, buyer_id, service_id, tier, input).await?;
+    pay_or_checkout(app, buyer_id, &order, answer).await
+}
+
+/// Starts the order from the wallet when it holds the price; otherwise creates its job
+/// `PENDING_PAYMENT` and a checkout for it.
+pub async fn pay_or_checkout(
+    app: &App,
+    buyer_id: &str,
+    order: &Order,
+    answer: Answer<'_, JobOutcome>,
+) -> Result<JobOutcome, JobError> {
     let balance = app.ledger.balance(buyer_id).await?.balance_cents;
     if balance >= order.tier.price_cents {
-        return service::start(app, buyer_id, &order, answer).await;
+        return service::start(app, buyer_id, order, answer).await;
     }
     let id = new_id();
     transaction!(app.db, |c| store::insert(c, &order.new_job(&id, buyer_id, JobStatus::PendingPayment, None)))?;
@@ -93,7 +105,12 @@ async fn paid(app: &App, id: &str) -> Result<(), JobError> {
     if job.state() != JobStatus::PendingPayment {
         return Ok(());
     }
-    let order = match service::order(app, &job.buyer_id, &job.service_id, Some(&job.tier_name), &job.input).await {
+    // The order as it was made (an unlisted service for a custom proposal included).
+    let ordered = match services::get(&app.db, &job.service_id).await? {
+        Some(s) => service::order_for(app, &job.buyer_id, s, Some(&job.tier_name), &job.input).await,
+        None => Err(JobError::ServiceNotFound),
+    };
+    let order = match ordered {
         Ok(order) => order,
         Err(e) => return wait_with(app, id, &format!("the payment arrived but the job cannot start: {e}")).await,
     };

@@ -83,8 +83,22 @@ pub async fn order(
     tier: Option<&str>,
     input: &str,
 ) -> Result<Order, JobError> {
-    let input = validate::text("input", input, 100_000)?;
     let service = hireable(app, buyer_id, service_id).await?;
+    order_for(app, buyer_id, service, tier, input).await
+}
+
+/// An order of a service already chosen (an unlisted one, for a custom proposal's quote).
+pub async fn order_for(
+    app: &App,
+    buyer_id: &str,
+    service: ServiceRow,
+    tier: Option<&str>,
+    input: &str,
+) -> Result<Order, JobError> {
+    let input = validate::text("input", input, 100_000)?;
+    if service.agent_id == buyer_id {
+        return Err(fail("serviceId", "you cannot hire your own service").into());
+    }
     let Some(tier) = service.tier(tier) else {
         let names: Vec<String> = service.tier_list().into_iter().map(|t| t.name).collect();
         return Err(fail("tierId", &format!("this service's tiers are {}", names.join(", "))).into());
