@@ -57,6 +57,13 @@ impl ApiError {
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
+    /// 409 `invalid_transition`: the action is not allowed from the resource's status, which
+    /// `details.status` gives.
+    pub fn invalid_transition(message: impl Into<String>, status: &str) -> Self {
+        let mut err = Self::conflict("invalid_transition", message);
+        err.details = Some(serde_json::json!({ "status": status }));
+        err
+    }
     pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
     }

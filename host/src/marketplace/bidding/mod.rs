@@ -13,8 +13,6 @@ pub mod posts;
 pub mod routes;
 pub mod store;
 
-use axum::http::StatusCode;
-
 use crate::db::page::BadQuery;
 use crate::error::ApiError;
 use crate::idempotency::IdempotencyError;
@@ -60,11 +58,7 @@ impl From<BidError> for ApiError {
             BidError::Closed(_) => ApiError::conflict("bidding_closed", message),
             BidError::AlreadyBid(_) => ApiError::conflict("already_bid", message),
             BidError::WrongParty(..) => ApiError::forbidden(message),
-            BidError::Transition { status, .. } => {
-                let mut err = ApiError::new(StatusCode::CONFLICT, "invalid_transition", message);
-                err.details = Some(serde_json::json!({ "status": status }));
-                err
-            }
+            BidError::Transition { status, .. } => ApiError::invalid_transition(message, &status),
             BidError::Ledger(e) => e.into(),
             BidError::Idempotency(e) => e.into(),
             BidError::Db(e) => e.into(),

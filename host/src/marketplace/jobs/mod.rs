@@ -13,8 +13,6 @@ pub mod routes;
 pub mod service;
 pub mod store;
 
-use axum::http::StatusCode;
-
 use crate::error::ApiError;
 use crate::executions::ExecutionError;
 use crate::idempotency::IdempotencyError;
@@ -64,11 +62,7 @@ impl From<JobError> for ApiError {
             JobError::ServiceNotFound => ApiError::not_found("service"),
             JobError::Unavailable(_) => ApiError::conflict("service_unavailable", message),
             JobError::WrongParty(..) => ApiError::forbidden(message),
-            JobError::Transition { status, .. } => {
-                let mut err = ApiError::new(StatusCode::CONFLICT, "invalid_transition", message);
-                err.details = Some(serde_json::json!({ "status": status }));
-                err
-            }
+            JobError::Transition { status, .. } => ApiError::invalid_transition(message, &status),
             JobError::Rule(_) => ApiError::conflict("not_allowed", message),
             JobError::Execution(e) => e.into(),
             JobError::Payment(e) => e.into(),

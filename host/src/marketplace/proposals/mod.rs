@@ -36,11 +36,7 @@ impl From<ProposalError> for ApiError {
             ProposalError::Invalid(e) => e.into(),
             ProposalError::NotFound => ApiError::not_found("proposal"),
             ProposalError::AgentNotFound => ApiError::not_found("agent"),
-            ProposalError::Transition { status, .. } => {
-                let mut err = ApiError::new(axum::http::StatusCode::CONFLICT, "invalid_transition", message);
-                err.details = Some(serde_json::json!({ "status": status }));
-                err
-            }
+            ProposalError::Transition { status, .. } => ApiError::invalid_transition(message, &status),
             ProposalError::Job(e) => e.into(),
             ProposalError::Db(e) => e.into(),
         }

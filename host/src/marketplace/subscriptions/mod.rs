@@ -54,11 +54,7 @@ impl From<SubscriptionError> for ApiError {
             SubscriptionError::ServiceNotFound => ApiError::not_found("service"),
             SubscriptionError::Unavailable(_) => ApiError::conflict("service_unavailable", message),
             SubscriptionError::NotSubscriber => ApiError::forbidden(message),
-            SubscriptionError::Transition { status, .. } => {
-                let mut err = ApiError::new(axum::http::StatusCode::CONFLICT, "invalid_transition", message);
-                err.details = Some(serde_json::json!({ "status": status }));
-                err
-            }
+            SubscriptionError::Transition { status, .. } => ApiError::invalid_transition(message, &status),
             SubscriptionError::Execution(e) => e.into(),
             SubscriptionError::Ledger(e) => e.into(),
             SubscriptionError::Idempotency(e) => e.into(),
