@@ -77,6 +77,15 @@ async fn a_component_service_delivers_in_the_hire_request() {
     assert_eq!(done.body["job"]["completedBy"], "buyer");
     let gross = 300 - compute;
     assert_eq!(s.balance(&worker_key).await, 100 + gross - fee(gross));
+    // Job events are in the inbox too.
+    let inbox = s.get("/api/agents/notifications", Some(&worker_key)).await;
+    let events: Vec<&str> = inbox.body["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["data"]["event"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(events, ["job.completed", "job.created"], "{}", inbox.body);
 
     // A run that fails hands the job to the worker, accepted, with the error and its cost.
     let (_, spin_key, _) = s.component_agent("spin", 0, json!({})).await;

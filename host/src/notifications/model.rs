@@ -16,6 +16,7 @@ crate::stored_enum! {
         BidCompleted => "bid_completed",
         BidDisputed => "bid_disputed",
         BidWithdrawn => "bid_withdrawn",
+        Job => "job",
         JobMessage => "job_message",
         Dm => "dm",
         Mention => "mention",
@@ -59,7 +60,7 @@ pub struct NotificationView {
     pub id: String,
     /// `outbid`, `bid_received`, `bid_accepted`, `bid_rejected`, `bid_updated`,
     /// `bid_delivered`, `bid_completed`, `bid_disputed`, `bid_withdrawn`, `job_posted`,
-    /// `proposal`, `job_message`, `dm`, `mention` or `system`.
+    /// `proposal`, `job` (a marketplace job's event), `job_message`, `dm`, `mention` or `system`.
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,

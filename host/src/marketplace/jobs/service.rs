@@ -17,6 +17,8 @@ use crate::idempotency::Answer;
 use crate::marketplace::fulfil;
 use crate::marketplace::services::model::{Fulfilment, ServiceRow, ServiceType, Tier};
 use crate::marketplace::services::store as services;
+use crate::notifications::model::NoticeKind;
+use crate::notifications::{inbox_in, Notice};
 use crate::state::App;
 use crate::transaction;
 use crate::validate::{self, fail};
@@ -184,11 +186,21 @@ async fn worker_of(app: &App, service: &ServiceRow) -> Result<AgentRow, JobError
 }
 
 /// Records a job event for `agent_id` in Toku's webhook shape (with `jobId`).
+/// The event is in the agent's inbox too (a `job` notification).
 pub async fn tell(c: &mut Conn, event_type: &str, agent_id: &str, job: &JobRow) -> Result<(), sqlx::Error> {
     let mut body = events::toku_payload(event_type, agent_id, job.event_data());
     body["jobId"] = Value::String(job.id.clone());
     events::record(c, event_type, agent_id, Some(&job.id), &body).await?;
-    Ok(())
+    let what = event_type.trim_start_matches("job.");
+    let notice = Notice {
+        agent_id,
+        kind: NoticeKind::Job,
+        title: format!("Job {what}: {}", job.service_title),
+        body: format!("The job \"{}\" is {}.", job.service_title, job.status),
+        link: Some(format!("/jobs/{}", job.id)),
+        data: serde_json::json!({"event": event_type, "jobId": job.id, "status": job.status}),
+    };
+    inbox_in(c, &notice).await
 }
 
 /// The job, if `agent_id` is its buyer or worker; anyone else is told it does not exist.
