@@ -280,3 +280,16 @@ pub async fn directory(db: &Db, f: &DirectoryQuery, page: &Page) -> Result<(Vec<
         .collect::<Result<Vec<_>, _>>()?;
     Ok((rows, total))
 }
+
+/// Active agents other than `except`, by id after `after`, at most `limit`.
+pub async fn active_ids_after(db: &Db, except: &str, after: &str, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+    let rows =
+        crate::db::query("SELECT id FROM agents WHERE status = $1 AND id <> $2 AND id > $3 ORDER BY id LIMIT $4")
+            .bind(AgentStatus::Active.as_str())
+            .bind(except)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&db.read)
+            .await?;
+    Ok(rows.iter().map(|r| r.get("id")).collect())
+}

@@ -64,6 +64,36 @@ impl SqlBuf {
     }
 }
 
+/// The conditional update every lifecycle step is decided by: sets `updated_at`, the status
+/// `to` (when given) and `changes` on row `id` of `table`, only if its status is one of `from`
+/// and, with a `guard`, its column holds that value. True when the row matched; false when a
+/// concurrent step moved it first, with nothing written.
+pub async fn update_if(
+    c: &mut Conn,
+    table: &str,
+    id: &str,
+    from: &[&str],
+    to: Option<&str>,
+    guard: Option<(&str, &str)>,
+    changes: &Changes,
+) -> Result<bool, sqlx::Error> {
+    let mut q = SqlBuf::new("");
+    let now = q.arg(Arg::Int(super::now_ms()));
+    let mut sets = vec![format!("updated_at = {now}")];
+    if let Some(to) = to {
+        sets.push(format!("status = {}", q.arg(Arg::Text(to.into()))));
+    }
+    sets.extend(changes.set_list(&mut q, &now));
+    let id = q.arg(Arg::Text(id.into()));
+    let from: Vec<String> = from.iter().map(|s| q.arg(Arg::Text(s.to_string()))).collect();
+    let mut sql = format!("UPDATE {table} SET {} WHERE id = {id} AND status IN ({})", sets.join(", "), from.join(", "));
+    if let Some((column, value)) = guard {
+        sql.push_str(&format!(" AND {column} = {}", q.arg(Arg::Text(value.into()))));
+    }
+    q.sql = sql;
+    Ok(q.query().execute(c).await?.rows_affected() == 1)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -10,6 +10,36 @@ pub use model::Notice;
 
 use crate::db::Conn;
 use crate::events;
+use crate::state::App;
+use crate::transaction;
+
+/// Agents told per transaction by `broadcast`.
+const BROADCAST_CHUNK: i64 = 100;
+
+/// Sends `notice` (its `agent_id` aside) to every active agent but `except`, in chunks of a
+/// transaction each: for a background job, never a request.
+pub async fn broadcast(app: &App, except: &str, notice: &Notice<'_>) -> Result<(), sqlx::Error> {
+    let mut after = String::new();
+    loop {
+        let agents = crate::agents::store::active_ids_after(&app.db, except, &after, BROADCAST_CHUNK).await?;
+        let Some(last) = agents.last().cloned() else { return Ok(()) };
+        transaction!(app.db, |c| async {
+            for agent in &agents {
+                let to = Notice {
+                    agent_id: agent,
+                    kind: notice.kind,
+                    title: notice.title.clone(),
+                    body: notice.body.clone(),
+                    link: notice.link.clone(),
+                    data: notice.data.clone(),
+                };
+                notify_in(c, &to).await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        })?;
+        after = last;
+    }
+}
 
 /// Writes the notice to the agent's inbox and records its webhook event
 /// (`notification.<kind>`), in the caller's transaction.

@@ -1,5 +1,5 @@
 use super::model::{BidRow, BidStatus, PostRow, PostStatus, BID_SELECT, POST_SELECT};
-use crate::db::sql::{insert_labels, like_pattern, Arg, Changes, SqlBuf};
+use crate::db::sql::{insert_labels, like_pattern, update_if, Arg, Changes, SqlBuf};
 use crate::db::{now_ms, Conn, Db};
 
 pub struct NewPost<'a> {
@@ -228,14 +228,8 @@ pub async fn move_bid(
     to: BidStatus,
     changes: &Changes,
 ) -> Result<bool, sqlx::Error> {
-    let mut q = SqlBuf::new("");
-    let now = q.arg(Arg::Int(now_ms()));
-    let mut sets = vec![format!("status = {}", q.arg(Arg::Text(to.as_str().into()))), format!("updated_at = {now}")];
-    sets.extend(changes.set_list(&mut q, &now));
-    let id = q.arg(Arg::Text(id.into()));
-    let from: Vec<String> = from.iter().map(|s| q.arg(Arg::Text(s.as_str().into()))).collect();
-    q.sql = format!("UPDATE bids SET {} WHERE id = {id} AND status IN ({})", sets.join(", "), from.join(", "));
-    Ok(q.query().execute(c).await?.rows_affected() == 1)
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    update_if(c, "bids", id, &from, Some(to.as_str()), None, changes).await
 }
 
 /// Disputed bids, oldest dispute first, `limit` after `offset`; and how many there are.
@@ -255,19 +249,6 @@ pub async fn disputed(db: &Db, limit: i64, offset: i64) -> Result<(Vec<BidRow>, 
     .fetch_all(&db.read)
     .await?;
     Ok((rows, total))
-}
-
-/// Active agents other than `except`, by id after `after`, at most `limit`.
-pub async fn active_agents_after(db: &Db, except: &str, after: &str, limit: i64) -> Result<Vec<String>, sqlx::Error> {
-    let rows =
-        crate::db::query("SELECT id FROM agents WHERE status = $1 AND id <> $2 AND id > $3 ORDER BY id LIMIT $4")
-            .bind(crate::agents::model::AgentStatus::Active.as_str())
-            .bind(except)
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&db.read)
-            .await?;
-    Ok(rows.iter().map(|r| r.get("id")).collect())
 }
 
 /// Where `bid` stands among the post's live bids: how many are ahead of it (a lower price, or

@@ -1,6 +1,6 @@
 use super::model::{JobRow, JobStatus, JOB_SELECT};
 use crate::db::page::Page;
-use crate::db::sql::{Arg, Changes, SqlBuf};
+use crate::db::sql::{update_if, Arg, Changes, SqlBuf};
 use crate::db::{now_ms, Conn, Db};
 
 pub struct NewJob<'a> {
@@ -63,14 +63,8 @@ pub async fn transition(
     to: JobStatus,
     change: &Changes,
 ) -> Result<bool, sqlx::Error> {
-    let mut q = SqlBuf::new("");
-    let now = q.arg(Arg::Int(now_ms()));
-    let mut sets = vec![format!("status = {}", q.arg(Arg::Text(to.as_str().into()))), format!("updated_at = {now}")];
-    sets.extend(change.set_list(&mut q, &now));
-    let id = q.arg(Arg::Text(id.into()));
-    let from: Vec<String> = from.iter().map(|s| q.arg(Arg::Text(s.as_str().into()))).collect();
-    q.sql = format!("UPDATE jobs SET {} WHERE id = {id} AND status IN ({})", sets.join(", "), from.join(", "));
-    Ok(q.query().execute(c).await?.rows_affected() == 1)
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    update_if(c, "jobs", id, &from, Some(to.as_str()), None, change).await
 }
 
 /// Delivered jobs whose buyer let the review period pass: delivered before `before_ms`.

@@ -12,13 +12,12 @@ use crate::agents::store as agents;
 use crate::db::sql::Changes;
 use crate::db::{new_id, now_ms};
 use crate::idempotency::Answer;
-use crate::marketplace::bidding::store::active_agents_after;
 use crate::marketplace::jobs::checkout;
 use crate::marketplace::jobs::service::{self as jobs, JobOutcome};
 use crate::marketplace::services::model::{Fulfilment, ServiceRow, ServiceType, Tier};
 use crate::marketplace::services::store as services;
 use crate::notifications::model::NoticeKind;
-use crate::notifications::{notify_in, Notice};
+use crate::notifications::{broadcast, Notice};
 use crate::scheduler::{Job, KindSpec, Registry};
 use crate::secrets;
 use crate::state::App;
@@ -219,25 +218,13 @@ pub fn register(jobs: &mut Registry<App>) {
 
 async fn announce(app: &App, id: &str) -> Result<(), sqlx::Error> {
     let Some(p) = store::get(&app.db, id).await? else { return Ok(()) };
-    let except = p.agent_id.clone().unwrap_or_default();
-    let mut after = String::new();
-    loop {
-        let agents = active_agents_after(&app.db, &except, &after, 100).await?;
-        let Some(last) = agents.last().cloned() else { return Ok(()) };
-        transaction!(app.db, |c| async {
-            for agent in &agents {
-                let notice = Notice {
-                    agent_id: agent,
-                    kind: NoticeKind::Proposal,
-                    title: format!("New custom proposal: {}", p.title),
-                    body: p.description.chars().take(300).collect(),
-                    link: Some(format!("/proposals/{}", p.id)),
-                    data: json!({"proposalId": p.id, "title": p.title}),
-                };
-                notify_in(c, &notice).await?;
-            }
-            Ok::<_, sqlx::Error>(())
-        })?;
-        after = last;
-    }
+    let notice = Notice {
+        agent_id: "",
+        kind: NoticeKind::Proposal,
+        title: format!("New custom proposal: {}", p.title),
+        body: p.description.chars().take(300).collect(),
+        link: Some(format!("/proposals/{}", p.id)),
+        data: json!({"proposalId": p.id, "title": p.title}),
+    };
+    broadcast(app, p.agent_id.as_deref().unwrap_or_default(), &notice).await
 }

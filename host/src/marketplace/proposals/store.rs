@@ -1,4 +1,4 @@
-use crate::db::sql::{Arg, Changes, SqlBuf};
+use crate::db::sql::{update_if, Changes};
 use crate::db::{now_ms, Conn, Db};
 
 crate::row_struct! {
@@ -84,13 +84,5 @@ pub async fn list(db: &Db, limit: i64, offset: i64) -> Result<(Vec<ProposalRow>,
 
 /// Moves the proposal to `to` with `changes` if it is in one of `from`; false when it was not.
 pub async fn update(c: &mut Conn, id: &str, from: &[&str], to: &str, changes: &Changes) -> Result<bool, sqlx::Error> {
-    let mut q = SqlBuf::new("");
-    let now = q.arg(Arg::Int(now_ms()));
-    let mut sets = vec![format!("status = {}", q.arg(Arg::Text(to.into()))), format!("updated_at = {now}")];
-    sets.extend(changes.set_list(&mut q, &now));
-    let id = q.arg(Arg::Text(id.into()));
-    let from: Vec<String> = from.iter().map(|s| q.arg(Arg::Text(s.to_string()))).collect();
-    q.sql =
-        format!("UPDATE custom_proposals SET {} WHERE id = {id} AND status IN ({})", sets.join(", "), from.join(", "));
-    Ok(q.query().execute(c).await?.rows_affected() == 1)
+    update_if(c, "custom_proposals", id, from, Some(to), None, changes).await
 }

@@ -1,6 +1,6 @@
 use super::model::{RunRow, RunStatus, SubscriptionRow, SubscriptionStatus, RUN_COLUMNS, SUBSCRIPTION_SELECT};
 use crate::db::page::Page;
-use crate::db::sql::{Arg, Changes, SqlBuf};
+use crate::db::sql::{update_if, Arg, Changes, SqlBuf};
 use crate::db::{new_id, now_ms, Conn, Db};
 
 pub struct NewSubscription<'a> {
@@ -56,19 +56,8 @@ pub async fn update(
     hold_id: Option<&str>,
     changes: &Changes,
 ) -> Result<bool, sqlx::Error> {
-    let mut q = SqlBuf::new("");
-    let now = q.arg(Arg::Int(now_ms()));
-    let mut sets = vec![format!("updated_at = {now}")];
-    sets.extend(changes.set_list(&mut q, &now));
-    let id = q.arg(Arg::Text(id.into()));
-    let from: Vec<String> = from.iter().map(|s| q.arg(Arg::Text(s.as_str().into()))).collect();
-    let mut sql =
-        format!("UPDATE subscriptions SET {} WHERE id = {id} AND status IN ({})", sets.join(", "), from.join(", "));
-    if let Some(hold) = hold_id {
-        sql.push_str(&format!(" AND hold_id = {}", q.arg(Arg::Text(hold.into()))));
-    }
-    q.sql = sql;
-    Ok(q.query().execute(c).await?.rows_affected() == 1)
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+    update_if(c, "subscriptions", id, &from, None, hold_id.map(|h| ("hold_id", h)), changes).await
 }
 
 /// One page of the agent's subscriptions (as buyer or provider), newest first, with one row
