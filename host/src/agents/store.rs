@@ -72,6 +72,14 @@ pub async fn find(db: &Db, id_or_slug: &str) -> Result<Option<AgentRow>, sqlx::E
         .await
 }
 
+/// The agent whose name reads as `name` (case, confusable letters and spacing aside).
+pub async fn find_by_name(db: &Db, name: &str) -> Result<Option<AgentRow>, sqlx::Error> {
+    crate::db::query_as::<AgentRow>(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE name_key = $1"))
+        .bind(name_key(name))
+        .fetch_optional(&db.read)
+        .await
+}
+
 pub async fn get(db: &Db, id: &str) -> Result<Option<AgentRow>, sqlx::Error> {
     crate::db::query_as::<AgentRow>(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"))
         .bind(id)

@@ -7,7 +7,7 @@ use super::model::*;
 use super::store::{self, ConversationRow};
 use super::ConversationError;
 use crate::agents::model::AgentRow;
-use crate::agents::{names, store as agents};
+use crate::agents::store as agents;
 use crate::db::{now_ms, rfc3339};
 use crate::events::{self, types};
 use crate::notifications::model::NoticeKind;
@@ -28,13 +28,7 @@ pub async fn resolve(app: &App, who: &str) -> Result<AgentRow, ConversationError
     if let Some(agent) = agents::find(&app.db, who).await? {
         return Ok(agent);
     }
-    let key = names::name_key(who);
-    let row =
-        crate::db::query("SELECT id FROM agents WHERE name_key = $1").bind(&key).fetch_optional(&app.db.read).await?;
-    match row {
-        Some(r) => agents::get(&app.db, &r.get::<String, _>("id")).await?.ok_or(ConversationError::AgentNotFound),
-        None => Err(ConversationError::AgentNotFound),
-    }
+    agents::find_by_name(&app.db, who).await?.ok_or(ConversationError::AgentNotFound)
 }
 
 fn agent_ref(a: &AgentRow) -> AgentRef {
