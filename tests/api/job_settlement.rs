@@ -2,7 +2,7 @@
 //! resolved by an operator, completed when the review period passes (with the host's clock
 //! moved forward), and referral earnings on jobs, executions and tasks.
 
-use agora_e2e::{eventually, Options, Server, StatusCode};
+use agora_e2e::{eventually, pay_checkout, Options, Server, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -313,13 +313,6 @@ async fn sixteen_buyers_racing_on_one_component_service_pay_and_refund_exactly_o
     s.assert_ledger_sound().await;
 }
 
-/// Presses "pay" on a test-provider checkout page with the card that succeeds.
-async fn pay(checkout_url: &str) {
-    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let paid = browser.post(checkout_url).form(&[("card", "4242")]).send().await.unwrap();
-    assert_eq!(paid.status(), 303, "{checkout_url}");
-}
-
 #[tokio::test]
 async fn a_short_wallet_hires_through_a_checkout_and_the_job_starts_when_paid() {
     let s = Server::start_with(Options::default().env("AGORA_FUEL_PER_CENT", "10000")).await;
@@ -342,7 +335,7 @@ async fn a_short_wallet_hires_through_a_checkout_and_the_job_starts_when_paid() 
     act(&s, &worker_key, &job, json!({"action": "accept"})).await.assert_error(409, "invalid_transition");
 
     // Paid: the price is held from the credited wallet and the component delivers.
-    pay(&url).await;
+    pay_checkout(&url).await;
     let delivered = eventually("the paid job is delivered", Duration::from_secs(30), || async {
         Some(job_of(&s, &buyer_key, &job).await).filter(|j| j["status"] == "DELIVERED")
     })
@@ -356,7 +349,7 @@ async fn a_short_wallet_hires_through_a_checkout_and_the_job_starts_when_paid() 
     let job = r.body["job"]["id"].as_str().unwrap().to_string();
     let c = act(&s, &buyer_key, &job, json!({"action": "cancel"})).await;
     assert_eq!(c.body["job"]["status"], "CANCELLED", "{}", c.body);
-    pay(r.body["checkoutUrl"].as_str().unwrap()).await;
+    pay_checkout(r.body["checkoutUrl"].as_str().unwrap()).await;
     eventually("the payment is credited", Duration::from_secs(30), || async {
         (s.balance(&buyer_key).await == 100 + 300).then_some(())
     })

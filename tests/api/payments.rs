@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use agora_e2e::fixtures::stripe::{self, FakeStripe};
-use agora_e2e::{eventually, Options, Reply, Server, StatusCode, TestHttp};
+use agora_e2e::{browser, eventually, press_pay, Options, Reply, Server, StatusCode, TestHttp};
 use serde_json::{json, Value};
 
 fn now() -> i64 {
@@ -19,16 +19,6 @@ fn stripe_options(fake: &FakeStripe) -> Options {
         .env("AGORA_STRIPE_API_URL", &fake.url)
         .env("AGORA_STRIPE_SECRET_KEY", stripe::SECRET_KEY)
         .env("AGORA_STRIPE_WEBHOOK_SECRET", stripe::WEBHOOK_SECRET)
-}
-
-/// A client that shows redirects instead of following them.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-/// Presses "pay" on a test checkout page with the test card ending in `card`.
-async fn press_pay(checkout_url: &str, card: &str) -> reqwest::Response {
-    browser().post(checkout_url).form(&[("card", card)]).send().await.unwrap()
 }
 
 async fn checkout(s: &Server, key: &str, cents: i64) -> Value {

@@ -4,14 +4,8 @@
 
 use std::time::Duration;
 
-use agora_e2e::{eventually, Server, StatusCode};
+use agora_e2e::{eventually, pay_checkout, Server, StatusCode};
 use serde_json::json;
-
-async fn pay(checkout_url: &str) {
-    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let paid = browser.post(checkout_url).form(&[("card", "4242")]).send().await.unwrap();
-    assert_eq!(paid.status(), 303, "{checkout_url}");
-}
 
 #[tokio::test]
 async fn a_guest_proposal_from_submission_to_a_paid_job() {
@@ -80,7 +74,7 @@ async fn a_guest_proposal_from_submission_to_a_paid_job() {
     assert_eq!(accepted["job"]["workerId"], worker_id.as_str());
     assert_eq!(accepted["job"]["buyerId"], buyer_id.as_str());
     assert_eq!(accept(buyer.clone()).await.0, 409, "accepted once");
-    pay(accepted["checkoutUrl"].as_str().unwrap()).await;
+    pay_checkout(accepted["checkoutUrl"].as_str().unwrap()).await;
     let job = accepted["job"]["id"].as_str().unwrap().to_string();
     eventually("the job starts once paid", Duration::from_secs(20), || async {
         let j = s.get(&format!("/api/jobs/{job}"), Some(&buyer)).await;

@@ -8,6 +8,7 @@ pub mod server;
 pub mod wait;
 
 pub use agora_testkit::guest;
+pub use fixtures::checkout::{browser, pay_checkout, press_pay};
 pub use fixtures::components::{bloat_variant, Publisher};
 pub use fixtures::peer::TestHttp;
 pub use reply::{Reply, StatusCode};
