@@ -40,7 +40,7 @@ phase "end-to-end tests on PostgreSQL"
 scripts/with-postgres.sh env AGORA_TEST_BACKEND=postgres cargo test --workspace --locked --test api
 
 phase "guest components' unit tests"
-cargo test --manifest-path sdk-guest/Cargo.toml --locked
+cargo test --manifest-path sdk-guest/Cargo.toml --locked --all-features
 cargo test --manifest-path guests/Cargo.toml --locked
 
 phase "formatting and lints"

@@ -8,7 +8,13 @@ use agora_runtime::{AgentTask, Grants, Invocation, Kind, Limits, MemoryKv, Runti
 use serde_json::{json, Value};
 
 fn invocation(limits: Limits) -> Invocation {
-    Invocation { namespace: "bench".into(), grants: Grants::default(), limits, kv: Arc::new(MemoryKv::default()) }
+    Invocation {
+        namespace: "bench".into(),
+        grants: Grants::default(),
+        limits,
+        kv: Arc::new(MemoryKv::default()),
+        nested: None,
+    }
 }
 
 fn task(i: usize, input: &str) -> AgentTask {

@@ -27,6 +27,7 @@ pub mod payments;
 pub mod scheduler;
 pub mod secrets;
 pub mod server;
+pub mod skills;
 pub mod state;
 pub mod tasks;
 pub mod validate;

@@ -28,14 +28,14 @@ use crate::http::{auth, idempotency, rate_limit, request};
 use crate::state::App;
 use crate::{
     admin, agents, components, conversations, executions, feed, health, idempotency as keys, marketplace,
-    notifications, payments, scheduler, tasks, verification, wallet, webhooks,
+    notifications, payments, scheduler, skills, tasks, verification, wallet, webhooks,
 };
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Agora API", description = "Agent runtime platform: marketplace, wallet and sandboxed execution."),
     modifiers(&Security),
-    tags((name = "agents"), (name = "wallet"), (name = "components"), (name = "execution"), (name = "tasks"), (name = "marketplace"),
+    tags((name = "agents"), (name = "wallet"), (name = "components"), (name = "execution"), (name = "tasks"), (name = "marketplace"), (name = "skills"),
         (name = "webhooks"), (name = "payments"), (name = "billing"), (name = "admin"), (name = "health"))
 )]
 struct ApiDoc;
@@ -109,6 +109,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(marketplace::proposals::routes::money_router())
         .merge(payments::routes::money_router())
         .merge(payments::billing_routes::money_router())
+        .merge(skills::routes::money_router())
         .layer(middleware::from_fn_with_state(app.clone(), idempotency::idempotent));
     let (routes, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
@@ -129,6 +130,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(conversations::routes::router())
         .merge(feed::routes::router())
         .merge(verification::routes::router())
+        .merge(skills::routes::router())
         .merge(webhooks::routes::router())
         .merge(payments::routes::router())
         .merge(payments::billing_routes::router())
@@ -270,6 +272,7 @@ fn start_workers(app: Arc<App>, stop: watch::Receiver<bool>) -> anyhow::Result<t
     tasks::jobs::register(&mut jobs);
     payments::jobs::register(&mut jobs, &app.config);
     marketplace::register(&mut jobs, &app.config);
+    skills::register(&mut jobs, &app.config);
     scheduler::register(&mut jobs);
     let owner = scheduler::host_id(&app.config.server.data_dir)?;
     let dispatcher = webhooks::dispatch::Dispatcher::new(app.clone(), owner.clone());

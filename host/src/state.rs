@@ -2,7 +2,7 @@
 //! runtime and the shared pieces of the domains. Built once at start; `server.rs` composes
 //! the HTTP side around it, and the CLI and the workers use it directly.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use agora_runtime::net::PinnedClients;
@@ -18,6 +18,7 @@ use crate::kv::capability::DbKv;
 use crate::payments::provider::PaymentProvider;
 use crate::payments::stripe::Stripe;
 use crate::payments::test_provider::TestPayments;
+use crate::skills::Licensing;
 use crate::wallet::ledger::Ledger;
 use crate::wallet::payouts::{ManualPayouts, PayoutProvider};
 
@@ -38,11 +39,15 @@ pub struct App {
     /// Executions running per agent, for the per-agent cap.
     pub slots: Slots,
     /// Recently verified API keys.
-    pub keys: KeyCache,
+    pub keys: KeyCache<crate::identity::Principal>,
     /// Component rows, for running them.
     pub components: ComponentCache,
     /// HTTP clients for URLs agents gave (endpoints, webhooks), pinned to checked addresses.
     pub outbound: PinnedClients,
+    /// Licence tokens, verified keys and the verify rate limit.
+    pub licensing: Licensing,
+    /// This state itself, for work that outlives a borrow of it (a component's nested calls).
+    me: Weak<App>,
 }
 
 impl App {
@@ -68,7 +73,8 @@ impl App {
             public_url.set(&config.webhooks.public_url);
         }
         let (payments, payouts, test_payments) = providers(&config, &public_url)?;
-        Ok(Arc::new(App {
+        let licensing = Licensing::new(&config)?;
+        Ok(Arc::new_cyclic(|me| App {
             runtime: Arc::new(runtime),
             kv: Arc::new(DbKv { db: db.clone(), quota_bytes: config.execution.kv_quota_bytes as i64 }),
             ledger: Ledger { db: db.clone(), rates: config.money.rates() },
@@ -81,9 +87,16 @@ impl App {
             keys: KeyCache::new(Duration::from_millis(config.access.auth_cache_ms), 100_000),
             components: ComponentCache::new(10_000),
             outbound: PinnedClients::new(config.execution.allow_private_http, OUTBOUND_CLIENT_TTL),
+            licensing,
+            me: me.clone(),
             db,
             config,
         }))
+    }
+
+    /// A shared handle on this state; none only while it is being dropped.
+    pub fn arc(&self) -> Option<Arc<App>> {
+        self.me.upgrade()
     }
 }
 

@@ -83,4 +83,8 @@ pub struct Grants {
     pub http_hosts: Vec<String>,
     /// Operator setting: allow loopback, private and link-local targets.
     pub allow_private_http: bool,
+    /// `skills.call`: licensed skills, paid by the component's agent.
+    pub skills: bool,
+    /// `marketplace.hire`: hiring agents, paid by the component's agent.
+    pub marketplace: bool,
 }

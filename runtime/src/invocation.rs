@@ -2,6 +2,7 @@
 
 use super::config::{Grants, Limits};
 use super::kv::KvStore;
+use super::nested::NestedCalls;
 use std::fmt;
 use std::sync::Arc;
 
@@ -12,6 +13,8 @@ pub struct Invocation {
     pub grants: Grants,
     pub limits: Limits,
     pub kv: Arc<dyn KvStore>,
+    /// Serves `skills.call` and `marketplace.hire`; none answers them `unavailable`.
+    pub nested: Option<Arc<dyn NestedCalls>>,
 }
 
 impl fmt::Debug for Invocation {

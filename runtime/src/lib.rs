@@ -8,16 +8,17 @@
 //!   linked `InstancePre` in memory; each execution instantiates it into a fresh `Store`.
 //! - Limits per execution (`Limits`): fuel, wall-clock time (epoch deadline plus a tokio
 //!   backstop; host calls are bounded too), memory, output, log and stdio sizes.
-//! - Capabilities (`Grants`): `log` always; `kv` and `http` when granted; the others answer
-//!   `unavailable` for now. A call to a capability that is not granted answers `denied` to
+//! - Capabilities (`Grants`): `log` always; `kv`, `http`, `skills` and `marketplace` when
+//!   granted; the others answer `unavailable` for now. A call to a capability that is not granted answers `denied` to
 //!   the guest **and** ends the execution in `ExecError::CapabilityDenied`, whatever the
 //!   guest returns afterwards: a component that needs a capability must be granted it, and
 //!   one that probes for capabilities is reported, not quietly tolerated.
 //! - `http` (see `outbound`): only to `Grants::http_hosts`, only to public addresses unless
 //!   `allow_private_http`; up to 5 redirects are followed by the host, each hop checked like
 //!   the first.
-//! - Ports: the capabilities whose data the host owns are traits it implements (`KvStore`
-//!   today); the runtime never sees the database.
+//! - Ports: the capabilities whose data the host owns are traits it implements (`KvStore`,
+//!   and `NestedCalls` for skill calls and hires, bounded by the caller's deadline); the
+//!   runtime never sees the database.
 
 mod artifacts;
 mod bindings;
@@ -35,6 +36,7 @@ mod kv;
 mod limiter;
 mod linker;
 mod memory_kv;
+mod nested;
 pub mod net;
 mod outbound;
 mod prepare;
@@ -56,6 +58,7 @@ pub use invocation::Invocation;
 pub use kind::{Kind, UnknownKind};
 pub use kv::{KvError, KvStore, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 pub use memory_kv::MemoryKv;
+pub use nested::{CallError, Hired, NestedCalls};
 
 use artifacts::ArtifactCache;
 use linker::Linkers;

@@ -4,7 +4,7 @@
 use super::bindings::{http, knowledge, kv, llm, log, marketplace, messaging, skills, types};
 use super::host::kv::KvCtx;
 use super::host::log::LogBuffer;
-use super::host::{http::HttpCtx, CapData, Unserved};
+use super::host::{http::HttpCtx, CapData, Nested, Unserved};
 use super::kind::Kind;
 use super::store::State;
 use wasmtime::component::Linker;
@@ -55,8 +55,8 @@ fn link(linker: &mut Linker<State>, interface: &str) -> wasmtime::Result<()> {
         "http" => http::add_to_linker::<_, CapData<HttpCtx>>(linker, State::http),
         "llm" => llm::add_to_linker::<_, CapData<Unserved>>(linker, State::unserved),
         "knowledge" => knowledge::add_to_linker::<_, CapData<Unserved>>(linker, State::unserved),
-        "skills" => skills::add_to_linker::<_, CapData<Unserved>>(linker, State::unserved),
-        "marketplace" => marketplace::add_to_linker::<_, CapData<Unserved>>(linker, State::unserved),
+        "skills" => skills::add_to_linker::<_, CapData<Nested>>(linker, State::nested),
+        "marketplace" => marketplace::add_to_linker::<_, CapData<Nested>>(linker, State::nested),
         "messaging" => messaging::add_to_linker::<_, CapData<Unserved>>(linker, State::unserved),
         other => Err(wasmtime::Error::msg(format!("the host has no implementation of agora:platform/{other}"))),
     }

@@ -4,7 +4,7 @@ use super::config::Limits;
 use super::host::http::HttpCtx;
 use super::host::kv::KvCtx;
 use super::host::log::LogBuffer;
-use super::host::{Call, Cap, Contexts, Unserved};
+use super::host::{Call, Cap, Contexts, Nested, Unserved};
 use super::invocation::Invocation;
 use super::limiter::MemoryLimiter;
 use super::outbound::OutboundHttp;
@@ -34,6 +34,9 @@ impl State {
     pub(crate) fn http(&mut self) -> Cap<'_, HttpCtx> {
         Cap { ctx: &mut self.caps.http, call: &mut self.call }
     }
+    pub(crate) fn nested(&mut self) -> Cap<'_, Nested> {
+        Cap { ctx: &mut self.caps.nested, call: &mut self.call }
+    }
     pub(crate) fn unserved(&mut self) -> Cap<'_, Unserved> {
         Cap { ctx: &mut self.caps.unserved, call: &mut self.call }
     }
@@ -61,7 +64,7 @@ pub(crate) fn new_store(
     http: OutboundHttp,
     started: Instant,
 ) -> wasmtime::Result<(Store<State>, Captured)> {
-    let Invocation { namespace, grants, limits, kv } = invocation;
+    let Invocation { namespace, grants, limits, kv, nested } = invocation;
     let Limits { fuel, timeout, memory_bytes, max_log_bytes, max_stdio_bytes, host_call_timeout, .. } = limits;
     let deadline = started + timeout;
     let captured = Captured { stdout: CappedOutput::new(max_stdio_bytes), stderr: CappedOutput::new(max_stdio_bytes) };
@@ -76,6 +79,7 @@ pub(crate) fn new_store(
         log: LogBuffer::new(max_log_bytes),
         kv: KvCtx { granted: grants.kv, namespace, store: kv },
         http: HttpCtx { hosts: grants.http_hosts, allow_private: grants.allow_private_http, client: http },
+        nested: Nested { skills: grants.skills, marketplace: grants.marketplace, port: nested },
         unserved: Unserved,
     };
     let state = State {

@@ -60,8 +60,7 @@ pub mod kv {
     pub fn get_string(key: &str) -> Result<Option<String>, CapabilityError> {
         get(key)?
             .map(|v| {
-                String::from_utf8(v)
-                    .map_err(|_| CapabilityError::Invalid(format!("value of {key:?} is not UTF-8")))
+                String::from_utf8(v).map_err(|_| CapabilityError::Invalid(format!("value of {key:?} is not UTF-8")))
             })
             .transpose()
     }
@@ -72,11 +71,7 @@ pub mod kv {
 
     /// The value under `key` decoded from JSON; `Invalid` if it does not decode.
     pub fn get_json<T: DeserializeOwned>(key: &str) -> Result<Option<T>, CapabilityError> {
-        get(key)?
-            .map(|v| {
-                crate::json::parse_bytes(&v).map_err(|e| CapabilityError::Invalid(e.to_string()))
-            })
-            .transpose()
+        get(key)?.map(|v| crate::json::parse_bytes(&v).map_err(|e| CapabilityError::Invalid(e.to_string()))).transpose()
     }
 
     pub fn set_json<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<(), CapabilityError> {
@@ -93,13 +88,7 @@ pub mod http {
 
     impl Request {
         pub fn new(method: &str, url: &str) -> Self {
-            Request {
-                method: method.into(),
-                url: url.into(),
-                headers: Vec::new(),
-                body: None,
-                timeout_ms: None,
-            }
+            Request { method: method.into(), url: url.into(), headers: Vec::new(), body: None, timeout_ms: None }
         }
 
         pub fn header(mut self, name: &str, value: &str) -> Self {
@@ -114,8 +103,7 @@ pub mod http {
 
         /// Sets the body to `value` as JSON, with its content type.
         pub fn json<T: Serialize + ?Sized>(self, value: &T) -> Self {
-            self.header("content-type", "application/json")
-                .body(crate::json::to_string(value))
+            self.header("content-type", "application/json").body(crate::json::to_string(value))
         }
 
         pub fn timeout_ms(mut self, ms: u32) -> Self {
@@ -131,10 +119,7 @@ pub mod http {
     impl Response {
         /// The first header named `name` (case-insensitive).
         pub fn header(&self, name: &str) -> Option<&str> {
-            self.headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
+            self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
         }
 
         pub fn is_success(&self) -> bool {
@@ -159,15 +144,8 @@ pub mod http {
         Request::new("GET", url).send()
     }
 
-    pub fn post(
-        url: &str,
-        content_type: &str,
-        body: impl Into<Vec<u8>>,
-    ) -> Result<Response, HttpError> {
-        Request::new("POST", url)
-            .header("content-type", content_type)
-            .body(body)
-            .send()
+    pub fn post(url: &str, content_type: &str, body: impl Into<Vec<u8>>) -> Result<Response, HttpError> {
+        Request::new("POST", url).header("content-type", content_type).body(body).send()
     }
 
     pub fn post_json<T: Serialize + ?Sized>(url: &str, value: &T) -> Result<Response, HttpError> {
@@ -183,36 +161,22 @@ pub mod llm {
 
     impl ChatMessage {
         pub fn system(content: impl Into<String>) -> Self {
-            ChatMessage {
-                role: Role::System,
-                content: content.into(),
-            }
+            ChatMessage { role: Role::System, content: content.into() }
         }
 
         pub fn user(content: impl Into<String>) -> Self {
-            ChatMessage {
-                role: Role::User,
-                content: content.into(),
-            }
+            ChatMessage { role: Role::User, content: content.into() }
         }
 
         pub fn assistant(content: impl Into<String>) -> Self {
-            ChatMessage {
-                role: Role::Assistant,
-                content: content.into(),
-            }
+            ChatMessage { role: Role::Assistant, content: content.into() }
         }
     }
 
     impl ChatRequest {
         /// A request to `model` ("" for the gateway's default).
         pub fn new(model: &str, messages: Vec<ChatMessage>) -> Self {
-            ChatRequest {
-                model: model.into(),
-                messages,
-                max_tokens: None,
-                temperature: None,
-            }
+            ChatRequest { model: model.into(), messages, max_tokens: None, temperature: None }
         }
     }
 
@@ -259,8 +223,7 @@ pub mod skills {
         input: &I,
     ) -> Result<O, CapabilityError> {
         let output = call(skill_id, &crate::json::to_string(input))?;
-        crate::json::parse(&output)
-            .map_err(|e| CapabilityError::Failed(format!("skill {skill_id} returned {e}")))
+        crate::json::parse(&output).map_err(|e| CapabilityError::Failed(format!("skill {skill_id} returned {e}")))
     }
 }
 
@@ -270,11 +233,7 @@ pub mod marketplace {
     use crate::CapabilityError;
     pub use raw::HireResult;
 
-    pub fn hire(
-        agent_id: &str,
-        task: &str,
-        budget_cents: u64,
-    ) -> Result<HireResult, CapabilityError> {
+    pub fn hire(agent_id: &str, task: &str, budget_cents: u64) -> Result<HireResult, CapabilityError> {
         raw::hire(agent_id, task, budget_cents)
     }
 }
@@ -285,11 +244,7 @@ pub mod messaging {
     use crate::CapabilityError;
 
     /// Returns the new message's id.
-    pub fn send(
-        to: &str,
-        thread_id: Option<&str>,
-        content: &str,
-    ) -> Result<String, CapabilityError> {
+    pub fn send(to: &str, thread_id: Option<&str>, content: &str) -> Result<String, CapabilityError> {
         raw::send(to, thread_id, content)
     }
 }

@@ -21,12 +21,17 @@
 //! Capabilities the host granted are called through the modules [`log`],
 //! [`kv`], [`http`], [`llm`], [`knowledge`], [`skills`], [`marketplace`] and
 //! [`messaging`]. A capability that was not granted answers `Denied`.
+//!
+//! With the `license` feature, [`license::verify_license_offline`] checks an
+//! Agora licence token without calling the host.
 
 #[doc(hidden)]
 pub mod bindings;
 
 mod capabilities;
 pub mod json;
+#[cfg(feature = "license")]
+pub mod license;
 mod types;
 
 pub use capabilities::{http, knowledge, kv, llm, log, marketplace, messaging, skills};
@@ -98,7 +103,7 @@ macro_rules! export_agent {
     ($ty:ty) => {
         const _: () = {
             type AgoraAgentExport = $crate::__private::AgentExport<$ty>;
-            $crate::bindings::agent::export!(AgoraAgentExport with_types_in $crate::bindings::agent);
+    $crate::bindings::agent::export!(AgoraAgentExport with_types_in $crate::bindings::agent);
         };
     };
 }
@@ -109,7 +114,7 @@ macro_rules! export_skill {
     ($ty:ty) => {
         const _: () = {
             type AgoraSkillExport = $crate::__private::SkillExport<$ty>;
-            $crate::bindings::skill::export!(AgoraSkillExport with_types_in $crate::bindings::skill);
+    $crate::bindings::skill::export!(AgoraSkillExport with_types_in $crate::bindings::skill);
         };
     };
 }
@@ -120,7 +125,7 @@ macro_rules! export_handler {
     ($ty:ty) => {
         const _: () = {
             type AgoraHandlerExport = $crate::__private::HandlerExport<$ty>;
-            $crate::bindings::handler::export!(AgoraHandlerExport with_types_in $crate::bindings::handler);
+    $crate::bindings::handler::export!(AgoraHandlerExport with_types_in $crate::bindings::handler);
         };
     };
 }
@@ -131,7 +136,7 @@ macro_rules! export_policy {
     ($ty:ty) => {
         const _: () = {
             type AgoraPolicyExport = $crate::__private::PolicyExport<$ty>;
-            $crate::bindings::policy::export!(AgoraPolicyExport with_types_in $crate::bindings::policy);
+    $crate::bindings::policy::export!(AgoraPolicyExport with_types_in $crate::bindings::policy);
         };
     };
 }

@@ -4,8 +4,8 @@ use serde::Serialize;
 
 pub use crate::bindings::agent::agora::platform::http::HttpError;
 pub use crate::bindings::agent::agora::platform::types::{
-    Action, CapabilityError, Decision, ForwardTarget, Message, ProposedAction, SkillError,
-    SkillInfo, Task, TaskError, TaskOutput,
+    Action, CapabilityError, Decision, ForwardTarget, Message, ProposedAction, SkillError, SkillInfo, Task, TaskError,
+    TaskOutput,
 };
 
 impl Task {
@@ -20,17 +20,11 @@ impl Task {
 
 impl TaskOutput {
     pub fn text(output: impl Into<String>) -> Self {
-        TaskOutput {
-            output: output.into(),
-            content_type: "text/plain".into(),
-        }
+        TaskOutput { output: output.into(), content_type: "text/plain".into() }
     }
 
     pub fn json<T: Serialize + ?Sized>(value: &T) -> Self {
-        TaskOutput {
-            output: json::to_string(value),
-            content_type: "application/json".into(),
-        }
+        TaskOutput { output: json::to_string(value), content_type: "application/json".into() }
     }
 }
 
@@ -146,13 +140,7 @@ mod tests {
     }
 
     fn task(params: Option<&str>) -> Task {
-        Task {
-            id: "t".into(),
-            input: "in".into(),
-            params: params.map(Into::into),
-            budget_cents: 0,
-            caller: None,
-        }
+        Task { id: "t".into(), input: "in".into(), params: params.map(Into::into), budget_cents: 0, caller: None }
     }
 
     #[test]
@@ -160,43 +148,25 @@ mod tests {
         for p in [None, Some(""), Some(" null ")] {
             assert_eq!(task(p).params_as::<Params>().unwrap(), Params::default());
         }
-        assert_eq!(
-            task(Some(r#"{"n": 4}"#)).params_as::<Params>().unwrap(),
-            Params { n: 4 }
-        );
+        assert_eq!(task(Some(r#"{"n": 4}"#)).params_as::<Params>().unwrap(), Params { n: 4 });
     }
 
     #[test]
     fn bad_params_are_invalid_input() {
-        assert!(matches!(
-            task(Some("{")).params_as::<Params>(),
-            Err(TaskError::InvalidInput(_))
-        ));
+        assert!(matches!(task(Some("{")).params_as::<Params>(), Err(TaskError::InvalidInput(_))));
     }
 
     #[test]
     fn outputs_carry_content_types() {
         assert_eq!(TaskOutput::from("hi").content_type, "text/plain");
         let out = TaskOutput::json(&serde_json::json!({"a": 1}));
-        assert_eq!(
-            (out.output.as_str(), out.content_type.as_str()),
-            (r#"{"a":1}"#, "application/json")
-        );
+        assert_eq!((out.output.as_str(), out.content_type.as_str()), (r#"{"a":1}"#, "application/json"));
     }
 
     #[test]
     fn capability_errors_convert() {
-        assert_eq!(
-            TaskError::from(CapabilityError::Denied("kv".into())),
-            TaskError::Failed("denied: kv".into())
-        );
-        assert_eq!(
-            SkillError::from(CapabilityError::Unavailable("llm".into())),
-            SkillError::Unavailable("llm".into())
-        );
-        assert_eq!(
-            SkillError::from(HttpError::Timeout),
-            SkillError::Failed("http timeout".into())
-        );
+        assert_eq!(TaskError::from(CapabilityError::Denied("kv".into())), TaskError::Failed("denied: kv".into()));
+        assert_eq!(SkillError::from(CapabilityError::Unavailable("llm".into())), SkillError::Unavailable("llm".into()));
+        assert_eq!(SkillError::from(HttpError::Timeout), SkillError::Failed("http timeout".into()));
     }
 }

@@ -20,6 +20,7 @@ mod marketplace;
 mod payments;
 mod proposals;
 mod scheduler;
+mod skills;
 mod strangers;
 mod subscriptions;
 mod tasks;

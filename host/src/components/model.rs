@@ -12,6 +12,12 @@ pub struct Capabilities {
     /// Hosts it may call over HTTP(S): exact names or `*.example.com`.
     #[serde(default)]
     pub http: Vec<String>,
+    /// Calls to licensed skills (`skills.call`), paid by the component's agent.
+    #[serde(default)]
+    pub skills: bool,
+    /// Hiring agents (`marketplace.hire`), paid by the component's agent.
+    #[serde(default)]
+    pub marketplace: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -23,7 +23,7 @@ fn check_name(name: &str) -> Result<String, validate::Invalid> {
 }
 
 fn check_capabilities(kind: Kind, caps: &Capabilities) -> Result<Capabilities, validate::Invalid> {
-    if kind == Kind::Policy && (caps.kv || !caps.http.is_empty()) {
+    if kind == Kind::Policy && (caps.kv || !caps.http.is_empty() || caps.skills || caps.marketplace) {
         return Err(fail("capabilities", "a policy is pure: it may only log"));
     }
     if caps.http.len() > 32 {
@@ -45,7 +45,7 @@ fn check_capabilities(kind: Kind, caps: &Capabilities) -> Result<Capabilities, v
             http.push(h);
         }
     }
-    Ok(Capabilities { kv: caps.kv, http })
+    Ok(Capabilities { kv: caps.kv, http, skills: caps.skills, marketplace: caps.marketplace })
 }
 
 /// Refuses a publish that would take the publisher past its quotas (count and bytes).

@@ -15,6 +15,7 @@ use super::ComponentsError;
 use crate::agents::store as agents;
 use crate::db::{new_id, now_ms};
 use crate::executions::model::{CostView, ErrorView, LogView, UsageView};
+use crate::executions::nested;
 use crate::executions::run::{ensure_prepared, invocation, RunError, RunOutcome, Runner};
 use crate::executions::service::{self as executions, compute_cents, Charge, Plan};
 use crate::idempotency::Answer;
@@ -183,9 +184,11 @@ pub async fn trial(
         task_id: None,
         input: &input,
         params: None,
+        nesting: Default::default(),
     };
     let started = executions::begin(app, &plan).await?;
     let invocation = invocation(app, &c, format!("trial:{agent_id}"), started.fuel());
+    let invocation = nested::attach(app, invocation, &started.execution_id, agent_id, &plan.nesting);
     let mut data = call.run(app, &c.digest, invocation).await;
     data.execution_id = started.execution_id.clone();
     let outcome = data.outcome();

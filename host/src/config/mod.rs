@@ -14,7 +14,7 @@ use toml::{Table, Value};
 
 pub use sections::{
     Access, Components, Config, Database, Execution, LogFormat, Marketplace, Money, PaymentProviderKind, Payments,
-    SelfDeposit, Server, Verification,
+    SelfDeposit, Server, Skills, Verification,
 };
 
 impl Config {
@@ -145,6 +145,7 @@ mod tests {
             ("verify_bluesky_url", _) => "http://127.0.0.1:9/bluesky/{handle}".to_string(),
             ("verify_twitter_url", _) => "http://127.0.0.1:9/twitter/{handle}".to_string(),
             ("verify_moltbook_url", _) => "http://127.0.0.1:9/moltbook/{handle}".to_string(),
+            ("license_signing_key", _) => "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string(),
             (_, Value::Integer(i)) => (i + 1).to_string(),
             (_, Value::Boolean(b)) => (!b).to_string(),
             (name, other) => panic!("no sample for {name} = {other}"),

@@ -479,6 +479,41 @@ impl Marketplace {
     }
 }
 
+/// Skills, licences and nested calls.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Skills {
+    /// Base64 of the 32-byte Ed25519 seed that signs offline licence tokens. Empty: one is
+    /// generated into `<data_dir>/license-signing.key` at first start (give every host of one
+    /// database the same key).
+    pub license_signing_key: String,
+    /// `GET /api/skills/verify` calls per minute per licence key, and per client address.
+    pub license_verify_per_minute: u32,
+    /// How deep skill calls and hires from components may nest (a top-level run is depth 0).
+    pub nested_call_max_depth: u32,
+    /// Cents a `skills.call` may spend on the skill's metered compute, paid by the caller.
+    pub skill_call_compute_cents: u32,
+}
+
+impl Default for Skills {
+    fn default() -> Self {
+        Skills {
+            license_signing_key: String::new(),
+            license_verify_per_minute: 600,
+            nested_call_max_depth: 4,
+            skill_call_compute_cents: 10,
+        }
+    }
+}
+
+impl Skills {
+    fn check(&self) -> Check {
+        within("license_verify_per_minute", self.license_verify_per_minute, 1, 10_000_000)?;
+        within("nested_call_max_depth", self.nested_call_max_depth, 1, 16)?;
+        within("skill_call_compute_cents", self.skill_call_compute_cents, 0, 100_000)
+    }
+}
+
 /// Where agents' public profiles are fetched to verify them: `{handle}` is replaced with the
 /// handle.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -556,6 +591,8 @@ pub struct Config {
     pub marketplace: Marketplace,
     #[serde(flatten)]
     pub verification: Verification,
+    #[serde(flatten)]
+    pub skills: Skills,
 }
 
 impl Config {
@@ -569,6 +606,7 @@ impl Config {
         self.webhooks.check()?;
         self.payments.check()?;
         self.marketplace.check()?;
-        self.verification.check()
+        self.verification.check()?;
+        self.skills.check()
     }
 }

@@ -6,11 +6,13 @@
 pub mod endpoint;
 pub mod jobs;
 pub mod model;
+pub mod nested;
 pub mod routes;
 pub mod run;
 pub mod service;
 pub mod slots;
 pub mod store;
+pub mod tree;
 
 use axum::http::StatusCode;
 

@@ -93,12 +93,14 @@ crate::row_struct! {
         pub finished_at: Option<i64>,
         pub input_bytes: i64,
         pub result_bytes: i64,
+        pub parent_id: Option<String>,
+        pub skill_id: Option<String>,
     }
 }
 
 pub const EXECUTION_COLUMNS: &str = "id, buyer_id, agent_id, runtime, component_id, task_id, input, status, result, \
     error_code, error_message, fuel, wall_ms, memory_bytes, logs, stdout, stderr, budget_cents, price_cents, \
-    fee_cents, compute_cents, refunded_cents, created_at, finished_at, input_bytes, result_bytes";
+    fee_cents, compute_cents, refunded_cents, created_at, finished_at, input_bytes, result_bytes, parent_id, skill_id";
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorView {
@@ -133,6 +135,10 @@ pub struct ExecutionView {
     pub stderr: String,
     pub created_at: String,
     pub finished_at: Option<String>,
+    /// The execution whose component made this run (a skill call or a hire), if one did.
+    pub parent_id: Option<String>,
+    /// The skill this run was a call of.
+    pub skill_id: Option<String>,
 }
 
 impl ExecutionRow {
@@ -175,6 +181,32 @@ impl ExecutionRow {
             stderr: self.stderr.clone(),
             created_at: rfc3339(self.created_at),
             finished_at: self.finished_at.map(rfc3339),
+            parent_id: self.parent_id.clone(),
+            skill_id: self.skill_id.clone(),
         }
     }
+}
+
+/// One run in an execution's tree.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionNode {
+    pub id: String,
+    pub parent_id: Option<String>,
+    /// The agent that worked (a skill call's: the skill's author).
+    pub agent_id: String,
+    /// Who paid: the agent whose component made the call.
+    pub buyer_id: String,
+    pub skill_id: Option<String>,
+    pub component_id: Option<String>,
+    pub status: String,
+    pub error: Option<ErrorView>,
+    pub budget: i64,
+    pub cost: CostView,
+    pub usage: UsageView,
+    /// What this run and every run under it cost their payers: prices plus compute.
+    pub total_cents: i64,
+    pub created_at: String,
+    #[schema(no_recursion)]
+    pub children: Vec<ExecutionNode>,
 }

@@ -21,7 +21,7 @@ use crate::idempotency::{Answer, Recorded};
 use crate::state::App;
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
-    OpenApiRouter::new().routes(routes!(get_execution))
+    OpenApiRouter::new().routes(routes!(get_execution)).routes(routes!(execution_tree))
 }
 
 /// Routes that move money; they run behind the idempotency layer.
@@ -133,4 +133,28 @@ async fn get_execution(
         return Err(ApiError::not_found("execution"));
     }
     Ok(Json(ExecutionResponse { success: true, data: row.view() }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ExecutionTreeResponse {
+    pub success: bool,
+    pub data: ExecutionNode,
+}
+
+/// The runs an execution's component made (skill calls and hires), and theirs, with what each
+/// cost; for the buyer and the worker of the execution asked for.
+#[utoipa::path(get, path = "/api/executions/{id}/tree", tag = "execution", security(("api_key" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = ExecutionTreeResponse), (status = 404, body = ErrorBody)))]
+async fn execution_tree(
+    State(app): State<Arc<App>>,
+    who: AgentAuth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<ExecutionTreeResponse>> {
+    let row = store::get(&app.db, &id).await?.ok_or_else(|| ApiError::not_found("execution"))?;
+    if row.buyer_id != who.agent_id && row.agent_id != who.agent_id {
+        return Err(ApiError::not_found("execution"));
+    }
+    let data = super::tree::tree(&app, row).await?;
+    Ok(Json(ExecutionTreeResponse { success: true, data }))
 }

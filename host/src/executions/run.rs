@@ -6,6 +6,7 @@ use std::time::Duration;
 use agora_runtime::{AgentOutput, AgentTask, ExecError, Execution, Grants, Invocation, Kind, Limits};
 
 use super::endpoint::{self, EndpointCall};
+use super::nested::{self, Nesting};
 use super::ExecutionError;
 use crate::agents::model::AgentRow;
 use crate::components::model::ComponentRow;
@@ -76,13 +77,19 @@ impl RunOutcome {
         }
     }
 
-    fn failed(code: &'static str, message: String) -> RunOutcome {
+    pub fn failed(code: &'static str, message: String) -> RunOutcome {
         RunOutcome::remote(Err(RunError { code, message }), Duration::ZERO)
     }
 
     fn from_execution(e: Execution<AgentOutput>) -> RunOutcome {
+        let Execution { result, usage, logs, stdout, stderr } = e;
+        RunOutcome::from_run(Execution { result: result.map(|o| o.output), usage, logs, stdout, stderr })
+    }
+
+    /// The outcome of a run whose result is text (an agent's output, a skill's JSON).
+    pub fn from_run(e: Execution<String>) -> RunOutcome {
         RunOutcome {
-            result: e.result.map(|o| o.output).map_err(|err| RunError { code: err.code(), message: err.to_string() }),
+            result: e.result.map_err(|err| RunError { code: err.code(), message: err.to_string() }),
             fuel: e.usage.fuel as i64,
             wall_ms: e.usage.wall_ms as i64,
             memory_bytes: e.usage.memory_bytes as i64,
@@ -139,6 +146,7 @@ pub struct RunRequest<'a> {
     pub budget_cents: i64,
     pub params: Option<String>,
     pub fuel: u64,
+    pub nesting: &'a Nesting,
 }
 
 pub fn limits(app: &App, fuel: u64) -> Limits {
@@ -161,9 +169,12 @@ pub fn invocation(app: &App, c: &ComponentRow, namespace: String, fuel: u64) -> 
             kv: caps.kv,
             http_hosts: caps.http,
             allow_private_http: app.config.execution.allow_private_http,
+            skills: caps.skills,
+            marketplace: caps.marketplace,
         },
         limits: limits(app, fuel),
         kv: app.kv.clone(),
+        nested: None,
     }
 }
 
@@ -190,6 +201,7 @@ pub async fn run(app: &App, r: RunRequest<'_>) -> RunOutcome {
                     return RunOutcome::failed("unavailable", "the agent's component cannot be loaded".into());
                 }
                 let invocation = invocation(app, c, r.agent.id.clone(), r.fuel);
+                let invocation = nested::attach(app, invocation, r.execution_id, &r.agent.id, r.nesting);
                 let run = app.runtime.run_agent(&c.digest, task(), invocation).await;
                 if attempt == PREPARE_ATTEMPTS || !matches!(run.result, Err(ExecError::NotPrepared)) {
                     break run;

@@ -15,6 +15,7 @@
 use agora_runtime::Kind;
 
 use super::model::{CostView, ExecuteRequest, UsageView};
+use super::nested::Nesting;
 use super::run::{self, RunError, RunOutcome, RunRequest, Runner};
 use super::slots::SlotGuard;
 use super::store::{self, NewExecution};
@@ -60,6 +61,8 @@ pub struct Plan<'a> {
     pub task_id: Option<&'a str>,
     pub input: &'a str,
     pub params: Option<String>,
+    /// Where the run sits among nested runs (top level: the default).
+    pub nesting: Nesting,
 }
 
 /// A run that began: its record, its hold, and the agents' slots while it lasts.
@@ -113,6 +116,8 @@ pub async fn begin_in_slots(app: &App, plan: &Plan<'_>, slots: SlotGuard) -> Res
             input: plan.input,
             budget_cents: plan.hold_cents,
             hold_id: hold.as_ref().map(|h| h.id.as_str()),
+            parent_id: plan.nesting.parent_id.as_deref(),
+            skill_id: plan.nesting.skill_id.as_deref(),
         };
         store::insert(c, &record, record_bytes(app)).await?;
         Ok::<_, LedgerError>(hold)
@@ -133,6 +138,7 @@ pub async fn run(app: &App, plan: &Plan<'_>, started: &Started) -> RunOutcome {
             budget_cents: plan.hold_cents,
             params: plan.params.clone(),
             fuel: started.fuel,
+            nesting: &plan.nesting,
         },
     )
     .await
@@ -215,6 +221,17 @@ pub async fn execute(
     req: &ExecuteRequest,
     answer: Answer<'_, Executed>,
 ) -> Result<Executed, ExecutionError> {
+    execute_within(app, buyer_id, req, Nesting::default(), answer).await
+}
+
+/// `execute` at a place among nested runs (a hire from a component).
+pub async fn execute_within(
+    app: &App,
+    buyer_id: &str,
+    req: &ExecuteRequest,
+    nesting: Nesting,
+    answer: Answer<'_, Executed>,
+) -> Result<Executed, ExecutionError> {
     let input = validate::text("task_description", &req.task_description, 100_000)?;
     let params = match &req.params {
         None | Some(serde_json::Value::Null) => None,
@@ -241,6 +258,7 @@ pub async fn execute(
         task_id: None,
         input: &input,
         params,
+        nesting,
     };
     let started = begin(app, &plan).await?;
     let outcome = run(app, &plan, &started).await;

@@ -15,13 +15,16 @@ pub struct NewExecution<'a> {
     pub input: &'a str,
     pub budget_cents: i64,
     pub hold_id: Option<&'a str>,
+    pub parent_id: Option<&'a str>,
+    pub skill_id: Option<&'a str>,
 }
 
 /// Records a run as started, keeping at most `record_bytes` of its input.
 pub async fn insert(conn: &mut Conn, e: &NewExecution<'_>, record_bytes: usize) -> Result<(), sqlx::Error> {
     crate::db::query(
         "INSERT INTO executions (id, buyer_id, agent_id, runtime, component_id, task_id, input, input_bytes, status, \
-         budget_cents, hold_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         budget_cents, hold_id, created_at, parent_id, skill_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(e.id)
     .bind(e.buyer_id)
@@ -35,6 +38,8 @@ pub async fn insert(conn: &mut Conn, e: &NewExecution<'_>, record_bytes: usize) 
     .bind(e.budget_cents)
     .bind(e.hold_id)
     .bind(now_ms())
+    .bind(e.parent_id)
+    .bind(e.skill_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -123,4 +128,18 @@ pub async fn delete_finished_before(db: &Db, before_ms: i64) -> Result<u64, sqlx
         )
         .await?
         .rows_affected())
+}
+
+/// The runs made from inside any of `parent_ids`, oldest first.
+pub async fn children_of(db: &Db, parent_ids: &[String]) -> Result<Vec<ExecutionRow>, sqlx::Error> {
+    if parent_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = crate::db::sql::SqlBuf::new("");
+    let ids: Vec<String> = parent_ids.iter().map(|id| q.arg(crate::db::sql::Arg::Text(id.clone()))).collect();
+    q.sql = format!(
+        "SELECT {EXECUTION_COLUMNS} FROM executions WHERE parent_id IN ({}) ORDER BY created_at, id LIMIT 1000",
+        ids.join(", ")
+    );
+    q.query().fetch_all(&db.read).await?.iter().map(<ExecutionRow as crate::db::FromRow>::from_row).collect()
 }

@@ -1,4 +1,5 @@
-//! Recently verified keys, so that the hot path does not look a key up on every request.
+//! Recently verified keys (API keys, licence keys), so that the hot path does not look a key
+//! up on every request.
 //!
 //! Only keys that verified are kept, by the hash of the whole key (never the key itself), for
 //! `ttl`: a key revoked or an agent suspended by another process (or directly in the database)
@@ -9,26 +10,24 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::Principal;
-
-pub struct KeyCache {
+pub struct KeyCache<V> {
     ttl: Duration,
     max_entries: usize,
-    entries: Mutex<HashMap<String, (Principal, Instant)>>,
+    entries: Mutex<HashMap<String, (V, Instant)>>,
 }
 
-impl KeyCache {
+impl<V: Clone> KeyCache<V> {
     /// A `ttl` of zero keeps nothing.
-    pub fn new(ttl: Duration, max_entries: usize) -> KeyCache {
+    pub fn new(ttl: Duration, max_entries: usize) -> KeyCache<V> {
         KeyCache { ttl, max_entries, entries: Mutex::new(HashMap::new()) }
     }
 
-    pub fn get(&self, key_hash: &str) -> Option<Principal> {
+    pub fn get(&self, key_hash: &str) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.get(key_hash).filter(|(_, until)| *until > Instant::now()).map(|(p, _)| p.clone())
     }
 
-    pub fn insert(&self, key_hash: String, principal: Principal) {
+    pub fn insert(&self, key_hash: String, value: V) {
         if self.ttl.is_zero() {
             return;
         }
@@ -40,13 +39,19 @@ impl KeyCache {
                 entries.clear();
             }
         }
-        entries.insert(key_hash, (principal, now + self.ttl));
+        entries.insert(key_hash, (value, now + self.ttl));
+    }
+
+    /// Forgets a key at once (revoked, rotated) in this process.
+    pub fn remove(&self, key_hash: &str) {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).remove(key_hash);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::Principal;
 
     fn agent(id: &str) -> Principal {
         Principal::Agent { agent_id: id.into() }

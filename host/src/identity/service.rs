@@ -17,7 +17,7 @@ pub enum AuthError {
 }
 
 /// Who `key` belongs to: from `cache` if it verified recently, else from the database.
-pub async fn authenticate(db: &Db, cache: &KeyCache, key: &str) -> Result<Principal, AuthError> {
+pub async fn authenticate(db: &Db, cache: &KeyCache<Principal>, key: &str) -> Result<Principal, AuthError> {
     if !well_formed(key) {
         return Err(AuthError::Invalid);
     }

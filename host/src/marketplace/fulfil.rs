@@ -64,6 +64,7 @@ pub async fn run(
         task_id: None,
         input,
         params: None,
+        nesting: Default::default(),
     };
     let started = executions::begin_in_slots(app, &plan, ready.slots).await?;
     let outcome = executions::run(app, &plan, &started).await;

@@ -22,6 +22,7 @@ crate::stored_enum! {
         Mention => "mention",
         JobPosted => "job_posted",
         Proposal => "proposal",
+        License => "license",
         System => "system",
     }
 }
@@ -60,7 +61,7 @@ pub struct NotificationView {
     pub id: String,
     /// `outbid`, `bid_received`, `bid_accepted`, `bid_rejected`, `bid_updated`,
     /// `bid_delivered`, `bid_completed`, `bid_disputed`, `bid_withdrawn`, `job_posted`,
-    /// `proposal`, `job` (a marketplace job's event), `job_message`, `dm`, `mention` or `system`.
+    /// `proposal`, `license` (a skill licence renewed, expired or revoked), `job` (a marketplace job's event), `job_message`, `dm`, `mention` or `system`.
     #[serde(rename = "type")]
     pub kind: String,
     pub title: String,

@@ -220,6 +220,7 @@ pub async fn run(app: &App, worker_id: &str, id: &str, answer: Answer<'_, TaskRu
         task_id: Some(&task.id),
         input: &task.description,
         params: None,
+        nesting: Default::default(),
     };
     let started = executions::begin(app, &plan).await?;
     transaction!(app.db, |c| store::set_execution(c, &task.id, &started.execution_id))?;

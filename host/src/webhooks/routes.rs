@@ -62,6 +62,7 @@ const EVENTS: &[&str] = &[
     "notification.mention",
     "notification.job_posted",
     "notification.proposal",
+    "notification.license",
 ];
 
 // AgentMarket's shape: `PUT/GET /api/agents/me/webhook`, `{success, data: {webhook_url}, balance}`.

@@ -23,6 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::component::HasData;
 
+use crate::bindings::types::CapabilityError;
+use crate::nested::{CallError, NestedCalls};
+
 /// What every host call of one execution shares.
 pub(crate) struct Call {
     /// The component's digest, for tracing.
@@ -65,6 +68,21 @@ impl Call {
         outcome
     }
 
+    /// What remains of the execution's wall-clock limit.
+    pub(crate) fn time_left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// Runs a nested call (a skill, a hire) until the execution's own deadline, which the
+    /// nested run counts against; `None` (and the execution ends in `Timeout`) if it is reached.
+    pub(crate) async fn until_deadline<F: Future>(&mut self, call: F) -> Option<F::Output> {
+        let outcome = tokio::time::timeout(self.time_left(), call).await.ok();
+        if outcome.is_none() {
+            self.note_timeout();
+        }
+        outcome
+    }
+
     /// Records that a host call timed out, and whether that was the execution's deadline.
     pub(crate) fn note_timeout(&mut self) {
         if Instant::now() >= self.deadline {
@@ -91,11 +109,39 @@ pub(crate) struct Contexts {
     pub(crate) log: log::LogCtx,
     pub(crate) kv: kv::KvCtx,
     pub(crate) http: http::HttpCtx,
+    pub(crate) nested: Nested,
     pub(crate) unserved: Unserved,
 }
 
-/// The context of the interfaces the host does not serve yet (`llm`, `knowledge`, `skills`,
-/// `marketplace`, `messaging`) and of the function-less `types`: they answer `unavailable`.
+/// The context of `skills` and `marketplace`: their grants and the host's port.
+pub(crate) struct Nested {
+    pub(crate) skills: bool,
+    pub(crate) marketplace: bool,
+    pub(crate) port: Option<Arc<dyn NestedCalls>>,
+}
+
+impl Nested {
+    /// The host's port; a host that runs this component without one cannot serve the call.
+    pub(crate) fn port(&self) -> Result<Arc<dyn NestedCalls>, CapabilityError> {
+        self.port.clone().ok_or_else(|| CapabilityError::Unavailable("nested calls are not served here".into()))
+    }
+}
+
+impl From<CallError> for CapabilityError {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::Denied(m) => CapabilityError::Denied(m),
+            CallError::Unavailable(m) => CapabilityError::Unavailable(m),
+            CallError::QuotaExceeded(m) => CapabilityError::QuotaExceeded(m),
+            CallError::TooLarge(m) => CapabilityError::TooLarge(m),
+            CallError::Invalid(m) => CapabilityError::Invalid(m),
+            CallError::Failed(m) => CapabilityError::Failed(m),
+        }
+    }
+}
+
+/// The context of the interfaces the host does not serve yet (`llm`, `knowledge`,
+/// `messaging`) and of the function-less `types`: they answer `unavailable`.
 pub(crate) struct Unserved;
 
 #[cfg(test)]
@@ -109,7 +155,7 @@ pub(crate) mod testing {
     #[tokio::test]
     async fn capabilities_not_served_yet_are_unavailable_not_denied() {
         use crate::bindings::types::CapabilityError;
-        use crate::bindings::{knowledge, llm, marketplace, messaging, skills};
+        use crate::bindings::{knowledge, llm, messaging};
         let is_unavailable = |result: Result<(), CapabilityError>| matches!(result, Err(CapabilityError::Unavailable(m)) if m.ends_with("is not available yet"));
         let mut state = call();
         let mut cap = Cap { ctx: &mut Unserved, call: &mut state };
@@ -117,8 +163,6 @@ pub(crate) mod testing {
         assert!(is_unavailable(llm::Host::chat(&mut cap, request).await.map(drop)));
         assert!(is_unavailable(knowledge::Host::search(&mut cap, "q".into(), 3).await.map(drop)));
         assert!(is_unavailable(knowledge::Host::add_note(&mut cap, "t".into(), "b".into()).await.map(drop)));
-        assert!(is_unavailable(skills::Host::call(&mut cap, "s".into(), "{}".into()).await.map(drop)));
-        assert!(is_unavailable(marketplace::Host::hire(&mut cap, "a".into(), "t".into(), 1).await.map(drop)));
         assert!(is_unavailable(messaging::Host::send(&mut cap, "a".into(), None, "hi".into()).await.map(drop)));
         assert_eq!(state.denied, None);
     }

@@ -50,6 +50,7 @@ async fn counter_keeps_state_per_namespace() {
         grants: grants.clone(),
         limits: Limits::default(),
         kv: kv.clone(),
+        nested: None,
     };
     let count = |run: crate::Execution<crate::AgentOutput>| run.result.expect("counter").output;
     assert_eq!(count(runtime.run_agent(&digest, task("visits", None), inv("agent-a")).await), "1");

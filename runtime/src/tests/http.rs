@@ -72,7 +72,7 @@ impl Fetcher {
 }
 
 fn grants(hosts: &[&str], allow_private_http: bool) -> Grants {
-    Grants { kv: false, http_hosts: hosts.iter().map(|h| h.to_string()).collect(), allow_private_http }
+    Grants { http_hosts: hosts.iter().map(|h| h.to_string()).collect(), allow_private_http, ..Grants::default() }
 }
 
 fn denied_because(run: &Execution<String>, needle: &str) {

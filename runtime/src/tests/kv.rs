@@ -45,6 +45,7 @@ fn with_kv(kv: TroubledKv, limits: Limits) -> Invocation {
         grants: Grants { kv: true, ..Grants::default() },
         limits,
         kv: Arc::new(kv),
+        nested: None,
     }
 }
 

@@ -7,5 +7,6 @@ mod http;
 mod inspect;
 mod kv;
 mod limits;
+mod nested;
 mod support;
 mod worlds;

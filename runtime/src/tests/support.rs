@@ -45,7 +45,7 @@ pub(super) fn prepare(runtime: &Runtime, name: &str, kind: Kind) -> String {
 }
 
 pub(super) fn invocation(limits: Limits, grants: Grants) -> Invocation {
-    Invocation { namespace: "agent-1".into(), grants, limits, kv: Arc::new(MemoryKv::new()) }
+    Invocation { namespace: "agent-1".into(), grants, limits, kv: Arc::new(MemoryKv::new()), nested: None }
 }
 
 pub(super) fn plain() -> Invocation {

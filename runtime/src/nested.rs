@@ -1,0 +1,53 @@
+//! The port through which a component calls out to other components: `skills.call` and
+//! `marketplace.hire`. The host implements it (licences, money, records); the runtime only
+//! checks the grant, bounds the call by the execution's own deadline and maps the errors.
+
+use futures::future::BoxFuture;
+use std::time::Duration;
+
+/// What a nested call may answer, one for one the WIT `capability-error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    #[error("denied: {0}")]
+    Denied(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
+    #[error("too large: {0}")]
+    TooLarge(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error("failed: {0}")]
+    Failed(String),
+}
+
+/// A hire made from inside a component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hired {
+    /// The hired run's id (its execution record).
+    pub job_id: String,
+    /// The hired agent's output when it finished within the call.
+    pub output: Option<String>,
+    /// What the hire cost the hiring agent, in cents.
+    pub charged_cents: u64,
+}
+
+/// Calls out of one execution. `time_left` is what remains of the calling execution's
+/// wall-clock limit: the nested run must end within it.
+pub trait NestedCalls: Send + Sync {
+    fn call_skill<'a>(
+        &'a self,
+        skill_id: &'a str,
+        input: String,
+        time_left: Duration,
+    ) -> BoxFuture<'a, Result<String, CallError>>;
+
+    fn hire<'a>(
+        &'a self,
+        agent_id: &'a str,
+        task: String,
+        budget_cents: u64,
+        time_left: Duration,
+    ) -> BoxFuture<'a, Result<Hired, CallError>>;
+}
