@@ -14,11 +14,14 @@ args=(--concurrency "${BENCH_CONCURRENCY:-32}" --requests "${BENCH_REQUESTS:-400
 
 "$bench" measure --backend sqlite --out "$out/sqlite.json" "${args[@]}"
 scripts/with-postgres.sh "$bench" measure --backend postgres --out "$out/postgres.json" "${args[@]}"
+"$bench" skills --backend sqlite --out "$out/skills-sqlite.json" "${args[@]}"
+scripts/with-postgres.sh "$bench" skills --backend postgres --out "$out/skills-postgres.json" "${args[@]}"
 "$bench" runtime --out "$out/runtime.json"
 # Webhook deliveries: printed, and copied into docs/benchmarks.md by hand.
 "$bench" webhooks --backend sqlite
 scripts/with-postgres.sh "$bench" webhooks --backend postgres
 # PostgreSQL alone running a deposit's statements (pgbench): printed, copied by hand too.
 scripts/with-postgres.sh bench/pg-floor/run.sh
-"$bench" report --doc docs/benchmarks.md --runtime "$out/runtime.json" "$out/sqlite.json" "$out/postgres.json"
+"$bench" report --doc docs/benchmarks.md --runtime "$out/runtime.json" "$out/sqlite.json" "$out/postgres.json" \
+    "$out/skills-sqlite.json" "$out/skills-postgres.json"
 echo "docs/benchmarks.md updated" >&2

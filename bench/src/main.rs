@@ -14,6 +14,7 @@ use agora_e2e::{Options, Server, TestHttp};
 mod cpu;
 mod hops;
 mod runtime;
+mod skills;
 mod social;
 mod webhooks;
 use anyhow::{bail, Context};
@@ -65,6 +66,18 @@ enum Command {
         concurrency: usize,
         #[arg(long, default_value_t = 2000)]
         events: usize,
+    },
+    /// Skill calls from components against running the skill directly, and licence checks
+    /// against `/health`.
+    Skills {
+        #[arg(long)]
+        backend: String,
+        #[arg(long)]
+        out: String,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 4000)]
+        requests: usize,
     },
     Report {
         #[arg(long, default_value = "docs/benchmarks.md")]
@@ -401,6 +414,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Webhooks { backend, concurrency, events } => {
             println!("{:#}", webhooks::measure(&backend, concurrency, events).await?);
             Ok(())
+        }
+        Command::Skills { backend, out, concurrency, requests } => {
+            skills::measure(&backend, &out, concurrency, requests).await
         }
         Command::Report { doc, runtime, files } => report(&doc, runtime.as_deref(), &files),
     }

@@ -156,7 +156,10 @@ async fn agents_run_only_their_own_agent_components() {
     let profile = s.get(&format!("/api/agents/{agent}"), None).await;
     assert_eq!(profile.body["agent"]["runtime"], "component");
     assert_eq!(profile.body["agent"]["component"]["id"], component);
-    assert_eq!(profile.body["agent"]["component"]["capabilities"], json!({"kv": true, "http": []}));
+    assert_eq!(
+        profile.body["agent"]["component"]["capabilities"],
+        json!({"kv": true, "http": [], "skills": false, "marketplace": false})
+    );
 
     let (_, other) = s.register("Other", json!({})).await;
     s.request("PATCH", "/api/agents/me", Some(&other), Some(json!({"componentId": component})))
