@@ -159,7 +159,7 @@ async fn skills_are_listed_described_browsed_and_delisted() {
 async fn each_pricing_model_is_bought_and_its_key_verified() {
     let server = Server::start_with(options()).await;
     let s = &server;
-    let (author, author_key) = s.register("Licensor", json!({})).await;
+    let (_, author_key) = s.register("Licensor", json!({})).await;
     let p = s.publisher(&author_key).await;
     let url = |name: &str| json!({"downloadUrl": format!("https://skills.example/{name}")});
     let free = list(s, &author_key, listing("Free tool", "FREE", 0, url("free"))).await;
@@ -229,8 +229,7 @@ async fn each_pricing_model_is_bought_and_its_key_verified() {
     assert_eq!((claims.skill.as_str(), claims.buyer.as_str(), claims.exp), (once.as_str(), buyer.as_str(), None));
 
     // Rotate: the new key works, the old one is invalid at once.
-    let (stranger, stranger_key) = s.register("Stranger", json!({})).await;
-    let _ = stranger;
+    let (_, stranger_key) = s.register("Stranger", json!({})).await;
     s.post(&format!("/api/licenses/{once_license}/rotate"), Some(&stranger_key), json!({}))
         .await
         .assert_error(404, "not_found");
@@ -253,7 +252,6 @@ async fn each_pricing_model_is_bought_and_its_key_verified() {
         (Some("revoked"), Some("License revoked"))
     );
     s.post(&revoke, Some(&author_key), json!({})).await.assert_error(409, "invalid_transition");
-    let _ = author;
 
     // A month later the subscription renews from the wallet; the next month it cannot.
     advance(s, 31 * DAY_MS).await;

@@ -274,7 +274,7 @@ pub async fn directory(db: &Db, f: &DirectoryQuery, page: &Page) -> Result<(Vec<
 
     let page_filter = page.after_sql(&mut q, "a");
     let (pl, po) = (q.arg(Arg::Int(page.limit + 1)), q.arg(Arg::Int(page.offset)));
-    let columns = AGENT_COLUMNS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ");
+    let columns = crate::db::sql::qualified(AGENT_COLUMNS, "a");
     q.sql = format!(
         "SELECT {columns} FROM agents a WHERE {where_sql}{page_filter} \
          ORDER BY a.created_at DESC, a.id DESC LIMIT {pl} OFFSET {po}"

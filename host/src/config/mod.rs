@@ -4,6 +4,7 @@
 //! settings and their types is read off the defaults, so a setting added to a section is
 //! known to every layer at once.
 
+mod market;
 mod sections;
 
 use std::path::Path;
@@ -12,9 +13,10 @@ use anyhow::{bail, Context};
 use serde::Deserialize;
 use toml::{Table, Value};
 
+pub use market::{Marketplace, Skills, Verification};
 pub use sections::{
-    Access, Components, Config, Database, Execution, LogFormat, Marketplace, Money, PaymentProviderKind, Payments,
-    SelfDeposit, Server, Skills, Verification,
+    Access, Components, Config, Database, Execution, LogFormat, Money, PaymentProviderKind, Payments, SelfDeposit,
+    Server,
 };
 
 impl Config {

@@ -17,6 +17,12 @@ pub fn placeholders(first: usize, count: usize) -> String {
     (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
+/// A column list with every column prefixed by a table alias: `qualified("id, name", "a")` is
+/// `"a.id, a.name"`.
+pub fn qualified(columns: &str, alias: &str) -> String {
+    columns.split(',').map(|c| format!("{alias}.{}", c.trim())).collect::<Vec<_>>().join(", ")
+}
+
 /// Inserts one row `(key, label)` per label into a mirror table of labels (an agent's
 /// capabilities, a task's, a service's tags), in one statement. `columns` names the two.
 pub async fn insert_labels(
@@ -96,6 +102,11 @@ pub async fn update_if(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn columns_are_qualified_one_by_one() {
+        assert_eq!(super::qualified("id, name,status", "a"), "a.id, a.name, a.status");
+    }
+
     #[test]
     fn placeholders_are_numbered_from_the_first() {
         assert_eq!(super::placeholders(3, 2), "$3, $4");

@@ -127,12 +127,17 @@ async fn get_execution(
     who: AgentAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ExecutionResponse>> {
-    let row = store::get(&app.db, &id).await?.ok_or_else(|| ApiError::not_found("execution"))?;
-    // Others are told it does not exist rather than that it is someone else's.
-    if row.buyer_id != who.agent_id && row.agent_id != who.agent_id {
-        return Err(ApiError::not_found("execution"));
-    }
+    let row = visible(&app, &who, &id).await?;
     Ok(Json(ExecutionResponse { success: true, data: row.view() }))
+}
+
+/// The execution, for its buyer or its worker; others are told it does not exist rather than
+/// that it is someone else's.
+async fn visible(app: &App, who: &AgentAuth, id: &str) -> ApiResult<ExecutionRow> {
+    match store::get(&app.db, id).await? {
+        Some(row) if row.buyer_id == who.agent_id || row.agent_id == who.agent_id => Ok(row),
+        _ => Err(ApiError::not_found("execution")),
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -151,10 +156,7 @@ async fn execution_tree(
     who: AgentAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ExecutionTreeResponse>> {
-    let row = store::get(&app.db, &id).await?.ok_or_else(|| ApiError::not_found("execution"))?;
-    if row.buyer_id != who.agent_id && row.agent_id != who.agent_id {
-        return Err(ApiError::not_found("execution"));
-    }
+    let row = visible(&app, &who, &id).await?;
     let data = super::tree::tree(&app, row).await?;
     Ok(Json(ExecutionTreeResponse { success: true, data }))
 }

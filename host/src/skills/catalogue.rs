@@ -216,20 +216,12 @@ pub async fn detail(app: &App, id: &str) -> Result<SkillDetail, SkillError> {
 pub struct Listing {
     pub skills: Vec<SkillView>,
     pub categories: Vec<String>,
-    pub page: i64,
-    pub limit: i64,
+    pub page: PageNumber,
     pub total: i64,
 }
 
 pub async fn browse(app: &App, viewer: Option<&str>, q: &SkillQuery) -> Result<Listing, SkillError> {
-    let page = q.page.unwrap_or(1);
-    if page < 1 {
-        return Err(fail("page", "must be at least 1").into());
-    }
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(fail("limit", "must be 1 to 100").into());
-    }
+    let page = PageNumber::parse(q.page, q.limit)?;
     let sort = match q.sort.as_deref().unwrap_or("newest") {
         "newest" => Sort::Newest,
         "popular" => Sort::Popular,
@@ -265,12 +257,11 @@ pub async fn browse(app: &App, viewer: Option<&str>, q: &SkillQuery) -> Result<L
         author_id,
         sort,
     };
-    let (rows, total) = store::list(&app.db, &filter, limit, (page - 1).saturating_mul(limit)).await?;
+    let (rows, total) = store::list(&app.db, &filter, page.limit, page.offset()).await?;
     Ok(Listing {
         skills: rows.iter().map(|(row, author)| row.view(author)).collect(),
         categories: store::categories(&app.db).await?,
         page,
-        limit,
         total,
     })
 }

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::model::{LicenseRow, LicenseStatus, LicenseView, SkillRow};
+use super::model::{LicenseRow, LicenseStatus, LicenseView, PageNumber, SkillRow};
 use super::store;
 use super::tokens::Claims;
 use super::SkillError;
@@ -12,7 +12,6 @@ use crate::db::sql::Changes;
 use crate::db::{now_ms, Conn};
 use crate::identity::Principal;
 use crate::notifications::{self, model::NoticeKind, Notice};
-use crate::secrets::{hash_secret, random_token};
 use crate::state::App;
 use crate::transaction;
 use crate::validate;
@@ -39,20 +38,13 @@ pub fn view(app: &App, l: &LicenseRow, skill_title: &str) -> LicenseView {
 
 pub struct LicenseList {
     pub licenses: Vec<LicenseView>,
-    pub page: i64,
+    pub page: PageNumber,
     pub total: i64,
 }
 
 pub async fn list(app: &App, buyer_id: &str, page: Option<i64>, limit: Option<i64>) -> Result<LicenseList, SkillError> {
-    let page = page.unwrap_or(1);
-    let limit = limit.unwrap_or(20);
-    if page < 1 {
-        return Err(validate::fail("page", "must be at least 1").into());
-    }
-    if !(1..=100).contains(&limit) {
-        return Err(validate::fail("limit", "must be 1 to 100").into());
-    }
-    let (rows, total) = store::licenses_of(&app.db, buyer_id, limit, (page - 1).saturating_mul(limit)).await?;
+    let page = PageNumber::parse(page, limit)?;
+    let (rows, total) = store::licenses_of(&app.db, buyer_id, page.limit, page.offset()).await?;
     let licenses = rows.iter().map(|(l, title)| view(app, l, title)).collect();
     Ok(LicenseList { licenses, page, total })
 }
@@ -105,8 +97,8 @@ pub async fn revoke(app: &App, who: &Principal, id: &str, reason: &str) -> Resul
 pub async fn rotate(app: &App, buyer_id: &str, id: &str) -> Result<(LicenseView, String), SkillError> {
     let who = Principal::Agent { agent_id: buyer_id.to_string() };
     let (license, skill) = visible(app, &who, id, true).await?;
-    let key = format!("sk_{}", random_token(40));
-    let changes = Changes::default().text("key_hash", &hash_secret(&key)).text("key_prefix", &key[..10]);
+    let (hash, prefix, key) = super::purchase::new_key();
+    let changes = Changes::default().text("key_hash", &hash).text("key_prefix", &prefix);
     let from = [LicenseStatus::PendingPayment, LicenseStatus::Active];
     let rotated = license.standing(now_ms()) != LicenseStatus::Expired
         && transaction!(app.db, |c| store::transition(c, id, &from, license.state(), &changes))?;

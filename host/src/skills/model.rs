@@ -3,6 +3,32 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::components::model::Capabilities;
 use crate::db::rfc3339;
+use crate::validate::{fail, Invalid};
+
+/// Toku's numbered pages: `page` from 1, `limit` 1 to 100 (default 20).
+#[derive(Debug, Clone, Copy)]
+pub struct PageNumber {
+    pub page: i64,
+    pub limit: i64,
+}
+
+impl PageNumber {
+    pub fn parse(page: Option<i64>, limit: Option<i64>) -> Result<PageNumber, Invalid> {
+        let (page, limit) = (page.unwrap_or(1), limit.unwrap_or(20));
+        if page < 1 {
+            return Err(fail("page", "must be at least 1"));
+        }
+        if !(1..=100).contains(&limit) {
+            return Err(fail("limit", "must be 1 to 100"));
+        }
+        Ok(PageNumber { page, limit })
+    }
+
+    /// Rows skipped before this page.
+    pub fn offset(&self) -> i64 {
+        (self.page - 1).saturating_mul(self.limit)
+    }
+}
 
 crate::stored_enum! {
     /// How a skill is paid for: `FREE`; `ONE_TIME`; `SUBSCRIPTION`, monthly from the wallet;

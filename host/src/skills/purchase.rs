@@ -47,14 +47,15 @@ pub struct Purchased {
 
 const KEY_PREFIX_CHARS: usize = 10;
 
-/// A new licence key and its stored form.
-fn new_key() -> (String, String, String) {
+/// A new licence key: (its SHA-256 as stored, its prefix as shown, the key).
+pub fn new_key() -> (String, String, String) {
     let key = format!("sk_{}", random_token(40));
     (hash_secret(&key), key[..KEY_PREFIX_CHARS].to_string(), key)
 }
 
-fn period_ms(app: &App) -> i64 {
-    i64::from(app.config.marketplace.subscription_period_days) * 24 * 3_600_000
+/// The agent that referred the skill's author, who earns its share of the fee.
+pub async fn author_referrer(app: &App, skill: &SkillRow) -> Result<Option<String>, sqlx::Error> {
+    Ok(agents::get(&app.db, &skill.author_id).await?.and_then(|a| a.referred_by))
 }
 
 pub async fn purchase(
@@ -88,7 +89,8 @@ pub async fn purchase(
         price_cents: skill.price_cents,
         status: LicenseStatus::Active.as_str().into(),
         auto_renew: i64::from(model == PricingModel::Subscription),
-        expires_at: (model == PricingModel::Subscription).then(|| now + period_ms(app)),
+        expires_at: (model == PricingModel::Subscription)
+            .then(|| now + app.config.marketplace.subscription_period_ms()),
         checkout_id: None,
         paid_cents: upfront,
         status_reason: None,
@@ -97,7 +99,7 @@ pub async fn purchase(
     };
     let referrer = match upfront {
         0 => None,
-        _ => agents::get(&app.db, &skill.author_id).await?.and_then(|a| a.referred_by),
+        _ => author_referrer(app, &skill).await?,
     };
     // A wallet too short to pay rolls the whole transaction back (the error must leave it:
     // a refused posting may have written part of its balances), then the checkout takes over.
@@ -215,14 +217,14 @@ async fn paid(app: &App, id: &str) -> Result<(), SkillError> {
         return Ok(());
     }
     let skill = store::get(&app.db, &license.skill_id).await?.ok_or(SkillError::NotFound)?;
-    let referrer = agents::get(&app.db, &skill.author_id).await?.and_then(|a| a.referred_by);
+    let referrer = author_referrer(app, &skill).await?;
     let amount = license.model().upfront_cents(license.price_cents);
     let now = now_ms();
     let activated = transaction!(app.db, |c| async {
         pay_in(c, app, &skill, referrer.as_deref(), &license.buyer_id, amount, id).await?;
         let mut changes = Changes::default().int("paid_cents", amount).no_text("status_reason");
         if license.model() == PricingModel::Subscription {
-            changes = changes.int("expires_at", now + period_ms(app));
+            changes = changes.int("expires_at", now + app.config.marketplace.subscription_period_ms());
         }
         let pending = [LicenseStatus::PendingPayment];
         if !store::transition(c, id, &pending, LicenseStatus::Active, &changes).await? {

@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use super::licenses::tell_buyer_in;
 use super::model::{LicenseRow, LicenseStatus};
-use super::purchase::pay_in;
+use super::purchase::{author_referrer, pay_in};
 use super::store;
 use super::SkillError;
-use crate::agents::store as agents;
 use crate::config::Config;
 use crate::db::now_ms;
 use crate::db::sql::Changes;
@@ -45,8 +44,8 @@ pub async fn renew_due(app: &App) -> Result<usize, SkillError> {
 
 async fn renew(app: &App, l: &LicenseRow, now: i64) -> Result<bool, SkillError> {
     let Some(skill) = store::get(&app.db, &l.skill_id).await? else { return Ok(false) };
-    let referrer = agents::get(&app.db, &skill.author_id).await?.and_then(|a| a.referred_by);
-    let period = i64::from(app.config.marketplace.subscription_period_days) * 24 * 3_600_000;
+    let referrer = author_referrer(app, &skill).await?;
+    let period = app.config.marketplace.subscription_period_ms();
     let ended = l.expires_at.unwrap_or(now);
     // A host that was down past whole periods starts the new one now.
     let until = if ended + period > now { ended + period } else { now + period };

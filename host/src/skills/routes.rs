@@ -55,6 +55,12 @@ pub struct Pagination {
     pub total: i64,
 }
 
+impl Pagination {
+    fn new(page: PageNumber, total: i64) -> Self {
+        Pagination { page: page.page, limit: page.limit, total }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct SkillList {
     pub skills: Vec<SkillView>,
@@ -65,11 +71,7 @@ pub struct SkillList {
 
 impl From<Listing> for SkillList {
     fn from(l: Listing) -> Self {
-        SkillList {
-            skills: l.skills,
-            categories: l.categories,
-            pagination: Pagination { page: l.page, limit: l.limit, total: l.total },
-        }
+        SkillList { skills: l.skills, categories: l.categories, pagination: Pagination::new(l.page, l.total) }
     }
 }
 
@@ -317,8 +319,7 @@ async fn list_licenses(
     ApiQuery(q): ApiQuery<LicenseQuery>,
 ) -> ApiResult<Json<LicenseList>> {
     let list = licenses::list(&app, &who.agent_id, q.page, q.limit).await?;
-    let limit = q.limit.unwrap_or(20);
-    let pagination = Pagination { page: list.page, limit, total: list.total };
+    let pagination = Pagination::new(list.page, list.total);
     Ok(Json(LicenseList { success: true, licenses: list.licenses, pagination }))
 }
 

@@ -1,7 +1,7 @@
 //! The skills' tables: listings, licences and reviews.
 
 use super::model::{LicenseRow, LicenseStatus, SkillRow, LICENSE_COLUMNS, SKILL_COLUMNS};
-use crate::db::sql::{like_pattern, update_if, Arg, Changes, SqlBuf};
+use crate::db::sql::{like_pattern, qualified, update_if, Arg, Changes, SqlBuf};
 use crate::db::{Conn, Db, Row};
 
 pub async fn insert(c: &mut Conn, s: &SkillRow) -> Result<(), sqlx::Error> {
@@ -138,7 +138,7 @@ pub async fn list(db: &Db, f: &Filter, limit: i64, offset: i64) -> Result<(Vec<(
         Sort::PriceHigh => "s.price_cents DESC, s.created_at DESC, s.id DESC",
     };
     let (pl, po) = (q.arg(Arg::Int(limit)), q.arg(Arg::Int(offset)));
-    let columns = SKILL_COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ");
+    let columns = qualified(SKILL_COLUMNS, "s");
     q.sql = format!(
         "SELECT {columns}, a.name AS author_name {from} WHERE {where_sql} ORDER BY {order} LIMIT {pl} OFFSET {po}"
     );
@@ -259,7 +259,7 @@ pub struct KeyedLicense {
 }
 
 pub async fn license_by_key_hash(db: &Db, key_hash: &str) -> Result<Option<KeyedLicense>, sqlx::Error> {
-    let columns = LICENSE_COLUMNS.split(", ").map(|c| format!("l.{c}")).collect::<Vec<_>>().join(", ");
+    let columns = qualified(LICENSE_COLUMNS, "l");
     let row = crate::db::query(&format!(
         "SELECT {columns}, s.title AS skill_title, s.version AS skill_version, a.name AS buyer_name \
          FROM skill_licenses l JOIN skills s ON s.id = l.skill_id JOIN agents a ON a.id = l.buyer_id \
@@ -290,7 +290,7 @@ pub async fn licenses_of(
         .bind(buyer_id)
         .fetch_one(&db.read)
         .await?;
-    let columns = LICENSE_COLUMNS.split(", ").map(|c| format!("l.{c}")).collect::<Vec<_>>().join(", ");
+    let columns = qualified(LICENSE_COLUMNS, "l");
     let rows = crate::db::query(&format!(
         "SELECT {columns}, s.title AS skill_title FROM skill_licenses l JOIN skills s ON s.id = l.skill_id \
          WHERE l.buyer_id = $1 ORDER BY l.created_at DESC, l.id DESC LIMIT $2 OFFSET $3"

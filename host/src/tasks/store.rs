@@ -125,7 +125,7 @@ pub async fn list(
     count.sql = format!("SELECT COUNT(*) AS n FROM tasks t WHERE {where_sql}");
     let total: i64 = count.query().fetch_one(&db.read).await?.get("n");
     let (pl, po) = (q.arg(Arg::Int(limit)), q.arg(Arg::Int(offset)));
-    let columns = TASK_COLUMNS.split(", ").map(|c| format!("t.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    let columns = crate::db::sql::qualified(TASK_COLUMNS, "t");
     q.sql = format!(
         "SELECT {columns} FROM tasks t WHERE {where_sql} ORDER BY t.created_at DESC, t.id DESC LIMIT {pl} OFFSET {po}"
     );

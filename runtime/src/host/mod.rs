@@ -55,17 +55,7 @@ impl Call {
     /// How long the next host call may take: the per-call limit, but never past the
     /// execution's own deadline (epochs cannot interrupt a guest waiting on the host).
     pub(crate) fn timeout(&self) -> Duration {
-        self.host_call_timeout.min(self.deadline.saturating_duration_since(Instant::now()))
-    }
-
-    /// Runs a host call within `timeout`; `None` if it did not finish in time. A call cut
-    /// short by the execution's deadline makes the execution end in `Timeout`.
-    pub(crate) async fn bounded<F: Future>(&mut self, call: F) -> Option<F::Output> {
-        let outcome = tokio::time::timeout(self.timeout(), call).await.ok();
-        if outcome.is_none() {
-            self.note_timeout();
-        }
-        outcome
+        self.host_call_timeout.min(self.time_left())
     }
 
     /// What remains of the execution's wall-clock limit.
@@ -73,10 +63,20 @@ impl Call {
         self.deadline.saturating_duration_since(Instant::now())
     }
 
+    /// Runs a host call within `timeout`; `None` if it did not finish in time. A call cut
+    /// short by the execution's deadline makes the execution end in `Timeout`.
+    pub(crate) async fn bounded<F: Future>(&mut self, call: F) -> Option<F::Output> {
+        self.within(self.timeout(), call).await
+    }
+
     /// Runs a nested call (a skill, a hire) until the execution's own deadline, which the
     /// nested run counts against; `None` (and the execution ends in `Timeout`) if it is reached.
     pub(crate) async fn until_deadline<F: Future>(&mut self, call: F) -> Option<F::Output> {
-        let outcome = tokio::time::timeout(self.time_left(), call).await.ok();
+        self.within(self.time_left(), call).await
+    }
+
+    async fn within<F: Future>(&mut self, limit: Duration, call: F) -> Option<F::Output> {
+        let outcome = tokio::time::timeout(limit, call).await.ok();
         if outcome.is_none() {
             self.note_timeout();
         }

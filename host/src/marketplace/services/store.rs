@@ -140,7 +140,7 @@ pub async fn list(db: &Db, f: &Filter, page: &Page) -> Result<(Vec<ServiceRow>, 
         }
     };
     let (pl, po) = (q.arg(Arg::Int(page.limit + 1)), q.arg(Arg::Int(page.offset)));
-    let columns = SERVICE_COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ");
+    let columns = crate::db::sql::qualified(SERVICE_COLUMNS, "s");
     q.sql = format!("SELECT {columns} {from} WHERE {where_sql}{after} ORDER BY {order} LIMIT {pl} OFFSET {po}");
     let rows = q
         .query()
