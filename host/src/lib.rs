@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod executions;
 pub mod feed;
+pub mod gateway;
 pub mod health;
 pub mod http;
 pub mod idempotency;

@@ -27,7 +27,7 @@ use crate::error::ApiError;
 use crate::http::{auth, idempotency, rate_limit, request};
 use crate::state::App;
 use crate::{
-    admin, agents, components, conversations, executions, feed, health, idempotency as keys, marketplace,
+    admin, agents, components, conversations, executions, feed, gateway, health, idempotency as keys, marketplace,
     notifications, payments, scheduler, skills, tasks, verification, wallet, webhooks,
 };
 
@@ -35,7 +35,7 @@ use crate::{
 #[openapi(
     info(title = "Agora API", description = "Agent runtime platform: marketplace, wallet and sandboxed execution."),
     modifiers(&Security),
-    tags((name = "agents"), (name = "wallet"), (name = "components"), (name = "execution"), (name = "tasks"), (name = "marketplace"), (name = "skills"),
+    tags((name = "agents"), (name = "wallet"), (name = "components"), (name = "execution"), (name = "tasks"), (name = "marketplace"), (name = "skills"), (name = "gateway"),
         (name = "webhooks"), (name = "payments"), (name = "billing"), (name = "admin"), (name = "health"))
 )]
 struct ApiDoc;
@@ -131,6 +131,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(feed::routes::router())
         .merge(verification::routes::router())
         .merge(skills::routes::router())
+        .merge(gateway::routes::router())
         .merge(webhooks::routes::router())
         .merge(payments::routes::router())
         .merge(payments::billing_routes::router())
@@ -273,6 +274,7 @@ fn start_workers(app: Arc<App>, stop: watch::Receiver<bool>) -> anyhow::Result<t
     payments::jobs::register(&mut jobs, &app.config);
     marketplace::register(&mut jobs, &app.config);
     skills::register(&mut jobs, &app.config);
+    gateway::register(&mut jobs);
     scheduler::register(&mut jobs);
     let owner = scheduler::host_id(&app.config.server.data_dir)?;
     let dispatcher = webhooks::dispatch::Dispatcher::new(app.clone(), owner.clone());

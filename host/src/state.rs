@@ -12,6 +12,7 @@ use crate::components::cache::ComponentCache;
 use crate::config::{Config, PaymentProviderKind};
 use crate::db::Db;
 use crate::executions::slots::Slots;
+use crate::gateway::ModelGateway;
 use crate::http::rate_limit::Limits;
 use crate::identity::KeyCache;
 use crate::kv::capability::DbKv;
@@ -46,6 +47,8 @@ pub struct App {
     pub outbound: PinnedClients,
     /// Licence tokens, verified keys and the verify rate limit.
     pub licensing: Licensing,
+    /// The model gateway: upstreams, their client and breakers, the response cache.
+    pub gateway: ModelGateway,
     /// This state itself, for work that outlives a borrow of it (a component's nested calls).
     me: Weak<App>,
 }
@@ -74,6 +77,7 @@ impl App {
         }
         let (payments, payouts, test_payments) = providers(&config, &public_url)?;
         let licensing = Licensing::new(&config)?;
+        let gateway = ModelGateway::new(&config)?;
         Ok(Arc::new_cyclic(|me| App {
             runtime: Arc::new(runtime),
             kv: Arc::new(DbKv { db: db.clone(), quota_bytes: config.execution.kv_quota_bytes as i64 }),
@@ -88,6 +92,7 @@ impl App {
             components: ComponentCache::new(10_000),
             outbound: PinnedClients::new(config.execution.allow_private_http, OUTBOUND_CLIENT_TTL),
             licensing,
+            gateway,
             me: me.clone(),
             db,
             config,

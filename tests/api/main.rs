@@ -12,6 +12,7 @@ mod credit;
 mod errors;
 mod executions;
 mod feed;
+mod gateway;
 mod hostile;
 mod job_settlement;
 mod ledger;

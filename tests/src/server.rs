@@ -266,6 +266,22 @@ impl Server {
         Reply::from(req.send().await.expect("request sent")).await
     }
 
+    /// A request with extra headers.
+    pub async fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        body: Value,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self.http.request(method.parse().unwrap(), self.url(path)).header("X-API-Key", key).json(&body);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        Reply::from(req.send().await.expect("request sent")).await
+    }
+
     /// A POST with an `Idempotency-Key`.
     pub async fn post_idempotent(&self, path: &str, key: &str, idempotency_key: &str, body: Value) -> Reply {
         let req = self.http.post(self.url(path)).header("X-API-Key", key).header("Idempotency-Key", idempotency_key);

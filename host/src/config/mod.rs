@@ -4,6 +4,7 @@
 //! settings and their types is read off the defaults, so a setting added to a section is
 //! known to every layer at once.
 
+mod gateway;
 mod market;
 mod sections;
 
@@ -13,6 +14,7 @@ use anyhow::{bail, Context};
 use serde::Deserialize;
 use toml::{Table, Value};
 
+pub use gateway::Gateway;
 pub use market::{Marketplace, Skills, Verification};
 pub use sections::{
     Access, Components, Config, Database, Execution, LogFormat, Money, PaymentProviderKind, Payments, SelfDeposit,
@@ -147,6 +149,10 @@ mod tests {
             ("verify_bluesky_url", _) => "http://127.0.0.1:9/bluesky/{handle}".to_string(),
             ("verify_twitter_url", _) => "http://127.0.0.1:9/twitter/{handle}".to_string(),
             ("verify_moltbook_url", _) => "http://127.0.0.1:9/moltbook/{handle}".to_string(),
+            ("openai_base_url", _) => "http://127.0.0.1:11434/v1".to_string(),
+            ("openai_api_key", _) => "sk-sample".to_string(),
+            ("openai_models", _) => "fast=llama3.2,auto=llama3.2,max=llama3.3".to_string(),
+            ("gateway_upstreams_file", _) => "/etc/agora/upstreams.toml".to_string(),
             ("license_signing_key", _) => "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string(),
             (_, Value::Integer(i)) => (i + 1).to_string(),
             (_, Value::Boolean(b)) => (!b).to_string(),
@@ -210,6 +216,8 @@ mod tests {
         refused(&[("AGORA_LOG_FORMAT", "xml")], None, &[], "invalid configuration");
         refused(&[("AGORA_ALLOW_PRIVATE_HTTP", "maybe")], None, &[], "AGORA_ALLOW_PRIVATE_HTTP");
         refused(&[("AGORA_EXEC_MEMORY_BYTES", "5")], None, &[], "exec_memory_bytes");
+        refused(&[("AGORA_OPENAI_MODELS", "fast:gpt")], None, &[], "openai_models");
+        refused(&[("AGORA_OPENAI_BASE_URL", "ftp://x")], None, &[], "openai_base_url");
         refused(&[], Some("unknown_key = 1"), &[], "unknown_key");
         refused(&[], Some("exec_fuel = \"lots\""), &[], "exec_fuel");
         refused(&[], None, &[("nope", "1")], "nope");

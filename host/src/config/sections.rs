@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::gateway::Gateway;
 use super::market::{Marketplace, Skills, Verification};
 
 /// A setting's value is out of range; the message names the setting.
@@ -480,6 +481,8 @@ pub struct Config {
     pub verification: Verification,
     #[serde(flatten)]
     pub skills: Skills,
+    #[serde(flatten)]
+    pub gateway: Gateway,
 }
 
 impl Config {
@@ -494,6 +497,7 @@ impl Config {
         self.payments.check()?;
         self.marketplace.check()?;
         self.verification.check()?;
-        self.skills.check()
+        self.skills.check()?;
+        self.gateway.check()
     }
 }

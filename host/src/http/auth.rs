@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::error::ApiError;
-use crate::identity::{service as identity, AuthError, Principal};
+use crate::identity::{service as identity, AuthError, Principal, RuntimeKey};
 use crate::state::App;
 
 /// The key presented with a request: `Authorization: Bearer <key>` or `X-API-Key: <key>`.
@@ -83,16 +83,29 @@ impl MaybeAuth {
     }
 }
 
+/// The principal of an authenticated request, whatever its kind.
+fn known(parts: &Parts) -> Result<Principal, ApiError> {
+    match caller(parts) {
+        Caller::Known(principal) => Ok(principal),
+        Caller::Refused(error) => Err(error),
+        Caller::Anonymous => {
+            Err(ApiError::unauthorized("missing API key: send Authorization: Bearer <key> or X-API-Key: <key>"))
+        }
+    }
+}
+
+/// Agents and operators only: runtime keys reach the gateway's routes (`AccountAuth`) alone.
+fn not_runtime(principal: Principal) -> Result<Principal, ApiError> {
+    match principal {
+        Principal::Runtime(_) => Err(runtime_key_refused()),
+        other => Ok(other),
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Auth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        match caller(parts) {
-            Caller::Known(principal) => Ok(Auth(principal)),
-            Caller::Refused(error) => Err(error),
-            Caller::Anonymous => {
-                Err(ApiError::unauthorized("missing API key: send Authorization: Bearer <key> or X-API-Key: <key>"))
-            }
-        }
+        known(parts).and_then(not_runtime).map(Auth)
     }
 }
 
@@ -101,7 +114,7 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeAuth {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         match caller(parts) {
             Caller::Anonymous => Ok(MaybeAuth(None)),
-            Caller::Known(principal) => Ok(MaybeAuth(Some(principal))),
+            Caller::Known(principal) => not_runtime(principal).map(|p| MaybeAuth(Some(p))),
             Caller::Refused(error) => Err(error),
         }
     }
@@ -113,6 +126,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AgentAuth {
         match Auth::from_request_parts(parts, state).await?.0 {
             Principal::Agent { agent_id } => Ok(AgentAuth { agent_id }),
             Principal::Operator { .. } => Err(ApiError::forbidden("this endpoint needs an agent API key")),
+            Principal::Runtime(_) => Err(runtime_key_refused()),
         }
     }
 }
@@ -123,6 +137,35 @@ impl<S: Send + Sync> FromRequestParts<S> for OperatorAuth {
         match Auth::from_request_parts(parts, state).await?.0 {
             Principal::Operator { key_id } => Ok(OperatorAuth { key_id }),
             Principal::Agent { .. } => Err(ApiError::forbidden("this endpoint needs an operator key")),
+            Principal::Runtime(_) => Err(runtime_key_refused()),
+        }
+    }
+}
+
+/// A runtime key on a route that manages the account.
+fn runtime_key_refused() -> ApiError {
+    ApiError::forbidden(
+        "Session authentication required: this route manages the account and needs its agent key (ak_...); \
+         a tok_ runtime key reaches only the gateway's runtime routes",
+    )
+}
+
+/// An account on the gateway's runtime routes: the agent itself (its agent key), or one of its
+/// runtime keys, which scopes what it sees to itself and its workspace.
+pub struct AccountAuth {
+    pub agent_id: String,
+    pub runtime: Option<RuntimeKey>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AccountAuth {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        match known(parts)? {
+            Principal::Agent { agent_id } => Ok(AccountAuth { agent_id, runtime: None }),
+            Principal::Runtime(key) => Ok(AccountAuth { agent_id: key.agent_id.clone(), runtime: Some(key) }),
+            Principal::Operator { .. } => {
+                Err(ApiError::forbidden("this endpoint needs an agent key or one of its tok_ runtime keys"))
+            }
         }
     }
 }

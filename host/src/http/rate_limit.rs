@@ -56,14 +56,19 @@ impl RateLimiter {
     }
 
     pub fn check(&self, key: &str) -> Decision {
-        self.check_at(key, Instant::now())
+        self.check_at(key, self.capacity, Instant::now())
     }
 
-    fn check_at(&self, key: &str, now: Instant) -> Decision {
+    /// As `check`, for a key with an allowance of its own per window.
+    pub fn check_with(&self, key: &str, capacity: u32) -> Decision {
+        self.check_at(key, capacity, Instant::now())
+    }
+
+    fn check_at(&self, key: &str, capacity: u32, now: Instant) -> Decision {
         if self.calls.fetch_add(1, Ordering::Relaxed) % 10_000 == 9_999 {
             self.forget_full_buckets(now);
         }
-        let capacity = f64::from(self.capacity);
+        let capacity = f64::from(capacity.max(1));
         let per_sec = capacity / self.window.as_secs_f64();
         let mut bucket = self.buckets.entry(key.to_string()).or_insert(Bucket { tokens: capacity, updated: now });
         let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
@@ -91,8 +96,19 @@ pub fn too_many(retry_after_secs: u64, message: &str) -> ApiError {
     err
 }
 
-fn bucket_key(req: &Request) -> String {
+/// The bucket a request counts against, and its allowance per minute when it has its own (a
+/// runtime key's).
+fn bucket(req: &Request, runtime_default: u32) -> (String, Option<u32>) {
     match req.extensions().get::<Caller>() {
+        Some(Caller::Known(Principal::Runtime(key))) => {
+            (format!("runtime:{}", key.key_id), Some(key.rate_limit_per_minute.unwrap_or(runtime_default)))
+        }
+        other => (bucket_key(other, req), None),
+    }
+}
+
+fn bucket_key(caller: Option<&Caller>, req: &Request) -> String {
+    match caller {
         Some(Caller::Known(Principal::Agent { agent_id })) => format!("agent:{agent_id}"),
         Some(Caller::Known(Principal::Operator { key_id })) => format!("operator:{key_id}"),
         _ => match client_ip(req.extensions()) {
@@ -106,14 +122,21 @@ pub async fn limit(State(app): State<Arc<App>>, req: Request, next: Next) -> Res
     if matches!(req.uri().path(), "/health" | "/ready") {
         return next.run(req).await;
     }
-    let decision = app.limits.requests.check(&bucket_key(&req));
+    let (key, own_capacity) = bucket(&req, app.config.gateway.gateway_key_rate_limit_per_minute);
+    let limiter = &app.limits.requests;
+    let capacity = own_capacity.unwrap_or(limiter.capacity());
+    let decision = limiter.check_with(&key, capacity);
     let mut resp = if decision.allowed {
         next.run(req).await
     } else {
-        too_many(decision.retry_after_secs, "too many requests, slow down").into_response()
+        let mut refused = too_many(decision.retry_after_secs, "Rate limit exceeded: too many requests, slow down");
+        if own_capacity.is_some() {
+            refused.code = "rate_limit_exceeded";
+        }
+        refused.into_response()
     };
     let headers = resp.headers_mut();
-    headers.insert("x-ratelimit-limit", HeaderValue::from(app.limits.requests.capacity()));
+    headers.insert("x-ratelimit-limit", HeaderValue::from(capacity));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(decision.remaining));
     resp
 }
@@ -153,26 +176,26 @@ mod tests {
         let rl = RateLimiter::per_minute(60);
         let t0 = Instant::now();
         for i in 0..60 {
-            let d = rl.check_at("k", t0);
+            let d = rl.check_at("k", 60, t0);
             assert!(d.allowed, "request {i}");
             assert_eq!(d.remaining, 59 - i);
         }
-        let refused = rl.check_at("k", t0);
+        let refused = rl.check_at("k", 60, t0);
         assert!(!refused.allowed);
         assert_eq!(refused.retry_after_secs, 1);
-        assert!(rl.check_at("other", t0).allowed, "keys are independent");
-        assert!(rl.check_at("k", t0 + Duration::from_millis(1000)).allowed, "one token per second");
-        assert!(!rl.check_at("k", t0 + Duration::from_millis(1000)).allowed);
+        assert!(rl.check_at("other", 60, t0).allowed, "keys are independent");
+        assert!(rl.check_at("k", 60, t0 + Duration::from_millis(1000)).allowed, "one token per second");
+        assert!(!rl.check_at("k", 60, t0 + Duration::from_millis(1000)).allowed);
     }
 
     #[test]
     fn hourly_buckets_refill_by_the_hour() {
         let rl = RateLimiter::per_hour(2);
         let t0 = Instant::now();
-        assert!(rl.check_at("ip", t0).allowed && rl.check_at("ip", t0).allowed);
-        let refused = rl.check_at("ip", t0);
+        assert!(rl.check_at("ip", 2, t0).allowed && rl.check_at("ip", 2, t0).allowed);
+        let refused = rl.check_at("ip", 2, t0);
         assert!(!refused.allowed);
         assert_eq!(refused.retry_after_secs, 1800);
-        assert!(rl.check_at("ip", t0 + Duration::from_secs(1800)).allowed);
+        assert!(rl.check_at("ip", 2, t0 + Duration::from_secs(1800)).allowed);
     }
 }

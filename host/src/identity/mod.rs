@@ -1,8 +1,9 @@
 //! Identity: API keys for agents and operators, who a presented key belongs to, and the
 //! operator bootstrap.
 //!
-//! A key is `ak_` (agent) or `op_` (operator) followed by 48 random base62 characters. The
-//! first 11 characters are its visible prefix, used to find it; only a SHA-256 hash of the
+//! A key is `ak_` (agent), `op_` (operator) or `tok_` (a gateway runtime key) followed by 48
+//! random base62 characters. The tag and the next 8 characters are its visible prefix, used to
+//! find it; only a SHA-256 hash of the
 //! whole key is stored, and hashes are compared in constant time. Keys are high-entropy, so a
 //! fast hash is enough (no password stretching needed).
 
@@ -12,5 +13,5 @@ pub mod service;
 pub mod store;
 
 pub use cache::KeyCache;
-pub use model::{KeyKind, NewKey, Principal};
+pub use model::{KeyKind, NewKey, Principal, RuntimeKey};
 pub use service::AuthError;

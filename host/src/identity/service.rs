@@ -1,4 +1,4 @@
-use super::model::{well_formed, KeyKind, NewKey, Principal, PREFIX_LEN};
+use super::model::{well_formed, KeyKind, NewKey, Principal, RuntimeKey};
 use super::store;
 use super::KeyCache;
 use crate::agents::model::AgentStatus;
@@ -18,14 +18,17 @@ pub enum AuthError {
 
 /// Who `key` belongs to: from `cache` if it verified recently, else from the database.
 pub async fn authenticate(db: &Db, cache: &KeyCache<Principal>, key: &str) -> Result<Principal, AuthError> {
-    if !well_formed(key) {
-        return Err(AuthError::Invalid);
-    }
+    let kind = well_formed(key).ok_or(AuthError::Invalid)?;
     let presented = hash_secret(key);
     if let Some(principal) = cache.get(&presented) {
         return Ok(principal);
     }
-    let record = store::by_prefix(db, &key[..PREFIX_LEN]).await?.ok_or(AuthError::Invalid)?;
+    let prefix = &key[..kind.prefix_len()];
+    let record = match kind {
+        KeyKind::Runtime => store::runtime_by_prefix(db, prefix).await?,
+        KeyKind::Agent | KeyKind::Operator => store::by_prefix(db, prefix).await?,
+    };
+    let record = record.ok_or(AuthError::Invalid)?;
     if !same_secret(&record.key_hash, &presented) {
         return Err(AuthError::Invalid);
     }
@@ -35,7 +38,16 @@ pub async fn authenticate(db: &Db, cache: &KeyCache<Principal>, key: &str) -> Re
         // A status that is not exactly `active` (suspended, or anything unknown) refuses.
         return Err(AuthError::Suspended);
     } else {
-        Principal::Agent { agent_id: record.agent_id.ok_or(AuthError::Invalid)? }
+        let agent_id = record.agent_id.ok_or(AuthError::Invalid)?;
+        match record.runtime {
+            Some(scope) => Principal::Runtime(RuntimeKey {
+                key_id: record.id,
+                agent_id,
+                workspace_id: scope.workspace_id,
+                rate_limit_per_minute: scope.rate_limit_per_minute,
+            }),
+            None => Principal::Agent { agent_id },
+        }
     };
     cache.insert(presented, principal.clone());
     Ok(principal)

@@ -30,6 +30,13 @@ pub struct KeyRecord {
     pub principal: String,
     pub agent_id: Option<String>,
     pub agent_status: Option<String>,
+    /// A runtime key's scope.
+    pub runtime: Option<RuntimeScope>,
+}
+
+pub struct RuntimeScope {
+    pub workspace_id: Option<String>,
+    pub rate_limit_per_minute: Option<u32>,
 }
 
 pub async fn by_prefix(db: &Db, prefix: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
@@ -46,6 +53,32 @@ pub async fn by_prefix(db: &Db, prefix: &str) -> Result<Option<KeyRecord>, sqlx:
         principal: r.get("principal"),
         agent_id: r.get("agent_id"),
         agent_status: r.get("agent_status"),
+        runtime: None,
+    }))
+}
+
+/// A live runtime key (`gateway_keys`) found by its prefix, with its agent's status.
+pub async fn runtime_by_prefix(db: &Db, prefix: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
+    let row = crate::db::query(
+        "SELECT k.id, k.key_hash, k.agent_id, k.workspace_id, k.rate_limit_per_minute, a.status AS agent_status \
+         FROM gateway_keys k JOIN agents a ON a.id = k.agent_id WHERE k.prefix = $1 AND k.revoked_at IS NULL",
+    )
+    .bind(prefix)
+    .fetch_optional(&db.read)
+    .await?;
+    Ok(row.map(|r| {
+        let limit: Option<i64> = r.get("rate_limit_per_minute");
+        KeyRecord {
+            id: r.get("id"),
+            key_hash: r.get("key_hash"),
+            principal: KeyKind::Runtime.as_str().to_string(),
+            agent_id: r.get("agent_id"),
+            agent_status: r.get("agent_status"),
+            runtime: Some(RuntimeScope {
+                workspace_id: r.get("workspace_id"),
+                rate_limit_per_minute: limit.map(|n| n.clamp(0, u32::MAX.into()) as u32),
+            }),
+        }
     }))
 }
 

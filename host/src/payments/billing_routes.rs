@@ -18,7 +18,7 @@ use super::service::{self, ReturnUrls};
 use super::store::{self, ChargeReason, CheckoutRow};
 use super::{cents_to_usd, usd_to_cents, PaymentError};
 use crate::error::{ApiResult, ErrorBody};
-use crate::http::auth::AgentAuth;
+use crate::http::auth::{AccountAuth, AgentAuth};
 use crate::http::idempotency::{json_answer, MaybeClaim};
 use crate::http::json::ApiJson;
 use crate::idempotency::{Answer, Recorded};
@@ -52,7 +52,7 @@ pub struct BalanceResponse {
 /// The prepaid balance.
 #[utoipa::path(get, path = "/v1/balance", tag = "billing", security(("bearer" = [])),
     responses((status = 200, body = BalanceResponse)))]
-async fn balance(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<BalanceResponse>> {
+async fn balance(State(app): State<Arc<App>>, who: AccountAuth) -> ApiResult<Json<BalanceResponse>> {
     let cents = app.ledger.balance(&who.agent_id).await?.balance_cents;
     Ok(Json(BalanceResponse { balance_usd: cents_to_usd(cents), currency: "usd" }))
 }

@@ -58,6 +58,7 @@ async fn visible(app: &App, who: &Principal, id: &str, as_buyer: bool) -> Result
         Principal::Agent { agent_id } if as_buyer => *agent_id == license.buyer_id,
         Principal::Agent { agent_id } => *agent_id == skill.author_id,
         Principal::Operator { .. } => !as_buyer,
+        Principal::Runtime(_) => false,
     };
     match allowed {
         true => Ok((license, skill)),

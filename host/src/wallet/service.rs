@@ -46,6 +46,7 @@ pub async fn deposit(
             }
             SelfDeposit::Refuse => return Err(WalletError::SelfDepositRefused),
         },
+        (Principal::Runtime(_), _) => return Err(WalletError::Forbidden("a runtime key cannot deposit".into())),
     };
     let agent = agents::get(&app.db, &agent_id).await?.ok_or(WalletError::AgentNotFound)?;
     transaction!(app.db, |c| async {

@@ -173,7 +173,7 @@ async fn get_proposal(
         (Some(Principal::Operator { .. }), _) => Reader::Operator,
         (_, Some(token)) => Reader::Guest(token),
         (Some(Principal::Agent { agent_id }), None) => Reader::Agent(agent_id),
-        (None, None) => return Err(ProposalError::NotFound.into()),
+        (None | Some(Principal::Runtime(_)), None) => return Err(ProposalError::NotFound.into()),
     };
     Ok(Json(ProposalResponse { proposal: view(&service::get(&app, reader, &id).await?) }))
 }

@@ -208,6 +208,23 @@ pub async fn capture_in(
     Ok(s)
 }
 
+/// Pays `amount` of the hold to the platform as `kind` (usage the platform itself serves, such
+/// as model tokens through the gateway) and refunds the rest.
+pub async fn capture_for_platform_in(
+    conn: &mut Conn,
+    hold_id: &str,
+    amount: i64,
+    kind: &'static str,
+) -> Result<Settlement, LedgerError> {
+    if amount < 0 {
+        return Err(LedgerError::InvalidAmount);
+    }
+    let hold = take_hold(conn, hold_id, HoldStatus::Captured, amount).await?;
+    let mut s = Settlement { hold_id: hold.id.clone(), compute: amount, ..Default::default() };
+    pay_out(conn, &hold, &[(REVENUE, amount, kind)], &mut s).await?;
+    Ok(s)
+}
+
 /// Returns the whole hold to the payer, credit included.
 pub async fn release_in(conn: &mut Conn, hold_id: &str) -> Result<Settlement, LedgerError> {
     let hold = take_hold(conn, hold_id, HoldStatus::Released, 0).await?;

@@ -13,7 +13,7 @@
 mod holds;
 mod post;
 
-pub use holds::{capture_in, hold_in, release_in, Payee};
+pub use holds::{capture_for_platform_in, capture_in, hold_in, release_in, Payee};
 pub use post::balance_is_derived;
 
 use crate::db::query::On;
@@ -50,6 +50,8 @@ pub mod kind {
     pub const TRANSFER: &str = "TRANSFER";
     pub const COMPUTE: &str = "COMPUTE";
     pub const REFERRAL_EARNING: &str = "REFERRAL_EARNING";
+    /// Model tokens and media through the gateway.
+    pub const MODEL_USAGE: &str = "MODEL_USAGE";
 }
 
 #[derive(Debug, thiserror::Error)]

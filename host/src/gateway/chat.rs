@@ -1,0 +1,256 @@
+//! Chat completions: route, reserve, try the candidates in order, settle, answer. Streams share
+//! the routing, the reservation and the attempts (`stream.rs`).
+
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use super::errors::GatewayError;
+use super::metering::{self, Payer, Reservation, Served};
+use super::model::{with_markup, ChatShape, Mode, RequestType, Tokens};
+use super::providers::{self, Answer, ChunkStream, Failure};
+use super::routing::{self, Candidate, Plan};
+use super::upstreams::UpstreamModel;
+use crate::state::App;
+
+/// Whether a request may be answered from the cache and its answer stored in it (the
+/// `Cache-Control` request header: `no-cache` skips reading, `no-store` both).
+#[derive(Debug, Clone, Copy)]
+pub struct CacheUse {
+    pub read: bool,
+    pub write: bool,
+}
+
+/// A request routed and checked, before any money moves.
+pub struct Prepared {
+    pub body: Value,
+    pub shape: ChatShape,
+    pub plan: Plan,
+    pub cache_key: [u8; 32],
+    /// The most any candidate could cost for it, in micro-USD with the markup.
+    pub worst_micros: i64,
+}
+
+pub fn prepare(app: &App, payer: &Payer, body: Value) -> Result<Prepared, GatewayError> {
+    let g = &app.config.gateway;
+    let shape = ChatShape::of(&body).map_err(GatewayError::Invalid)?;
+    let requested = match body.get("model") {
+        None | Some(Value::Null) => "auto",
+        Some(Value::String(m)) => m.as_str(),
+        Some(_) => return Err(GatewayError::Invalid("model must be a string".into())),
+    };
+    let reserve_out = shape.max_tokens.unwrap_or(i64::from(g.gateway_default_max_tokens));
+    let upstreams = &app.gateway.upstreams;
+    let plan = routing::plan(upstreams, requested, &shape, g.gateway_auto_escalate_tokens as i64, reserve_out)
+        .ok_or_else(|| no_provider(requested))?;
+    let worst_micros = plan
+        .candidates
+        .iter()
+        .map(|c| with_markup(model_of(app, *c).price.cost(shape.prompt_bound, reserve_out), g.gateway_markup_bps))
+        .max()
+        .unwrap_or(0);
+    let cache_key = super::cache::key(&payer.agent_id, &body);
+    Ok(Prepared { body, shape, plan, cache_key, worst_micros })
+}
+
+fn no_provider(requested: &str) -> GatewayError {
+    GatewayError::NoProvider(format!(
+        "No provider configured for model {requested:?} that can take this request (tools, images, context length)"
+    ))
+}
+
+pub fn model_of(app: &App, c: Candidate) -> &UpstreamModel {
+    &app.gateway.upstreams.list[c.upstream].models[c.model]
+}
+
+/// A whole completion, with what it cost.
+pub struct Answered {
+    pub body: Value,
+    pub cache_hit: bool,
+    pub charged_micros: i64,
+}
+
+pub async fn complete(
+    app: &App,
+    payer: &Payer,
+    p: Prepared,
+    cache: CacheUse,
+    metadata: &Value,
+) -> Result<Answered, GatewayError> {
+    if let Some(hit) = cached(app, payer, &p, cache, metadata).await? {
+        return Ok(hit);
+    }
+    let r = metering::reserve(app, payer, RequestType::Chat, p.plan.tier, p.worst_micros, metadata).await?;
+    let mut attempts = Vec::new();
+    let (candidate, got) = match first_success(app, &p.plan, &p.body, false, &mut attempts).await {
+        Ok(found) => found,
+        Err(failure) => {
+            metering::release(app, payer, &r, &failure.code(), &Value::Array(attempts)).await?;
+            return Err(upstream_error(failure));
+        }
+    };
+    let Got::Whole(mut body) = got else { unreachable!("a request that did not ask for a stream got one") };
+    let tokens = body.get("usage").and_then(Tokens::of_usage).unwrap_or_else(|| estimate(&p.shape, &body));
+    let served = served(app, &p.plan, candidate, tokens, Value::Array(attempts));
+    let charged_micros = metering::settle(app, payer, &r, &served).await?;
+    present(&mut body, &p.plan, &r.usage_id, tokens);
+    if cache.write && finished_cleanly(&body) {
+        app.gateway.cache.put(p.cache_key, body.clone());
+    }
+    Ok(Answered { body, cache_hit: false, charged_micros })
+}
+
+/// The cached answer for the request, recorded as a free request, if there is one.
+pub async fn cached(
+    app: &App,
+    payer: &Payer,
+    p: &Prepared,
+    cache: CacheUse,
+    metadata: &Value,
+) -> Result<Option<Answered>, GatewayError> {
+    if !cache.read {
+        return Ok(None);
+    }
+    let Some((hit, _age)) = app.gateway.cache.get(&p.cache_key) else { return Ok(None) };
+    let tokens = hit.get("usage").and_then(Tokens::of_usage).unwrap_or_default();
+    let served = Served {
+        routing_method: p.plan.method.into(),
+        source: "cache",
+        tokens,
+        attempts: json!([]),
+        ..Default::default()
+    };
+    metering::record_cache_hit(app, payer, p.plan.tier, &served, metadata).await?;
+    let mut body = (*hit).clone();
+    body["id"] = json!(format!("chatcmpl-{}", crate::db::new_id()));
+    body["model"] = json!(p.plan.echo);
+    Ok(Some(Answered { body, cache_hit: true, charged_micros: 0 }))
+}
+
+/// What routing got back from the first candidate that answered.
+pub enum Got {
+    Whole(Value),
+    /// A stream and its first chunk: a stream counts as answered once a chunk came.
+    Stream(Box<ChunkStream>, Value),
+}
+
+/// Tries the plan's candidates in order (skipping an upstream whose breaker is open unless it
+/// is the last one), at most `gateway_max_attempts` of them, recording every attempt.
+pub async fn first_success(
+    app: &App,
+    plan: &Plan,
+    body: &Value,
+    stream: bool,
+    attempts: &mut Vec<Value>,
+) -> Result<(Candidate, Got), Failure> {
+    let g = &app.gateway;
+    let max = app.config.gateway.gateway_max_attempts as usize;
+    let mut last = None;
+    let mut tried = 0;
+    for (i, &c) in plan.candidates.iter().enumerate() {
+        if tried >= max {
+            break;
+        }
+        let upstream = &g.upstreams.list[c.upstream];
+        let model = &upstream.models[c.model].name;
+        if g.breakers.is_open(&upstream.name) && i + 1 < plan.candidates.len() {
+            attempts.push(json!({"provider": upstream.name, "model": model, "outcome": "circuit_open"}));
+            continue;
+        }
+        tried += 1;
+        let started = Instant::now();
+        let result = attempt(app, c, body, stream).await;
+        let ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(got) => {
+                g.breakers.success(&upstream.name);
+                attempts.push(json!({"provider": upstream.name, "model": model, "outcome": "ok", "ms": ms}));
+                return Ok((c, got));
+            }
+            Err(f) => {
+                attempts.push(json!({"provider": upstream.name, "model": model, "outcome": f.code(), "ms": ms}));
+                if !f.retryable() {
+                    return Err(f);
+                }
+                g.breakers.failure(&upstream.name);
+                last = Some(f);
+            }
+        }
+    }
+    Err(last.unwrap_or(Failure { kind: "connect", status: None, message: "no upstream could be tried".into() }))
+}
+
+async fn attempt(app: &App, c: Candidate, body: &Value, stream: bool) -> Result<Got, Failure> {
+    let upstream = &app.gateway.upstreams.list[c.upstream];
+    let model = &upstream.models[c.model].name;
+    let default_max = app.config.gateway.gateway_default_max_tokens;
+    match providers::chat(&app.gateway.client, upstream, model, body, stream, default_max).await? {
+        Answer::Whole(v) => Ok(Got::Whole(v)),
+        Answer::Stream(mut s) => match s.next().await? {
+            Some(first) => Ok(Got::Stream(s, first)),
+            None => Err(Failure { kind: "reset", status: None, message: "the upstream's stream was empty".into() }),
+        },
+    }
+}
+
+/// The client's error for a request no candidate served: a request the upstream refused keeps
+/// its status; rate limits stay 429; a timeout is 504; anything else 502.
+pub fn upstream_error(f: Failure) -> GatewayError {
+    let status = match (f.status, f.kind) {
+        (Some(429), _) => 429,
+        (Some(s), _) if (400..500).contains(&s) && !f.retryable() => s,
+        (_, "timeout") => 504,
+        _ => 502,
+    };
+    GatewayError::Upstream { status, message: format!("upstream request failed: {}", f.message) }
+}
+
+/// What a served request cost, and how it was served.
+pub fn served(app: &App, plan: &Plan, c: Candidate, tokens: Tokens, attempts: Value) -> Served {
+    let markup = app.config.gateway.gateway_markup_bps;
+    let model = model_of(app, c);
+    let cost = model.price.cost(tokens.input, tokens.output);
+    let baseline = baseline_model(app).unwrap_or(model).price.cost(tokens.input, tokens.output);
+    Served {
+        provider: app.gateway.upstreams.list[c.upstream].name.clone(),
+        upstream_model: model.name.clone(),
+        routing_method: plan.method.into(),
+        source: "upstream",
+        tokens,
+        cost_micros: cost,
+        charged_micros: with_markup(cost, markup),
+        baseline_micros: with_markup(baseline, markup),
+        attempts,
+    }
+}
+
+/// The model savings are measured against: the first `max` candidate.
+fn baseline_model(app: &App) -> Option<&UpstreamModel> {
+    app.gateway.upstreams.list.iter().flat_map(|u| u.models.iter()).find(|m| m.modes.contains(&Mode::Max))
+}
+
+/// Tokens when the upstream did not say: the prompt's bound, and a token per 4 bytes out.
+pub fn estimate(shape: &ChatShape, body: &Value) -> Tokens {
+    let out = body.pointer("/choices/0/message").map_or(0, |m| m.to_string().len() as i64);
+    Tokens { input: shape.prompt_bound, output: (out + 3) / 4 }
+}
+
+/// The answer as the client sees it: our id, the model it asked for, no upstream fingerprint.
+fn present(body: &mut Value, plan: &Plan, usage_id: &str, tokens: Tokens) {
+    body["id"] = json!(format!("chatcmpl-{usage_id}"));
+    body["model"] = json!(plan.echo);
+    body["object"] = json!("chat.completion");
+    body["usage"] = tokens.usage_json();
+    if let Some(o) = body.as_object_mut() {
+        o.remove("system_fingerprint");
+    }
+}
+
+fn finished_cleanly(body: &Value) -> bool {
+    body.pointer("/choices/0/finish_reason").and_then(Value::as_str).is_some_and(|r| r != "content_filter")
+}
+
+/// The reservation's id as the completion's id.
+pub fn completion_id(r: &Reservation) -> String {
+    format!("chatcmpl-{}", r.usage_id)
+}

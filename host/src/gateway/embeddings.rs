@@ -1,0 +1,120 @@
+//! Embeddings: the named model or the first that embeds, falling back like chat; paid per
+//! input token. The upstream is always asked for floats; `encoding_format: base64` (what the
+//! official Python client asks for by default) is encoded here, little-endian `f32`.
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::chat::upstream_error;
+use super::errors::GatewayError;
+use super::metering::{self, Payer, Served};
+use super::model::{with_markup, Mode, RequestType, Tokens};
+use super::providers::{self, Failure};
+use super::routing;
+use crate::state::App;
+
+/// The model named when the request names none.
+pub const DEFAULT_MODEL: &str = "text-embedding-3-small";
+const MAX_INPUTS: usize = 2_048;
+
+pub async fn embed(app: &App, payer: &Payer, body: &Value, metadata: &Value) -> Result<Value, GatewayError> {
+    let input = body.get("input").ok_or_else(|| GatewayError::Invalid("input is required".into()))?;
+    let bytes: i64 = match input {
+        Value::String(s) if !s.is_empty() => s.len() as i64,
+        Value::Array(items) if !items.is_empty() && items.len() <= MAX_INPUTS => {
+            let mut n = 0;
+            for item in items {
+                n += item
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| {
+                        GatewayError::Invalid("input must be a non-empty string or an array of them".into())
+                    })?
+                    .len() as i64;
+            }
+            n
+        }
+        _ => {
+            return Err(GatewayError::Invalid(format!("input must be a non-empty string or 1 to {MAX_INPUTS} of them")))
+        }
+    };
+    let base64 = match body.get("encoding_format").and_then(Value::as_str) {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(_) => return Err(GatewayError::Invalid("encoding_format must be float or base64".into())),
+    };
+    let dimensions = match body.get("dimensions").filter(|v| !v.is_null()) {
+        None => None,
+        Some(d) => Some(
+            d.as_i64()
+                .filter(|d| (1..=16_384).contains(d))
+                .ok_or_else(|| GatewayError::Invalid("dimensions must be a positive integer".into()))?,
+        ),
+    };
+    let requested = body.get("model").and_then(Value::as_str).unwrap_or(DEFAULT_MODEL);
+    let upstreams = &app.gateway.upstreams;
+    let candidates = routing::embedding_candidates(upstreams, Some(requested));
+    if candidates.is_empty() {
+        return Err(GatewayError::NoProvider("No embeddings provider configured".into()));
+    }
+    let markup = app.config.gateway.gateway_markup_bps;
+    let model_of = |c: &routing::Candidate| &upstreams.list[c.upstream].models[c.model];
+    let worst =
+        candidates.iter().map(|c| with_markup(model_of(c).price.cost(bytes + 16, 0), markup)).max().unwrap_or(0);
+    let r = metering::reserve(app, payer, RequestType::Embeddings, Mode::Auto, worst, metadata).await?;
+    let mut attempts = Vec::new();
+    let mut last: Option<Failure> = None;
+    for c in candidates.iter().take(app.config.gateway.gateway_max_attempts as usize) {
+        let upstream = &upstreams.list[c.upstream];
+        let model = model_of(c);
+        match providers::embed(&app.gateway.client, upstream, &model.name, input, dimensions).await {
+            Ok(mut answer) => {
+                attempts.push(json!({"provider": upstream.name, "model": model.name, "outcome": "ok"}));
+                let tokens = Tokens {
+                    input: answer.pointer("/usage/prompt_tokens").and_then(Value::as_i64).unwrap_or(bytes),
+                    output: 0,
+                };
+                let cost = model.price.cost(tokens.input, 0);
+                let served = Served {
+                    provider: upstream.name.clone(),
+                    upstream_model: model.name.clone(),
+                    routing_method: "embeddings".into(),
+                    source: "upstream",
+                    tokens,
+                    cost_micros: cost,
+                    charged_micros: with_markup(cost, markup),
+                    baseline_micros: with_markup(cost, markup),
+                    attempts: Value::Array(attempts),
+                };
+                metering::settle(app, payer, &r, &served).await?;
+                answer["model"] = json!(requested);
+                answer["usage"] = json!({"prompt_tokens": tokens.input, "total_tokens": tokens.input});
+                if base64 {
+                    encode_base64(&mut answer);
+                }
+                return Ok(answer);
+            }
+            Err(f) => {
+                attempts.push(json!({"provider": upstream.name, "model": model.name, "outcome": f.code()}));
+                let retry = f.retryable();
+                last = Some(f);
+                if !retry {
+                    break;
+                }
+            }
+        }
+    }
+    let failure =
+        last.unwrap_or(Failure { kind: "connect", status: None, message: "no upstream could be tried".into() });
+    metering::release(app, payer, &r, &failure.code(), &Value::Array(attempts)).await?;
+    Err(upstream_error(failure))
+}
+
+fn encode_base64(answer: &mut Value) {
+    for item in answer.get_mut("data").and_then(Value::as_array_mut).into_iter().flatten() {
+        if let Some(vector) = item.get("embedding").and_then(Value::as_array) {
+            let bytes: Vec<u8> = vector.iter().flat_map(|x| (x.as_f64().unwrap_or(0.0) as f32).to_le_bytes()).collect();
+            item["embedding"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes));
+        }
+    }
+}

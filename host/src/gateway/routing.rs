@@ -1,0 +1,221 @@
+//! Which upstream models may serve a request, in the order to try them, and the circuit
+//! breakers that skip an upstream that keeps failing.
+//!
+//! The rule, deterministic for a given configuration and request:
+//! - `fast` and `max`: their candidate lists, in configuration order.
+//! - `auto`: its list, cheapest first (by the price of a typical request, a quarter of the
+//!   prompt bound in and the reserved completion out); then the `max` list as escalation when
+//!   every `auto` candidate failed. A long prompt (estimated at a quarter of its byte bound,
+//!   from `gateway_auto_escalate_tokens`) starts with the `max` list instead.
+//! - A native model name (`gpt-4o-mini`) is an alias: the upstreams that serve it, in order.
+//! - Every list keeps only the models that can take the request: tools and images need the
+//!   `tools` and `vision` capabilities, and the context window must hold the estimated prompt
+//!   and the reserved completion.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::model::{ChatShape, Mode};
+use super::upstreams::{UpstreamModel, Upstreams};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    pub upstream: usize,
+    pub model: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The mode billed and echoed (an alias's first mode, else `auto`).
+    pub tier: Mode,
+    /// What the client asked for, echoed as the response's `model`.
+    pub echo: String,
+    pub candidates: Vec<Candidate>,
+    /// How the candidates were chosen, as usage records it.
+    pub method: &'static str,
+}
+
+/// The modes' lists and aliases for chat requests.
+pub fn plan(
+    upstreams: &Upstreams,
+    requested: &str,
+    shape: &ChatShape,
+    escalate_tokens: i64,
+    reserve: i64,
+) -> Option<Plan> {
+    let prompt_estimate = shape.prompt_bound / 4;
+    let fits = |m: &UpstreamModel| {
+        m.can("chat")
+            && (!shape.tools || m.can("tools"))
+            && (!shape.vision || m.can("vision"))
+            && m.context_window >= prompt_estimate + reserve
+    };
+    let list = |mode: Mode| -> Vec<Candidate> { matching(upstreams, |m| m.modes.contains(&mode) && fits(m)) };
+    let requested = if requested.is_empty() { "auto" } else { requested };
+    let (tier, candidates, method) = match requested.parse::<Mode>() {
+        Ok(Mode::Fast) => (Mode::Fast, list(Mode::Fast), "fast"),
+        Ok(Mode::Max) => (Mode::Max, list(Mode::Max), "max"),
+        Ok(Mode::Auto) if prompt_estimate >= escalate_tokens => {
+            (Mode::Auto, then(list(Mode::Max), list(Mode::Auto)), "auto:escalated")
+        }
+        Ok(Mode::Auto) => {
+            let mut auto = list(Mode::Auto);
+            let typical =
+                |c: &Candidate| upstreams.list[c.upstream].models[c.model].price.cost(prompt_estimate, reserve);
+            auto.sort_by_key(typical);
+            (Mode::Auto, then(auto, list(Mode::Max)), "auto:value")
+        }
+        Err(_) => {
+            let alias = matching(upstreams, |m| m.name == requested && fits(m));
+            let tier = alias
+                .first()
+                .and_then(|c| upstreams.list[c.upstream].models[c.model].modes.first().copied())
+                .unwrap_or(Mode::Auto);
+            (tier, alias, "alias")
+        }
+    };
+    (!candidates.is_empty()).then(|| Plan { tier, echo: requested.to_string(), candidates, method })
+}
+
+/// The models that can embed, `requested` first when it is one of them.
+pub fn embedding_candidates(upstreams: &Upstreams, requested: Option<&str>) -> Vec<Candidate> {
+    let named =
+        requested.map(|name| matching(upstreams, |m| m.can("embeddings") && m.name == name)).unwrap_or_default();
+    then(named, matching(upstreams, |m| m.can("embeddings")))
+}
+
+fn matching(upstreams: &Upstreams, keep: impl Fn(&UpstreamModel) -> bool) -> Vec<Candidate> {
+    let mut found = Vec::new();
+    for (u, upstream) in upstreams.list.iter().enumerate() {
+        for (m, model) in upstream.models.iter().enumerate() {
+            if keep(model) {
+                found.push(Candidate { upstream: u, model: m });
+            }
+        }
+    }
+    found
+}
+
+/// `first`, then what of `rest` is not in it.
+fn then(mut first: Vec<Candidate>, rest: Vec<Candidate>) -> Vec<Candidate> {
+    for c in rest {
+        if !first.contains(&c) {
+            first.push(c);
+        }
+    }
+    first
+}
+
+/// Per-upstream circuit breakers: after `failures` failures in a row an upstream is skipped for
+/// `cooldown`, then tried again (one success closes it).
+pub struct Breakers {
+    failures: u32,
+    cooldown: Duration,
+    state: Mutex<HashMap<String, (u32, Option<Instant>)>>,
+}
+
+impl Breakers {
+    pub fn new(failures: u32, cooldown: Duration) -> Breakers {
+        Breakers { failures, cooldown, state: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn is_open(&self, upstream: &str) -> bool {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.get(upstream).and_then(|(_, until)| *until).is_some_and(|until| until > Instant::now())
+    }
+
+    pub fn success(&self, upstream: &str) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).remove(upstream);
+    }
+
+    pub fn failure(&self, upstream: &str) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = state.entry(upstream.to_string()).or_insert((0, None));
+        entry.0 += 1;
+        if entry.0 >= self.failures {
+            entry.1 = Some(Instant::now() + self.cooldown);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::model::Price;
+    use crate::gateway::upstreams::{Kind, Upstream};
+
+    fn model(name: &str, modes: &[Mode], input: f64, caps: &[&str]) -> UpstreamModel {
+        UpstreamModel {
+            name: name.into(),
+            modes: modes.to_vec(),
+            price: Price::from_usd(input, input),
+            capabilities: caps.iter().map(|c| c.to_string()).collect(),
+            context_window: 100_000,
+        }
+    }
+
+    fn upstreams() -> Upstreams {
+        let up = |name: &str, models| Upstream {
+            name: name.into(),
+            kind: Kind::Openai,
+            base_url: "http://x".into(),
+            api_key: String::new(),
+            timeout: Duration::from_secs(1),
+            first_byte_timeout: Duration::from_secs(1),
+            models,
+        };
+        Upstreams {
+            list: vec![
+                up(
+                    "a",
+                    vec![
+                        model("dear", &[Mode::Auto], 5.0, &["chat"]),
+                        model("big", &[Mode::Max], 9.0, &["chat", "tools"]),
+                    ],
+                ),
+                up(
+                    "b",
+                    vec![
+                        model("cheap", &[Mode::Auto, Mode::Fast], 1.0, &["chat", "tools"]),
+                        model("emb", &[], 0.1, &["embeddings"]),
+                    ],
+                ),
+            ],
+        }
+    }
+
+    fn names(u: &Upstreams, plan: &Plan) -> Vec<String> {
+        plan.candidates.iter().map(|c| u.list[c.upstream].models[c.model].name.clone()).collect()
+    }
+
+    #[test]
+    fn modes_aliases_and_capabilities_choose_the_candidates() {
+        let u = upstreams();
+        let short = ChatShape { prompt_bound: 100, ..Default::default() };
+        let auto = plan(&u, "auto", &short, 8_000, 100).unwrap();
+        assert_eq!((names(&u, &auto), auto.method), (vec!["cheap".into(), "dear".into(), "big".into()], "auto:value"));
+        let long = ChatShape { prompt_bound: 40_000, ..Default::default() };
+        assert_eq!(names(&u, &plan(&u, "", &long, 8_000, 100).unwrap())[0], "big");
+        assert_eq!(names(&u, &plan(&u, "fast", &short, 8_000, 100).unwrap()), vec!["cheap".to_string()]);
+        let tools = ChatShape { tools: true, ..short.clone() };
+        assert_eq!(names(&u, &plan(&u, "auto", &tools, 8_000, 100).unwrap()), vec!["cheap".to_string(), "big".into()]);
+        let alias = plan(&u, "dear", &short, 8_000, 100).unwrap();
+        assert_eq!((alias.tier, alias.echo.as_str()), (Mode::Auto, "dear"));
+        assert!(plan(&u, "nothing-like-it", &short, 8_000, 100).is_none());
+        assert!(plan(&u, "max", &ChatShape { vision: true, ..short }, 8_000, 100).is_none());
+        let emb = embedding_candidates(&u, Some("emb"));
+        assert_eq!(emb, vec![Candidate { upstream: 1, model: 1 }]);
+    }
+
+    #[test]
+    fn a_breaker_opens_after_failures_in_a_row_and_closes_on_success() {
+        let b = Breakers::new(2, Duration::from_secs(60));
+        b.failure("a");
+        assert!(!b.is_open("a"));
+        b.failure("a");
+        assert!(b.is_open("a") && !b.is_open("b"));
+        b.success("a");
+        assert!(!b.is_open("a"));
+    }
+}
