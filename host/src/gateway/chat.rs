@@ -134,8 +134,7 @@ pub enum Got {
     Stream(Box<ChunkStream>, Value),
 }
 
-/// Tries the plan's candidates in order (skipping an upstream whose breaker is open unless it
-/// is the last one), at most `gateway_max_attempts` of them, recording every attempt.
+/// Tries the plan's candidates in order until one answers.
 pub async fn first_success(
     app: &App,
     plan: &Plan,
@@ -143,29 +142,45 @@ pub async fn first_success(
     stream: bool,
     attempts: &mut Vec<Value>,
 ) -> Result<(Candidate, Got), Failure> {
+    try_in_order(app, &plan.candidates, attempts, |c| attempt(app, c, body, stream)).await
+}
+
+/// Calls `call` with each candidate in order (skipping an upstream whose breaker is open unless
+/// it is the last one) until one answers, at most `gateway_max_attempts` of them, recording every
+/// attempt. A failure the next candidate cannot help with (the request's own fault) stops there.
+pub async fn try_in_order<T, F, Fut>(
+    app: &App,
+    candidates: &[Candidate],
+    attempts: &mut Vec<Value>,
+    mut call: F,
+) -> Result<(Candidate, T), Failure>
+where
+    F: FnMut(Candidate) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Failure>>,
+{
     let g = &app.gateway;
     let max = app.config.gateway.gateway_max_attempts as usize;
     let mut last = None;
     let mut tried = 0;
-    for (i, &c) in plan.candidates.iter().enumerate() {
+    for (i, &c) in candidates.iter().enumerate() {
         if tried >= max {
             break;
         }
         let upstream = &g.upstreams.list[c.upstream];
         let model = &upstream.models[c.model].name;
-        if g.breakers.is_open(&upstream.name) && i + 1 < plan.candidates.len() {
+        if g.breakers.is_open(&upstream.name) && i + 1 < candidates.len() {
             attempts.push(json!({"provider": upstream.name, "model": model, "outcome": "circuit_open"}));
             continue;
         }
         tried += 1;
         let started = Instant::now();
-        let result = attempt(app, c, body, stream).await;
+        let result = call(c).await;
         let ms = started.elapsed().as_millis() as u64;
         match result {
-            Ok(got) => {
+            Ok(answer) => {
                 g.breakers.success(&upstream.name);
                 attempts.push(json!({"provider": upstream.name, "model": model, "outcome": "ok", "ms": ms}));
-                return Ok((c, got));
+                return Ok((c, answer));
             }
             Err(f) => {
                 attempts.push(json!({"provider": upstream.name, "model": model, "outcome": f.code(), "ms": ms}));

@@ -5,11 +5,11 @@
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::chat::upstream_error;
+use super::chat::{try_in_order, upstream_error};
 use super::errors::GatewayError;
 use super::metering::{self, Payer, Served};
 use super::model::{with_markup, Mode, RequestType, Tokens};
-use super::providers::{self, Failure};
+use super::providers;
 use super::routing;
 use crate::state::App;
 
@@ -63,51 +63,40 @@ pub async fn embed(app: &App, payer: &Payer, body: &Value, metadata: &Value) -> 
         candidates.iter().map(|c| with_markup(model_of(c).price.cost(bytes + 16, 0), markup)).max().unwrap_or(0);
     let r = metering::reserve(app, payer, RequestType::Embeddings, Mode::Auto, worst, metadata).await?;
     let mut attempts = Vec::new();
-    let mut last: Option<Failure> = None;
-    for c in candidates.iter().take(app.config.gateway.gateway_max_attempts as usize) {
-        let upstream = &upstreams.list[c.upstream];
-        let model = model_of(c);
-        match providers::embed(&app.gateway.client, upstream, &model.name, input, dimensions).await {
-            Ok(mut answer) => {
-                attempts.push(json!({"provider": upstream.name, "model": model.name, "outcome": "ok"}));
-                let tokens = Tokens {
-                    input: answer.pointer("/usage/prompt_tokens").and_then(Value::as_i64).unwrap_or(bytes),
-                    output: 0,
-                };
-                let cost = model.price.cost(tokens.input, 0);
-                let served = Served {
-                    provider: upstream.name.clone(),
-                    upstream_model: model.name.clone(),
-                    routing_method: "embeddings".into(),
-                    source: "upstream",
-                    tokens,
-                    cost_micros: cost,
-                    charged_micros: with_markup(cost, markup),
-                    baseline_micros: with_markup(cost, markup),
-                    attempts: Value::Array(attempts),
-                };
-                metering::settle(app, payer, &r, &served).await?;
-                answer["model"] = json!(requested);
-                answer["usage"] = json!({"prompt_tokens": tokens.input, "total_tokens": tokens.input});
-                if base64 {
-                    encode_base64(&mut answer);
-                }
-                return Ok(answer);
-            }
-            Err(f) => {
-                attempts.push(json!({"provider": upstream.name, "model": model.name, "outcome": f.code()}));
-                let retry = f.retryable();
-                last = Some(f);
-                if !retry {
-                    break;
-                }
-            }
+    let client = &app.gateway.client;
+    let tried = try_in_order(app, &candidates, &mut attempts, |c| {
+        providers::embed(client, &upstreams.list[c.upstream], &model_of(&c).name, input, dimensions)
+    })
+    .await;
+    let (c, mut answer) = match tried {
+        Ok(found) => found,
+        Err(failure) => {
+            metering::release(app, payer, &r, &failure.code(), &Value::Array(attempts)).await?;
+            return Err(upstream_error(failure));
         }
+    };
+    let model = model_of(&c);
+    let tokens =
+        Tokens { input: answer.pointer("/usage/prompt_tokens").and_then(Value::as_i64).unwrap_or(bytes), output: 0 };
+    let cost = model.price.cost(tokens.input, 0);
+    let served = Served {
+        provider: upstreams.list[c.upstream].name.clone(),
+        upstream_model: model.name.clone(),
+        routing_method: "embeddings".into(),
+        source: "upstream",
+        tokens,
+        cost_micros: cost,
+        charged_micros: with_markup(cost, markup),
+        baseline_micros: with_markup(cost, markup),
+        attempts: Value::Array(attempts),
+    };
+    metering::settle(app, payer, &r, &served).await?;
+    answer["model"] = json!(requested);
+    answer["usage"] = json!({"prompt_tokens": tokens.input, "total_tokens": tokens.input});
+    if base64 {
+        encode_base64(&mut answer);
     }
-    let failure =
-        last.unwrap_or(Failure { kind: "connect", status: None, message: "no upstream could be tried".into() });
-    metering::release(app, payer, &r, &failure.code(), &Value::Array(attempts)).await?;
-    Err(upstream_error(failure))
+    Ok(answer)
 }
 
 fn encode_base64(answer: &mut Value) {

@@ -54,6 +54,27 @@ pub struct Served {
     pub attempts: Value,
 }
 
+impl Reservation {
+    /// The whole cents held: one more than the worst case, so that what an account owes below a
+    /// cent can be billed with it.
+    pub fn hold_cents(&self) -> i64 {
+        hold_cents(self.worst_micros)
+    }
+}
+
+fn hold_cents(worst_micros: i64) -> i64 {
+    ceil_div(i128::from(worst_micros.max(0)), i128::from(MICROS_PER_CENT)) as i64 + 1
+}
+
+/// The account's balance in cents, refused with `billing_required` unless it is positive.
+async fn positive_balance_in(c: &mut crate::db::Conn, agent_id: &str) -> Result<i64, GatewayError> {
+    let balance = ledger::balance_in(c, agent_id).await?.balance_cents;
+    if balance <= 0 {
+        return Err(GatewayError::BillingRequired);
+    }
+    Ok(balance)
+}
+
 /// The calendar month (UTC) budgets count in.
 pub fn month_of(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default().format("%Y-%m").to_string()
@@ -70,14 +91,11 @@ pub async fn reserve(
 ) -> Result<Reservation, GatewayError> {
     let usage_id = new_id();
     let month = month_of(now_ms());
-    let hold_cents = ceil_div(i128::from(worst_micros.max(0)), i128::from(MICROS_PER_CENT)) as i64 + 1;
+    let hold_cents = hold_cents(worst_micros);
     let backend = app.db.backend;
     let (u, m) = (&usage_id, &month);
     let hold_id = transaction!(app.db, |c| async move {
-        let balance = ledger::balance_in(&mut *c, &payer.agent_id).await?.balance_cents;
-        if balance <= 0 {
-            return Err(GatewayError::BillingRequired);
-        }
+        let balance = positive_balance_in(&mut *c, &payer.agent_id).await?;
         if let Some(ws) = &payer.workspace_id {
             if let Some(budget_micros) = store::reserve_budget(c, ws, m, worst_micros).await? {
                 let workspace = store::workspace_slug(c, ws).await?;
@@ -106,7 +124,7 @@ pub async fn settle(app: &App, payer: &Payer, r: &Reservation, served: &Served) 
         let charged = served.charged_micros;
         let total = store::add_to_meter(c, &payer.agent_id, charged).await?;
         let cents = total / MICROS_PER_CENT - (total - charged) / MICROS_PER_CENT;
-        let held = store::hold_amount(c, &r.hold_id).await?;
+        let held = r.hold_cents();
         ledger::capture_for_platform_in(c, &r.hold_id, cents.min(held), kind::MODEL_USAGE).await?;
         if cents > held {
             // Only when an upstream answered past the worst case: bill the rest as far as the
@@ -161,10 +179,7 @@ pub async fn record_cache_hit(
     metadata: &Value,
 ) -> Result<(), GatewayError> {
     transaction!(app.db, |c| async move {
-        let balance = ledger::balance_in(&mut *c, &payer.agent_id).await?.balance_cents;
-        if balance <= 0 {
-            return Err(GatewayError::BillingRequired);
-        }
+        positive_balance_in(&mut *c, &payer.agent_id).await?;
         let id = new_id();
         store::insert_reserved(c, &id, payer, RequestType::Chat, tier, 0, None, metadata).await?;
         store::complete_usage(c, &id, served, 0).await?;

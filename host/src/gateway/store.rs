@@ -109,11 +109,6 @@ pub async fn meter_total(db: &Db, agent_id: &str) -> Result<i64, sqlx::Error> {
     Ok(row.map_or(0, |r| r.get("total_micros")))
 }
 
-pub async fn hold_amount(c: &mut Conn, hold_id: &str) -> Result<i64, sqlx::Error> {
-    let row = crate::db::query("SELECT amount FROM holds WHERE id = $1").bind(hold_id).fetch_one(c).await?;
-    Ok(row.get("amount"))
-}
-
 /// Reserves `micros` of the workspace's month; the budget when that would pass it (nothing
 /// is reserved then).
 pub async fn reserve_budget(

@@ -143,7 +143,7 @@ fn error_event(message: &str, code: &str) -> Bytes {
 /// A cached completion as the chunks of a stream.
 fn replay(body: &Value, include_usage: bool) -> Vec<Bytes> {
     let id = body["id"].as_str().unwrap_or_default();
-    let mut a = Assembled::new(id, body["model"].as_str().unwrap_or_default());
+    let a = Assembled::new(id, body["model"].as_str().unwrap_or_default());
     let message = body.pointer("/choices/0/message").cloned().unwrap_or(json!({}));
     let finish = body.pointer("/choices/0/finish_reason").cloned().unwrap_or(json!("stop"));
     let mut delta = json!({"role": "assistant", "content": message.get("content").cloned().unwrap_or(Value::Null)});
@@ -169,7 +169,6 @@ fn replay(body: &Value, include_usage: bool) -> Vec<Bytes> {
         last["usage"] = body.get("usage").cloned().unwrap_or(Value::Null);
         events.push(event(&last));
     }
-    a.tokens = None;
     events.push(Bytes::from_static(b"data: [DONE]\n\n"));
     events
 }

@@ -157,7 +157,7 @@ fn from_file(u: FileUpstream, env: &impl Fn(&str) -> Option<String>) -> anyhow::
             .iter()
             .map(|mode| mode.parse::<Mode>().map_err(|_| anyhow::anyhow!("upstream {}: unknown mode {mode:?}", u.name)))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let listed = catalogue().into_iter().find(|e| e.id == m.name);
+        let listed = catalogue().iter().find(|e| e.id == m.name);
         let price = match (m.input_per_1m, m.output_per_1m, &listed) {
             (Some(i), Some(o), _) => Price::from_usd(i, o),
             (None, None, Some(e)) => Price::from_usd(e.input_per_1m, e.output_per_1m),
@@ -195,7 +195,7 @@ fn simple(config: &Gateway) -> Result<Upstream, String> {
             existing.modes.extend(mode);
             continue;
         }
-        let listed = catalogue().into_iter().find(|e| e.id == name);
+        let listed = catalogue().iter().find(|e| e.id == name);
         let capabilities = match (&listed, mode) {
             (Some(e), _) => e.capabilities.clone(),
             (None, None) => vec!["embeddings".to_string()],
@@ -236,11 +236,10 @@ pub struct CatalogueEntry {
 
 /// The catalogue shipped with this version (`catalogue.json`): reference prices, used for
 /// configured models that give none.
-pub fn catalogue() -> Vec<CatalogueEntry> {
+pub fn catalogue() -> &'static [CatalogueEntry] {
     static CATALOGUE: std::sync::OnceLock<Vec<CatalogueEntry>> = std::sync::OnceLock::new();
     CATALOGUE
         .get_or_init(|| serde_json::from_str(include_str!("catalogue.json")).expect("the shipped catalogue parses"))
-        .clone()
 }
 
 #[cfg(test)]

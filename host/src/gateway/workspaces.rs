@@ -8,6 +8,8 @@ use utoipa::ToSchema;
 use super::errors::GatewayError;
 use super::model::micros_to_usd;
 use crate::db::query::On;
+use crate::db::sql::qualified;
+use crate::db::FromRow;
 use crate::db::{new_id, now_ms, rfc3339, Conn, Db};
 use crate::state::App;
 use crate::transaction;
@@ -190,17 +192,19 @@ async fn find_on<'c>(on: impl Into<On<'c>>, agent_id: &str, slug: &str) -> Resul
 }
 
 pub async fn list(app: &App, agent_id: &str) -> Result<Vec<WorkspaceView>, GatewayError> {
-    let rows = crate::db::query_as::<WorkspaceRow>(&format!(
-        "SELECT {COLUMNS} FROM gateway_workspaces WHERE agent_id = $1 ORDER BY created_at, id LIMIT 1000"
+    let rows = crate::db::query(&format!(
+        "SELECT {}, COALESCE(p.spent_micros, 0) AS spent_micros FROM gateway_workspaces w \
+         LEFT JOIN gateway_budget_periods p ON p.workspace_id = w.id AND p.month = $2 \
+         WHERE w.agent_id = $1 ORDER BY w.created_at, w.id LIMIT 1000",
+        qualified(COLUMNS, "w")
     ))
     .bind(agent_id)
+    .bind(super::metering::month_of(now_ms()))
     .fetch_all(&app.db.read)
     .await?;
-    let month = super::metering::month_of(now_ms());
     let mut views = Vec::with_capacity(rows.len());
-    for row in rows {
-        let spent = spent(&app.db, &row.id, &month).await?;
-        views.push(WorkspaceView::of(row, spent));
+    for row in &rows {
+        views.push(WorkspaceView::of(WorkspaceRow::from_row(row)?, row.get("spent_micros")));
     }
     Ok(views)
 }

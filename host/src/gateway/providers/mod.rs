@@ -4,6 +4,7 @@
 //! be tried.
 
 pub mod anthropic;
+pub mod anthropic_stream;
 pub mod sse;
 
 use std::collections::VecDeque;
@@ -71,7 +72,7 @@ pub enum Answer {
 pub struct ChunkStream {
     reader: SseReader,
     first_byte_timeout: Duration,
-    translator: Option<anthropic::StreamTranslator>,
+    translator: Option<anthropic_stream::StreamTranslator>,
     pending: VecDeque<Value>,
     done: bool,
 }
@@ -158,7 +159,7 @@ pub async fn chat(
         .map_err(Failure::of_reqwest)?;
     let response = ok_or_failure(response).await?;
     if stream {
-        let translator = (upstream.kind == Kind::Anthropic).then(|| anthropic::StreamTranslator::new("", 0, ""));
+        let translator = (upstream.kind == Kind::Anthropic).then(|| anthropic_stream::StreamTranslator::new("", 0, ""));
         return Ok(Answer::Stream(Box::new(ChunkStream {
             reader: SseReader::new(response),
             first_byte_timeout: upstream.first_byte_timeout,

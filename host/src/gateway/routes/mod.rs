@@ -9,7 +9,6 @@ use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::metering::Payer;
-use super::GatewayError;
 use crate::http::auth::AccountAuth;
 use crate::state::App;
 
@@ -18,10 +17,10 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
 }
 
 /// Who pays for a runtime request: the account, and the key and workspace it came through.
-async fn payer(_app: &App, who: &AccountAuth) -> Result<Payer, GatewayError> {
-    Ok(Payer {
+fn payer(who: &AccountAuth) -> Payer {
+    Payer {
         agent_id: who.agent_id.clone(),
         key_id: who.runtime.as_ref().map(|k| k.key_id.clone()),
         workspace_id: who.runtime.as_ref().and_then(|k| k.workspace_id.clone()),
-    })
+    }
 }

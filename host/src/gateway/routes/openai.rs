@@ -67,7 +67,7 @@ async fn chat_completions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OpenAiError> {
-    let payer = payer(&app, &who).await?;
+    let payer = payer(&who);
     let body = json_body(&body)?;
     let metadata = body.get("metadata").filter(|m| m.is_object()).cloned().unwrap_or(json!({}));
     let prepared = chat::prepare(&app, &payer, body)?;
@@ -103,7 +103,7 @@ async fn create_embeddings(
     who: AccountAuth,
     body: Bytes,
 ) -> Result<Response, OpenAiError> {
-    let payer = payer(&app, &who).await?;
+    let payer = payer(&who);
     let body = json_body(&body)?;
     let metadata = json!({});
     Ok(Json(embeddings::embed(&app, &payer, &body, &metadata).await?).into_response())
@@ -123,7 +123,7 @@ async fn models(_who: AccountAuth) -> Json<Value> {
 #[derive(serde::Serialize, utoipa::ToSchema)]
 struct PricingList {
     object: &'static str,
-    data: Vec<CatalogueEntry>,
+    data: &'static [CatalogueEntry],
     /// When the shipped prices were last checked; null: as shipped with this version.
     researched_at: Option<String>,
 }
