@@ -18,6 +18,7 @@ pub mod routing;
 pub mod store;
 pub mod stream;
 pub mod upstreams;
+pub mod usage;
 pub mod workspaces;
 
 use std::time::Duration;

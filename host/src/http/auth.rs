@@ -170,6 +170,17 @@ impl<S: Send + Sync> FromRequestParts<S> for AccountAuth {
     }
 }
 
+/// Any authenticated caller, runtime keys included: for reads whose scope follows the key (the
+/// gateway's usage).
+pub struct AnyAuth(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for AnyAuth {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        known(parts).map(AnyAuth)
+    }
+}
+
 /// The client's address, when the server knows it.
 pub struct ClientIp(pub Option<IpAddr>);
 

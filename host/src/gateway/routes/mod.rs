@@ -1,8 +1,9 @@
 //! The gateway's HTTP routes: the OpenAI-compatible runtime routes, and the account's keys,
-//! workspaces and usage.
+//! workspaces, and usage.
 
 mod account;
 mod openai;
+mod usage;
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use crate::http::auth::AccountAuth;
 use crate::state::App;
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
-    openai::router().merge(account::router())
+    openai::router().merge(account::router()).merge(usage::router())
 }
 
 /// Who pays for a runtime request: the account, and the key and workspace it came through.

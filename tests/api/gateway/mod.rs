@@ -2,6 +2,8 @@
 //! routing by mode with fallback in each failure mode (streams included), the cache, workspace
 //! budgets, exact metering through the ledger, and the official OpenAI Python client.
 
+mod usage;
+
 use agora_e2e::fixtures::fake_llm::{Behaviour, FakeLlm};
 use agora_e2e::{Options, Server, StatusCode};
 use serde_json::{json, Value};
@@ -9,7 +11,7 @@ use serde_json::{json, Value};
 /// A host whose upstreams are the fake: `auto` tries `primary` (failing as the test sets it)
 /// then `backup` on another upstream; `fast` and `max` have one model each; prices are high
 /// enough that a few words cost cents.
-async fn gateway(fake: &FakeLlm, extra: &[(&str, &str)]) -> Server {
+pub(super) async fn gateway(fake: &FakeLlm, extra: &[(&str, &str)]) -> Server {
     let file = tempfile::NamedTempFile::new().unwrap();
     let base = fake.base_url();
     let text = format!(
@@ -37,11 +39,11 @@ async fn gateway(fake: &FakeLlm, extra: &[(&str, &str)]) -> Server {
     Server::start_with(options).await
 }
 
-fn chat(model: &str, text: &str) -> Value {
+pub(super) fn chat(model: &str, text: &str) -> Value {
     json!({"model": model, "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": text}]})
 }
 
-async fn runtime_key(s: &Server, agent_key: &str, body: Value) -> (String, String) {
+pub(super) async fn runtime_key(s: &Server, agent_key: &str, body: Value) -> (String, String) {
     let r = s.post("/v1/keys", Some(agent_key), body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let key = r.body["key"].as_str().unwrap().to_string();
@@ -50,7 +52,7 @@ async fn runtime_key(s: &Server, agent_key: &str, body: Value) -> (String, Strin
 }
 
 /// micro-USD from a USD number in a usage row.
-fn micros(v: &Value) -> i64 {
+pub(super) fn micros(v: &Value) -> i64 {
     (v.as_f64().unwrap() * 1e6).round() as i64
 }
 
