@@ -274,7 +274,7 @@ fn start_workers(app: Arc<App>, stop: watch::Receiver<bool>) -> anyhow::Result<t
     payments::jobs::register(&mut jobs, &app.config);
     marketplace::register(&mut jobs, &app.config);
     skills::register(&mut jobs, &app.config);
-    gateway::register(&mut jobs);
+    gateway::register(&mut jobs, &app.config);
     scheduler::register(&mut jobs);
     let owner = scheduler::host_id(&app.config.server.data_dir)?;
     let dispatcher = webhooks::dispatch::Dispatcher::new(app.clone(), owner.clone());

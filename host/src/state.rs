@@ -49,6 +49,8 @@ pub struct App {
     pub licensing: Licensing,
     /// The model gateway: upstreams, their client and breakers, the response cache.
     pub gateway: ModelGateway,
+    /// Seals the secrets kept in the database (`secrets_key`).
+    pub sealer: crate::secrets::SecretBox,
     /// This state itself, for work that outlives a borrow of it (a component's nested calls).
     me: Weak<App>,
 }
@@ -78,6 +80,13 @@ impl App {
         let (payments, payouts, test_payments) = providers(&config, &public_url)?;
         let licensing = Licensing::new(&config)?;
         let gateway = ModelGateway::new(&config)?;
+        let server = &config.server;
+        let sealer = crate::secrets::SecretBox::new(&crate::secrets::key_32(
+            &server.secrets_key,
+            "secrets_key",
+            &server.data_dir,
+            "secrets.key",
+        )?);
         Ok(Arc::new_cyclic(|me| App {
             runtime: Arc::new(runtime),
             kv: Arc::new(DbKv { db: db.clone(), quota_bytes: config.execution.kv_quota_bytes as i64 }),
@@ -93,6 +102,7 @@ impl App {
             outbound: PinnedClients::new(config.execution.allow_private_http, OUTBOUND_CLIENT_TTL),
             licensing,
             gateway,
+            sealer,
             me: me.clone(),
             db,
             config,

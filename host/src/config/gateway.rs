@@ -39,6 +39,14 @@ pub struct Gateway {
     pub gateway_default_max_tokens: u32,
     /// A request still `reserved` this long after it started is released (its host died).
     pub gateway_reservation_timeout_ms: u64,
+    /// What a request served with the account's own provider key (BYOK) is charged: basis
+    /// points of what it would have cost managed.
+    pub gateway_byok_fee_bps: u32,
+    /// What a request served by the account's local endpoint is charged: basis points of the
+    /// baseline (the first `max` model's price with the markup).
+    pub gateway_local_fee_bps: u32,
+    /// How often local endpoints are checked again (health and models).
+    pub gateway_local_recheck_ms: u64,
 }
 
 impl Default for Gateway {
@@ -58,6 +66,9 @@ impl Default for Gateway {
             gateway_auto_escalate_tokens: 8_000,
             gateway_default_max_tokens: 4_096,
             gateway_reservation_timeout_ms: 900_000,
+            gateway_byok_fee_bps: 500,
+            gateway_local_fee_bps: 500,
+            gateway_local_recheck_ms: 60_000,
         }
     }
 }
@@ -76,6 +87,9 @@ impl Gateway {
         within("gateway_breaker_failures", self.gateway_breaker_failures, 1, 1_000)?;
         within("gateway_breaker_cooldown_ms", self.gateway_breaker_cooldown_ms, 0, 3_600_000)?;
         within("gateway_default_max_tokens", self.gateway_default_max_tokens, 1, 1_000_000)?;
+        within("gateway_byok_fee_bps", self.gateway_byok_fee_bps, 0, 10_000)?;
+        within("gateway_local_fee_bps", self.gateway_local_fee_bps, 0, 10_000)?;
+        within("gateway_local_recheck_ms", self.gateway_local_recheck_ms, 1_000, 86_400_000)?;
         within("gateway_reservation_timeout_ms", self.gateway_reservation_timeout_ms, 60_000, 86_400_000)
     }
 

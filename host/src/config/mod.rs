@@ -153,7 +153,7 @@ mod tests {
             ("openai_api_key", _) => "sk-sample".to_string(),
             ("openai_models", _) => "fast=llama3.2,auto=llama3.2,max=llama3.3".to_string(),
             ("gateway_upstreams_file", _) => "/etc/agora/upstreams.toml".to_string(),
-            ("license_signing_key", _) => "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string(),
+            ("license_signing_key" | "secrets_key", _) => "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string(),
             (_, Value::Integer(i)) => (i + 1).to_string(),
             (_, Value::Boolean(b)) => (!b).to_string(),
             (name, other) => panic!("no sample for {name} = {other}"),

@@ -56,6 +56,10 @@ pub struct Server {
     /// Serves `POST /api/admin/clock`, which moves the host's clock forward. For tests of what
     /// happens days later; never on a real host.
     pub test_clock: bool,
+    /// Base64 of the 32-byte key that seals secrets kept in the database (BYOK provider keys,
+    /// local endpoints' headers). Empty: one is generated into `<data_dir>/secrets.key` at first
+    /// start. Every host of one database needs the same key; without it those secrets are lost.
+    pub secrets_key: String,
 }
 
 impl Default for Server {
@@ -72,6 +76,7 @@ impl Default for Server {
             log_format: LogFormat::Text,
             log_level: "info".into(),
             test_clock: false,
+            secrets_key: String::new(),
         }
     }
 }
@@ -85,6 +90,11 @@ impl Server {
         within("max_connections", self.max_connections, 16, 1_000_000)?;
         if self.log_level.trim().is_empty() {
             return Err("log_level must not be empty".into());
+        }
+        use base64::Engine as _;
+        let key = base64::engine::general_purpose::STANDARD.decode(self.secrets_key.trim());
+        if !self.secrets_key.is_empty() && !key.is_ok_and(|k| k.len() == 32) {
+            return Err("secrets_key must be base64 of 32 bytes".into());
         }
         Ok(())
     }

@@ -7,9 +7,11 @@ use serde_json::{json, Value};
 
 use super::errors::GatewayError;
 use super::metering::{self, Payer, Reservation, Served};
-use super::model::{with_markup, ChatShape, Mode, RequestType, Tokens};
+use super::model::{ceil_div, with_markup, ChatShape, Mode, RequestType, Tokens};
+use super::own;
+use super::provider_keys;
 use super::providers::{self, Answer, ChunkStream, Failure};
-use super::routing::{self, Candidate, Plan};
+use super::routing::{self, Billing, Candidate, Plan};
 use super::upstreams::UpstreamModel;
 use crate::state::App;
 
@@ -31,7 +33,7 @@ pub struct Prepared {
     pub worst_micros: i64,
 }
 
-pub fn prepare(app: &App, payer: &Payer, body: Value) -> Result<Prepared, GatewayError> {
+pub async fn prepare(app: &App, payer: &Payer, body: Value) -> Result<Prepared, GatewayError> {
     let g = &app.config.gateway;
     let shape = ChatShape::of(&body).map_err(GatewayError::Invalid)?;
     let requested = match body.get("model") {
@@ -41,14 +43,24 @@ pub fn prepare(app: &App, payer: &Payer, body: Value) -> Result<Prepared, Gatewa
     };
     let reserve_out = shape.max_tokens.unwrap_or(i64::from(g.gateway_default_max_tokens));
     let upstreams = &app.gateway.upstreams;
-    let plan = routing::plan(upstreams, requested, &shape, g.gateway_auto_escalate_tokens as i64, reserve_out)
-        .ok_or_else(|| no_provider(requested))?;
-    let worst_micros = plan
-        .candidates
-        .iter()
-        .map(|c| with_markup(model_of(app, *c).price.cost(shape.prompt_bound, reserve_out), g.gateway_markup_bps))
-        .max()
-        .unwrap_or(0);
+    let own = own::load(app, payer, Some(requested)).await?;
+    let managed = routing::plan(upstreams, requested, &shape, g.gateway_auto_escalate_tokens as i64, reserve_out);
+    let plan = match managed {
+        Some(mut plan) => {
+            plan.candidates = own::apply(plan.candidates, &own);
+            plan
+        }
+        // A model only the account's own endpoint serves.
+        None if !own.local.is_empty() => Plan {
+            tier: Mode::Auto,
+            echo: requested.to_string(),
+            candidates: own::apply(Vec::new(), &own),
+            method: "local",
+        },
+        None => return Err(no_provider(requested)),
+    };
+    let worst_micros =
+        plan.candidates.iter().map(|c| charge(app, c, shape.prompt_bound, reserve_out).charged).max().unwrap_or(0);
     let cache_key = super::cache::key(&payer.agent_id, &body);
     Ok(Prepared { body, shape, plan, cache_key, worst_micros })
 }
@@ -57,10 +69,6 @@ fn no_provider(requested: &str) -> GatewayError {
     GatewayError::NoProvider(format!(
         "No provider configured for model {requested:?} that can take this request (tools, images, context length)"
     ))
-}
-
-pub fn model_of(app: &App, c: Candidate) -> &UpstreamModel {
-    &app.gateway.upstreams.list[c.upstream].models[c.model]
 }
 
 /// A whole completion, with what it cost.
@@ -91,7 +99,7 @@ pub async fn complete(
     };
     let Got::Whole(mut body) = got else { unreachable!("a request that did not ask for a stream got one") };
     let tokens = body.get("usage").and_then(Tokens::of_usage).unwrap_or_else(|| estimate(&p.shape, &body));
-    let served = served(app, &p.plan, candidate, tokens, Value::Array(attempts));
+    let served = served(app, &p.plan, &candidate, tokens, Value::Array(attempts));
     let charged_micros = metering::settle(app, payer, &r, &served).await?;
     present(&mut body, &p.plan, &r.usage_id, tokens);
     if cache.write && finished_cleanly(&body) {
@@ -162,48 +170,60 @@ where
     let max = app.config.gateway.gateway_max_attempts as usize;
     let mut last = None;
     let mut tried = 0;
-    for (i, &c) in candidates.iter().enumerate() {
-        if tried >= max {
+    for (i, c) in candidates.iter().enumerate() {
+        // The account's own routes do not spend the attempts the managed ones need.
+        let own = c.billing != Billing::Managed;
+        if tried >= max && !own {
             break;
         }
-        let upstream = &g.upstreams.list[c.upstream];
-        let model = &upstream.models[c.model].name;
-        if g.breakers.is_open(&upstream.name) && i + 1 < candidates.len() {
-            attempts.push(json!({"provider": upstream.name, "model": model, "outcome": "circuit_open"}));
+        let (provider, model, billing) = (&c.upstream.name, &c.model().name, c.billing.mode());
+        let record = |outcome: &str, ms: Option<u64>| json!({"provider": provider, "model": model, "billing": billing, "outcome": outcome, "ms": ms});
+        if g.breakers.is_open(c.breaker_key()) && i + 1 < candidates.len() {
+            attempts.push(record("circuit_open", None));
             continue;
         }
-        tried += 1;
+        tried += usize::from(!own);
         let started = Instant::now();
-        let result = call(c).await;
-        let ms = started.elapsed().as_millis() as u64;
+        let result = call(c.clone()).await;
+        let ms = Some(started.elapsed().as_millis() as u64);
+        if let Billing::Byok { key_id } = &c.billing {
+            let outcome = match &result {
+                Ok(_) => Ok(()),
+                Err(f) => Err(f),
+            };
+            if let Err(e) = provider_keys::record(&app.db, key_id, outcome).await {
+                tracing::warn!(error = %e, provider_key = %key_id, "recording a provider key's status");
+            }
+        }
         match result {
             Ok(answer) => {
-                g.breakers.success(&upstream.name);
-                attempts.push(json!({"provider": upstream.name, "model": model, "outcome": "ok", "ms": ms}));
-                return Ok((c, answer));
+                g.breakers.success(c.breaker_key());
+                attempts.push(record("ok", ms));
+                return Ok((c.clone(), answer));
             }
             Err(f) => {
-                attempts.push(json!({"provider": upstream.name, "model": model, "outcome": f.code(), "ms": ms}));
-                if !f.retryable() {
+                attempts.push(record(&f.code(), ms));
+                if !f.retryable() && !own {
                     return Err(f);
                 }
-                g.breakers.failure(&upstream.name);
+                g.breakers.failure(c.breaker_key());
                 last = Some(f);
             }
         }
     }
-    Err(last.unwrap_or(Failure { kind: "connect", status: None, message: "no upstream could be tried".into() }))
+    Err(last.unwrap_or(Failure { kind: "connect", message: "no upstream could be tried".into(), ..Default::default() }))
 }
 
 async fn attempt(app: &App, c: Candidate, body: &Value, stream: bool) -> Result<Got, Failure> {
-    let upstream = &app.gateway.upstreams.list[c.upstream];
-    let model = &upstream.models[c.model].name;
     let default_max = app.config.gateway.gateway_default_max_tokens;
-    match providers::chat(&app.gateway.client, upstream, model, body, stream, default_max).await? {
+    let client = client_for(app, &c).await?;
+    match providers::chat(&client, &c.upstream, &c.model().name, body, stream, default_max).await? {
         Answer::Whole(v) => Ok(Got::Whole(v)),
         Answer::Stream(mut s) => match s.next().await? {
             Some(first) => Ok(Got::Stream(s, first)),
-            None => Err(Failure { kind: "reset", status: None, message: "the upstream's stream was empty".into() }),
+            None => {
+                Err(Failure { kind: "reset", message: "the upstream's stream was empty".into(), ..Default::default() })
+            }
         },
     }
 }
@@ -220,26 +240,68 @@ pub fn upstream_error(f: Failure) -> GatewayError {
     GatewayError::Upstream { status, message: format!("upstream request failed: {}", f.message) }
 }
 
+/// The client for a candidate: the gateway's for the operator's upstreams; for an account's
+/// local endpoint one pinned to the address the outbound guard checked.
+pub async fn client_for(app: &App, c: &Candidate) -> Result<reqwest::Client, Failure> {
+    if !matches!(c.billing, Billing::Local { .. }) {
+        return Ok(app.gateway.client.clone());
+    }
+    let url = url::Url::parse(&c.upstream.base_url).map_err(|_| Failure {
+        kind: "connect",
+        message: "the endpoint's URL does not parse".into(),
+        ..Default::default()
+    })?;
+    app.outbound.client(&url).await.map_err(|e| Failure {
+        kind: "connect",
+        message: format!("the outbound guard refused the endpoint: {e:?}"),
+        ..Default::default()
+    })
+}
+
+/// What `input` and `output` tokens through a candidate cost upstream, what the account is
+/// charged, and the baseline (in micro-USD). Managed: the price plus the markup. BYOK: the
+/// account paid its provider; it is charged `gateway_byok_fee_bps` of the managed charge.
+/// Local: nothing upstream; `gateway_local_fee_bps` of the baseline.
+pub fn charge(app: &App, c: &Candidate, input: i64, output: i64) -> Charge {
+    let g = &app.config.gateway;
+    let model = c.model();
+    let managed = with_markup(model.price.cost(input, output), g.gateway_markup_bps);
+    let baseline = with_markup(baseline_model(app).unwrap_or(model).price.cost(input, output), g.gateway_markup_bps);
+    let fee = |micros: i64, bps: u32| ceil_div(i128::from(micros) * i128::from(bps), 10_000) as i64;
+    match c.billing {
+        Billing::Managed => Charge { cost: model.price.cost(input, output), charged: managed, baseline },
+        Billing::Byok { .. } => {
+            Charge { cost: model.price.cost(input, output), charged: fee(managed, g.gateway_byok_fee_bps), baseline }
+        }
+        Billing::Local { .. } => Charge { cost: 0, charged: fee(baseline, g.gateway_local_fee_bps), baseline },
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Charge {
+    pub cost: i64,
+    pub charged: i64,
+    pub baseline: i64,
+}
+
 /// What a served request cost, and how it was served.
-pub fn served(app: &App, plan: &Plan, c: Candidate, tokens: Tokens, attempts: Value) -> Served {
-    let markup = app.config.gateway.gateway_markup_bps;
-    let model = model_of(app, c);
-    let cost = model.price.cost(tokens.input, tokens.output);
-    let baseline = baseline_model(app).unwrap_or(model).price.cost(tokens.input, tokens.output);
+pub fn served(app: &App, plan: &Plan, c: &Candidate, tokens: Tokens, attempts: Value) -> Served {
+    let charge = charge(app, c, tokens.input, tokens.output);
     Served {
-        provider: app.gateway.upstreams.list[c.upstream].name.clone(),
-        upstream_model: model.name.clone(),
+        provider: c.upstream.name.clone(),
+        upstream_model: c.model().name.clone(),
         routing_method: plan.method.into(),
         source: "upstream",
+        billing_mode: c.billing.mode(),
         tokens,
-        cost_micros: cost,
-        charged_micros: with_markup(cost, markup),
-        baseline_micros: with_markup(baseline, markup),
+        cost_micros: charge.cost,
+        charged_micros: charge.charged,
+        baseline_micros: charge.baseline,
         attempts,
     }
 }
 
-/// The model savings are measured against: the first `max` candidate.
+/// The model savings are measured against: the first `max` model.
 fn baseline_model(app: &App) -> Option<&UpstreamModel> {
     app.gateway.upstreams.list.iter().flat_map(|u| u.models.iter()).find(|m| m.modes.contains(&Mode::Max))
 }

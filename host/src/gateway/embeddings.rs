@@ -5,10 +5,11 @@
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::chat::{try_in_order, upstream_error};
+use super::chat::{charge, try_in_order, upstream_error};
 use super::errors::GatewayError;
 use super::metering::{self, Payer, Served};
 use super::model::{with_markup, Mode, RequestType, Tokens};
+use super::own;
 use super::providers;
 use super::routing;
 use crate::state::App;
@@ -52,20 +53,17 @@ pub async fn embed(app: &App, payer: &Payer, body: &Value, metadata: &Value) -> 
         ),
     };
     let requested = body.get("model").and_then(Value::as_str).unwrap_or(DEFAULT_MODEL);
-    let upstreams = &app.gateway.upstreams;
-    let candidates = routing::embedding_candidates(upstreams, Some(requested));
+    let candidates = routing::embedding_candidates(&app.gateway.upstreams, Some(requested));
     if candidates.is_empty() {
         return Err(GatewayError::NoProvider("No embeddings provider configured".into()));
     }
-    let markup = app.config.gateway.gateway_markup_bps;
-    let model_of = |c: &routing::Candidate| &upstreams.list[c.upstream].models[c.model];
-    let worst =
-        candidates.iter().map(|c| with_markup(model_of(c).price.cost(bytes + 16, 0), markup)).max().unwrap_or(0);
+    let candidates = own::apply(candidates, &own::load(app, payer, None).await?);
+    let worst = candidates.iter().map(|c| charge(app, c, bytes + 16, 0).charged).max().unwrap_or(0);
     let r = metering::reserve(app, payer, RequestType::Embeddings, Mode::Auto, worst, metadata).await?;
     let mut attempts = Vec::new();
     let client = &app.gateway.client;
-    let tried = try_in_order(app, &candidates, &mut attempts, |c| {
-        providers::embed(client, &upstreams.list[c.upstream], &model_of(&c).name, input, dimensions)
+    let tried = try_in_order(app, &candidates, &mut attempts, |c| async move {
+        providers::embed(client, &c.upstream, &c.model().name, input, dimensions).await
     })
     .await;
     let (c, mut answer) = match tried {
@@ -75,19 +73,20 @@ pub async fn embed(app: &App, payer: &Payer, body: &Value, metadata: &Value) -> 
             return Err(upstream_error(failure));
         }
     };
-    let model = model_of(&c);
     let tokens =
         Tokens { input: answer.pointer("/usage/prompt_tokens").and_then(Value::as_i64).unwrap_or(bytes), output: 0 };
-    let cost = model.price.cost(tokens.input, 0);
+    let charge = charge(app, &c, tokens.input, 0);
     let served = Served {
-        provider: upstreams.list[c.upstream].name.clone(),
-        upstream_model: model.name.clone(),
+        provider: c.upstream.name.clone(),
+        upstream_model: c.model().name.clone(),
         routing_method: "embeddings".into(),
         source: "upstream",
+        billing_mode: c.billing.mode(),
         tokens,
-        cost_micros: cost,
-        charged_micros: with_markup(cost, markup),
-        baseline_micros: with_markup(cost, markup),
+        cost_micros: charge.cost,
+        charged_micros: charge.charged,
+        // Embeddings have no baseline model: what it would have cost managed.
+        baseline_micros: with_markup(charge.cost, app.config.gateway.gateway_markup_bps),
         attempts: Value::Array(attempts),
     };
     metering::settle(app, payer, &r, &served).await?;

@@ -47,6 +47,8 @@ pub struct Served {
     pub routing_method: String,
     /// `upstream` or `cache`.
     pub source: &'static str,
+    /// `managed`, `byok` or `local` (`routing::Billing`).
+    pub billing_mode: &'static str,
     pub tokens: Tokens,
     pub cost_micros: i64,
     pub charged_micros: i64,

@@ -13,16 +13,60 @@
 //!   and the reserved completion.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::model::{ChatShape, Mode};
-use super::upstreams::{UpstreamModel, Upstreams};
+use super::upstreams::{Upstream, UpstreamModel, Upstreams};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whose credentials an attempt uses, and so how it is billed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Billing {
+    /// The operator's upstream: its price plus the markup.
+    Managed,
+    /// The account's own provider key (BYOK): a fee on what it would have cost managed.
+    Byok { key_id: String },
+    /// The account's self-hosted endpoint: a fee on the baseline.
+    Local { endpoint_id: String },
+}
+
+impl Billing {
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Billing::Managed => "managed",
+            Billing::Byok { .. } => "byok",
+            Billing::Local { .. } => "local",
+        }
+    }
+}
+
+/// One model of one upstream, called with the credentials its billing says.
+#[derive(Debug, Clone)]
 pub struct Candidate {
-    pub upstream: usize,
+    pub upstream: Arc<Upstream>,
     pub model: usize,
+    pub billing: Billing,
+}
+
+impl Candidate {
+    pub fn model(&self) -> &UpstreamModel {
+        &self.upstream.models[self.model]
+    }
+
+    /// What its circuit breaker is keyed by: the upstream, or the account's key or endpoint.
+    pub fn breaker_key(&self) -> &str {
+        match &self.billing {
+            Billing::Managed => &self.upstream.name,
+            Billing::Byok { key_id } => key_id,
+            Billing::Local { endpoint_id } => endpoint_id,
+        }
+    }
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Candidate) -> bool {
+        Arc::ptr_eq(&self.upstream, &other.upstream) && self.model == other.model && self.billing == other.billing
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -61,17 +105,12 @@ pub fn plan(
         }
         Ok(Mode::Auto) => {
             let mut auto = list(Mode::Auto);
-            let typical =
-                |c: &Candidate| upstreams.list[c.upstream].models[c.model].price.cost(prompt_estimate, reserve);
-            auto.sort_by_key(typical);
+            auto.sort_by_key(|c| c.model().price.cost(prompt_estimate, reserve));
             (Mode::Auto, then(auto, list(Mode::Max)), "auto:value")
         }
         Err(_) => {
             let alias = matching(upstreams, |m| m.name == requested && fits(m));
-            let tier = alias
-                .first()
-                .and_then(|c| upstreams.list[c.upstream].models[c.model].modes.first().copied())
-                .unwrap_or(Mode::Auto);
+            let tier = alias.first().and_then(|c| c.model().modes.first().copied()).unwrap_or(Mode::Auto);
             (tier, alias, "alias")
         }
     };
@@ -87,10 +126,10 @@ pub fn embedding_candidates(upstreams: &Upstreams, requested: Option<&str>) -> V
 
 fn matching(upstreams: &Upstreams, keep: impl Fn(&UpstreamModel) -> bool) -> Vec<Candidate> {
     let mut found = Vec::new();
-    for (u, upstream) in upstreams.list.iter().enumerate() {
+    for upstream in &upstreams.list {
         for (m, model) in upstream.models.iter().enumerate() {
             if keep(model) {
-                found.push(Candidate { upstream: u, model: m });
+                found.push(Candidate { upstream: upstream.clone(), model: m, billing: Billing::Managed });
             }
         }
     }
@@ -143,7 +182,7 @@ impl Breakers {
 mod tests {
     use super::*;
     use crate::gateway::model::Price;
-    use crate::gateway::upstreams::{Kind, Upstream};
+    use crate::gateway::upstreams::Kind;
 
     fn model(name: &str, modes: &[Mode], input: f64, caps: &[&str]) -> UpstreamModel {
         UpstreamModel {
@@ -156,14 +195,18 @@ mod tests {
     }
 
     fn upstreams() -> Upstreams {
-        let up = |name: &str, models| Upstream {
-            name: name.into(),
-            kind: Kind::Openai,
-            base_url: "http://x".into(),
-            api_key: String::new(),
-            timeout: Duration::from_secs(1),
-            first_byte_timeout: Duration::from_secs(1),
-            models,
+        let up = |name: &str, models| {
+            Arc::new(Upstream {
+                name: name.into(),
+                kind: Kind::Openai,
+                base_url: "http://x".into(),
+                api_key: String::new(),
+                timeout: Duration::from_secs(1),
+                first_byte_timeout: Duration::from_secs(1),
+                provider: None,
+                headers: Vec::new(),
+                models,
+            })
         };
         Upstreams {
             list: vec![
@@ -185,8 +228,8 @@ mod tests {
         }
     }
 
-    fn names(u: &Upstreams, plan: &Plan) -> Vec<String> {
-        plan.candidates.iter().map(|c| u.list[c.upstream].models[c.model].name.clone()).collect()
+    fn names(plan: &Plan) -> Vec<String> {
+        plan.candidates.iter().map(|c| c.model().name.clone()).collect()
     }
 
     #[test]
@@ -194,18 +237,18 @@ mod tests {
         let u = upstreams();
         let short = ChatShape { prompt_bound: 100, ..Default::default() };
         let auto = plan(&u, "auto", &short, 8_000, 100).unwrap();
-        assert_eq!((names(&u, &auto), auto.method), (vec!["cheap".into(), "dear".into(), "big".into()], "auto:value"));
+        assert_eq!((names(&auto), auto.method), (vec!["cheap".into(), "dear".into(), "big".into()], "auto:value"));
         let long = ChatShape { prompt_bound: 40_000, ..Default::default() };
-        assert_eq!(names(&u, &plan(&u, "", &long, 8_000, 100).unwrap())[0], "big");
-        assert_eq!(names(&u, &plan(&u, "fast", &short, 8_000, 100).unwrap()), vec!["cheap".to_string()]);
+        assert_eq!(names(&plan(&u, "", &long, 8_000, 100).unwrap())[0], "big");
+        assert_eq!(names(&plan(&u, "fast", &short, 8_000, 100).unwrap()), vec!["cheap".to_string()]);
         let tools = ChatShape { tools: true, ..short.clone() };
-        assert_eq!(names(&u, &plan(&u, "auto", &tools, 8_000, 100).unwrap()), vec!["cheap".to_string(), "big".into()]);
+        assert_eq!(names(&plan(&u, "auto", &tools, 8_000, 100).unwrap()), vec!["cheap".to_string(), "big".into()]);
         let alias = plan(&u, "dear", &short, 8_000, 100).unwrap();
         assert_eq!((alias.tier, alias.echo.as_str()), (Mode::Auto, "dear"));
         assert!(plan(&u, "nothing-like-it", &short, 8_000, 100).is_none());
         assert!(plan(&u, "max", &ChatShape { vision: true, ..short }, 8_000, 100).is_none());
         let emb = embedding_candidates(&u, Some("emb"));
-        assert_eq!(emb, vec![Candidate { upstream: 1, model: 1 }]);
+        assert_eq!(emb, vec![Candidate { upstream: u.list[1].clone(), model: 1, billing: Billing::Managed }]);
     }
 
     #[test]

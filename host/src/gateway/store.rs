@@ -41,8 +41,8 @@ pub async fn complete_usage(c: &mut Conn, id: &str, s: &Served, latency_ms: i64)
     let done = crate::db::query(
         "UPDATE gateway_usage SET status = 'settled', provider = $1, upstream_model = $2, routing_method = $3, \
          execution_source = $4, input_tokens = $5, output_tokens = $6, cost_micros = $7, charged_micros = $8, \
-         baseline_micros = $9, cache_hit = $10, attempts = $11, latency_ms = $12, settled_at = $13 \
-         WHERE id = $14 AND status = 'reserved'",
+         baseline_micros = $9, cache_hit = $10, attempts = $11, latency_ms = $12, settled_at = $13, \
+         billing_mode = $14 WHERE id = $15 AND status = 'reserved'",
     )
     .bind(&s.provider)
     .bind(&s.upstream_model)
@@ -57,6 +57,7 @@ pub async fn complete_usage(c: &mut Conn, id: &str, s: &Served, latency_ms: i64)
     .bind(s.attempts.to_string())
     .bind(latency_ms)
     .bind(now_ms())
+    .bind(if s.billing_mode.is_empty() { "managed" } else { s.billing_mode })
     .bind(id)
     .execute(c)
     .await?;

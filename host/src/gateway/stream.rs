@@ -105,7 +105,7 @@ async fn pump(
         .tokens
         .or(translated.map(|(i, o)| Tokens { input: i as i64, output: o as i64 }))
         .unwrap_or_else(|| chat::estimate(&p.shape, &answer.completion()));
-    let served = chat::served(&app, &p.plan, candidate, tokens, Value::Array(attempts));
+    let served = chat::served(&app, &p.plan, &candidate, tokens, Value::Array(attempts));
     if let Err(e) = metering::settle(&app, &payer, &r, &served).await {
         tracing::error!(error = %e, usage = %r.usage_id, "settling a stream");
         let _ = tx.send(error_event("the charge for this stream could not be recorded", "internal")).await;

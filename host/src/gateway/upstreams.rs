@@ -7,6 +7,8 @@
 //! [[upstream]]
 //! name = "openai"
 //! kind = "openai"              # or "anthropic"
+//! provider = "openai"          # accounts' BYOK keys for this provider may call it
+//!                              # (openai, anthropic, google, groq; default: the name if it is one)
 //! base_url = "https://api.openai.com/v1"
 //! api_key_env = "OPENAI_API_KEY"   # or api_key = "..."
 //! timeout_ms = 60000           # a whole answer
@@ -20,6 +22,7 @@
 //! context_window = 128000
 //! ```
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -46,8 +49,15 @@ pub struct Upstream {
     pub api_key: String,
     pub timeout: Duration,
     pub first_byte_timeout: Duration,
+    /// The provider whose BYOK keys this upstream accepts.
+    pub provider: Option<String>,
+    /// Headers sent with every call (a local endpoint's own).
+    pub headers: Vec<(String, String)>,
     pub models: Vec<UpstreamModel>,
 }
+
+/// The providers accounts can bring keys for.
+pub const BYOK_PROVIDERS: [&str; 4] = ["openai", "anthropic", "google", "groq"];
 
 #[derive(Debug, Clone)]
 pub struct UpstreamModel {
@@ -67,7 +77,7 @@ impl UpstreamModel {
 /// Every configured upstream, in the order routing prefers them.
 #[derive(Debug, Clone, Default)]
 pub struct Upstreams {
-    pub list: Vec<Upstream>,
+    pub list: Vec<Arc<Upstream>>,
 }
 
 #[derive(Deserialize)]
@@ -82,6 +92,7 @@ struct FileUpstream {
     name: String,
     kind: Kind,
     base_url: String,
+    provider: Option<String>,
     #[serde(default)]
     api_key: String,
     #[serde(default)]
@@ -125,11 +136,11 @@ impl Upstreams {
                 std::fs::read_to_string(path).with_context(|| format!("reading gateway_upstreams_file {path}"))?;
             let file: File = toml::from_str(&text).with_context(|| format!("parsing gateway_upstreams_file {path}"))?;
             for u in file.upstream {
-                list.push(from_file(u, &env)?);
+                list.push(Arc::new(from_file(u, &env)?));
             }
         }
         if !config.openai_base_url.is_empty() {
-            list.push(simple(config).map_err(anyhow::Error::msg)?);
+            list.push(Arc::new(simple(config).map_err(anyhow::Error::msg)?));
         }
         let mut names = std::collections::HashSet::new();
         for u in &list {
@@ -149,6 +160,11 @@ fn from_file(u: FileUpstream, env: &impl Fn(&str) -> Option<String>) -> anyhow::
         (false, _) => u.api_key,
         (true, false) => env(&u.api_key_env).unwrap_or_default(),
         (true, true) => String::new(),
+    };
+    let provider = match u.provider {
+        Some(p) if BYOK_PROVIDERS.contains(&p.as_str()) => Some(p),
+        Some(p) => bail!("upstream {}: provider {p:?} is not one of {}", u.name, BYOK_PROVIDERS.join(", ")),
+        None => BYOK_PROVIDERS.contains(&u.name.as_str()).then(|| u.name.clone()),
     };
     let mut models = Vec::new();
     for m in u.model {
@@ -179,6 +195,8 @@ fn from_file(u: FileUpstream, env: &impl Fn(&str) -> Option<String>) -> anyhow::
         api_key,
         timeout: Duration::from_millis(u.timeout_ms),
         first_byte_timeout: Duration::from_millis(u.first_byte_timeout_ms),
+        provider,
+        headers: Vec::new(),
         models,
     })
 }
@@ -216,6 +234,12 @@ fn simple(config: &Gateway) -> Result<Upstream, String> {
         api_key: config.openai_api_key.clone(),
         timeout: Duration::from_millis(default_timeout_ms()),
         first_byte_timeout: Duration::from_millis(default_first_byte_ms()),
+        // OpenAI's own API takes accounts' OpenAI keys; another compatible server does not.
+        provider: url::Url::parse(&config.openai_base_url)
+            .ok()
+            .filter(|u| u.host_str() == Some("api.openai.com"))
+            .map(|_| "openai".to_string()),
+        headers: Vec::new(),
         models,
     })
 }

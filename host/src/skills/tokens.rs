@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -39,10 +39,7 @@ impl LicenseSigner {
     /// The configured key (base64 of a 32-byte seed), or the one kept in the data directory,
     /// made there at first start.
     pub fn load(configured: &str, data_dir: &Path) -> anyhow::Result<LicenseSigner> {
-        let seed = match configured.trim() {
-            "" => seed_in(data_dir)?,
-            text => decode_seed(text).map_err(|e| anyhow::anyhow!("license_signing_key: {e}"))?,
-        };
+        let seed = crate::secrets::key_32(configured, "license_signing_key", data_dir, "license-signing.key")?;
         Ok(LicenseSigner::from_seed(&seed))
     }
 
@@ -104,35 +101,6 @@ pub fn key_from_jwk_x(x: &str) -> Result<VerifyingKey, String> {
     VerifyingKey::from_bytes(&bytes).map_err(|_| "x is not an Ed25519 key".to_string())
 }
 
-fn decode_seed(text: &str) -> Result<[u8; 32], String> {
-    let bytes = STANDARD.decode(text).map_err(|_| "not base64")?;
-    bytes.try_into().map_err(|_| "must be 32 bytes".to_string())
-}
-
-const SEED_FILE: &str = "license-signing.key";
-
-fn seed_in(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
-    let path = data_dir.join(SEED_FILE);
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        return decode_seed(text.trim()).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
-    }
-    std::fs::create_dir_all(data_dir)?;
-    let seed: [u8; 32] = crate::secrets::random_bytes(32).try_into().expect("32 bytes");
-    write_private(&path, &STANDARD.encode(seed))?;
-    Ok(seed)
-}
-
-/// Writes a new file only its owner may read; fails if it exists (another process made it
-/// first: the caller reads that one on its next start).
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(text.as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,7 +157,7 @@ mod tests {
         let first = LicenseSigner::load("", &dir).unwrap();
         let again = LicenseSigner::load("", &dir).unwrap();
         assert_eq!(first.kid(), again.kid());
-        let configured = LicenseSigner::load(&STANDARD.encode([7u8; 32]), &dir).unwrap();
+        let configured = LicenseSigner::load(&base64::engine::general_purpose::STANDARD.encode([7u8; 32]), &dir).unwrap();
         assert_eq!(configured.kid(), LicenseSigner::from_seed(&[7; 32]).kid());
         assert!(LicenseSigner::load("c2hvcnQ=", &dir).is_err());
         std::fs::remove_dir_all(dir).ok();

@@ -2,6 +2,8 @@
 //! routing by mode with fallback in each failure mode (streams included), the cache, workspace
 //! budgets, exact metering through the ledger, and the official OpenAI Python client.
 
+mod local_endpoints;
+mod provider_keys;
 mod usage;
 
 use agora_e2e::fixtures::fake_llm::{Behaviour, FakeLlm};
@@ -10,19 +12,22 @@ use serde_json::{json, Value};
 
 /// A host whose upstreams are the fake: `auto` tries `primary` (failing as the test sets it)
 /// then `backup` on another upstream; `fast` and `max` have one model each; prices are high
-/// enough that a few words cost cents.
+/// enough that a few words cost cents. Upstream `one` takes accounts' OpenAI keys, `two` their
+/// Anthropic keys.
 pub(super) async fn gateway(fake: &FakeLlm, extra: &[(&str, &str)]) -> Server {
     let file = tempfile::NamedTempFile::new().unwrap();
     let base = fake.base_url();
     let text = format!(
-        "[[upstream]]\nname = \"one\"\nkind = \"openai\"\nbase_url = \"{base}\"\napi_key = \"sk-upstream-one\"\n\
+        "[[upstream]]\nname = \"one\"\nkind = \"openai\"\nprovider = \"openai\"\nbase_url = \"{base}\"\n\
+         api_key = \"sk-upstream-one\"\n\
          timeout_ms = 3000\nfirst_byte_timeout_ms = 1000\n\
          [[upstream.model]]\nname = \"primary\"\nmodes = [\"auto\"]\ninput_per_1m = 100\noutput_per_1m = 200\n\
          capabilities = [\"chat\", \"tools\"]\n\
          [[upstream.model]]\nname = \"quick\"\nmodes = [\"fast\"]\ninput_per_1m = 10\noutput_per_1m = 20\n\
          [[upstream.model]]\nname = \"tools\"\ninput_per_1m = 10\noutput_per_1m = 20\ncapabilities = [\"chat\", \"tools\"]\n\
          [[upstream.model]]\nname = \"nomic-embed\"\ninput_per_1m = 50\noutput_per_1m = 0\ncapabilities = [\"embeddings\"]\n\
-         [[upstream]]\nname = \"two\"\nkind = \"anthropic\"\nbase_url = \"{base}\"\napi_key = \"sk-upstream-two\"\n\
+         [[upstream]]\nname = \"two\"\nkind = \"anthropic\"\nprovider = \"anthropic\"\nbase_url = \"{base}\"\n\
+         api_key = \"sk-upstream-two\"\n\
          timeout_ms = 3000\nfirst_byte_timeout_ms = 1000\n\
          [[upstream.model]]\nname = \"backup\"\nmodes = [\"auto\", \"max\"]\ninput_per_1m = 300\noutput_per_1m = 600\n\
          capabilities = [\"chat\", \"tools\"]\n"

@@ -16,17 +16,19 @@ use super::upstreams::{Kind, Upstream};
 use sse::SseReader;
 
 /// Why an attempt failed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Failure {
     /// `connect`, `timeout`, `reset`, `status`, `invalid` (an answer we could not read).
     pub kind: &'static str,
     pub status: Option<u16>,
     pub message: String,
+    /// What the upstream's `Retry-After` said, in seconds.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl Failure {
     fn new(kind: &'static str, message: impl Into<String>) -> Failure {
-        Failure { kind, status: None, message: message.into() }
+        Failure { kind, message: message.into(), ..Default::default() }
     }
 
     /// Whether the next candidate may do better: a connection that failed or broke, a
@@ -146,7 +148,7 @@ pub async fn chat(
             }
             Kind::Anthropic => {
                 let mut payload = anthropic::messages_request(body, model, default_max_tokens)
-                    .map_err(|m| Failure { kind: "invalid", status: Some(400), message: m })?;
+                    .map_err(|m| Failure { kind: "invalid", status: Some(400), message: m, ..Default::default() })?;
                 payload["stream"] = json!(stream);
                 (format!("{}/messages", upstream.base_url), payload)
             }
@@ -198,7 +200,10 @@ pub async fn embed(
     read_json(ok_or_failure(response).await?, upstream.timeout).await
 }
 
-fn authorized(request: reqwest::RequestBuilder, upstream: &Upstream) -> reqwest::RequestBuilder {
+fn authorized(mut request: reqwest::RequestBuilder, upstream: &Upstream) -> reqwest::RequestBuilder {
+    for (name, value) in &upstream.headers {
+        request = request.header(name, value);
+    }
     match upstream.kind {
         Kind::Openai if upstream.api_key.is_empty() => request,
         Kind::Openai => request.bearer_auth(&upstream.api_key),
@@ -212,12 +217,17 @@ async fn ok_or_failure(response: reqwest::Response) -> Result<reqwest::Response,
     if status.is_success() {
         return Ok(response);
     }
+    let retry_after_secs = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
     let body = tokio::time::timeout(Duration::from_secs(5), response.bytes()).await.ok().and_then(Result::ok);
     let message = body
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
         .and_then(|v| error_text(&v))
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
-    Err(Failure { kind: "status", status: Some(status.as_u16()), message })
+    Err(Failure { kind: "status", status: Some(status.as_u16()), message, retry_after_secs })
 }
 
 async fn read_json(response: reqwest::Response, wait: Duration) -> Result<Value, Failure> {

@@ -2,6 +2,7 @@
 //! workspaces, and usage.
 
 mod account;
+mod connections;
 mod openai;
 mod usage;
 
@@ -14,7 +15,7 @@ use crate::http::auth::AccountAuth;
 use crate::state::App;
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
-    openai::router().merge(account::router()).merge(usage::router())
+    openai::router().merge(account::router()).merge(usage::router()).merge(connections::router())
 }
 
 /// Who pays for a runtime request: the account, and the key and workspace it came through.

@@ -70,7 +70,7 @@ async fn chat_completions(
     let payer = payer(&who);
     let body = json_body(&body)?;
     let metadata = body.get("metadata").filter(|m| m.is_object()).cloned().unwrap_or(json!({}));
-    let prepared = chat::prepare(&app, &payer, body)?;
+    let prepared = chat::prepare(&app, &payer, body).await?;
     let cache = cache_use(&headers);
     if prepared.shape.stream {
         let started = stream::start(app.clone(), payer, prepared, cache, metadata).await?;
