@@ -259,20 +259,30 @@ pub async fn client_for(app: &App, c: &Candidate) -> Result<reqwest::Client, Fai
 }
 
 /// What `input` and `output` tokens through a candidate cost upstream, what the account is
-/// charged, and the baseline (in micro-USD). Managed: the price plus the markup. BYOK: the
-/// account paid its provider; it is charged `gateway_byok_fee_bps` of the managed charge.
-/// Local: nothing upstream; `gateway_local_fee_bps` of the baseline.
+/// charged, and the baseline (in micro-USD); see `billed`.
 pub fn charge(app: &App, c: &Candidate, input: i64, output: i64) -> Charge {
-    let g = &app.config.gateway;
     let model = c.model();
-    let managed = with_markup(model.price.cost(input, output), g.gateway_markup_bps);
-    let baseline = with_markup(baseline_model(app).unwrap_or(model).price.cost(input, output), g.gateway_markup_bps);
+    let baseline_price = baseline_model(app).unwrap_or(model).price;
+    let baseline = with_markup(baseline_price.cost(input, output), app.config.gateway.gateway_markup_bps);
+    billed(app, c, model.price.cost(input, output), baseline)
+}
+
+/// The same for a media request of `units` (its baseline is its managed price).
+pub fn charge_units(app: &App, c: &Candidate, units: i64) -> Charge {
+    let cost = units.max(0).saturating_mul(c.model().unit_price);
+    billed(app, c, cost, with_markup(cost, app.config.gateway.gateway_markup_bps))
+}
+
+/// Managed: the cost plus the markup. BYOK: the account paid its provider; it is charged
+/// `gateway_byok_fee_bps` of the managed charge. Local: nothing upstream;
+/// `gateway_local_fee_bps` of the baseline.
+fn billed(app: &App, c: &Candidate, cost: i64, baseline: i64) -> Charge {
+    let g = &app.config.gateway;
+    let managed = with_markup(cost, g.gateway_markup_bps);
     let fee = |micros: i64, bps: u32| ceil_div(i128::from(micros) * i128::from(bps), 10_000) as i64;
     match c.billing {
-        Billing::Managed => Charge { cost: model.price.cost(input, output), charged: managed, baseline },
-        Billing::Byok { .. } => {
-            Charge { cost: model.price.cost(input, output), charged: fee(managed, g.gateway_byok_fee_bps), baseline }
-        }
+        Billing::Managed => Charge { cost, charged: managed, baseline },
+        Billing::Byok { .. } => Charge { cost, charged: fee(managed, g.gateway_byok_fee_bps), baseline },
         Billing::Local { .. } => Charge { cost: 0, charged: fee(baseline, g.gateway_local_fee_bps), baseline },
     }
 }
@@ -294,6 +304,7 @@ pub fn served(app: &App, plan: &Plan, c: &Candidate, tokens: Tokens, attempts: V
         source: "upstream",
         billing_mode: c.billing.mode(),
         tokens,
+        units: 0,
         cost_micros: charge.cost,
         charged_micros: charge.charged,
         baseline_micros: charge.baseline,

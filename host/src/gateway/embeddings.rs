@@ -83,6 +83,7 @@ pub async fn embed(app: &App, payer: &Payer, body: &Value, metadata: &Value) -> 
         source: "upstream",
         billing_mode: c.billing.mode(),
         tokens,
+        units: 0,
         cost_micros: charge.cost,
         charged_micros: charge.charged,
         // Embeddings have no baseline model: what it would have cost managed.

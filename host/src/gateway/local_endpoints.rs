@@ -457,6 +457,7 @@ pub async fn usable(
                     price: Price::default(),
                     capabilities: vec!["chat".into(), "tools".into(), "vision".into()],
                     context_window: i64::MAX / 4,
+                    unit_price: 0,
                 }],
             };
             Some(LocalRoute { id: row.id, upstream: Arc::new(upstream) })

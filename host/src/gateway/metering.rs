@@ -50,6 +50,8 @@ pub struct Served {
     /// `managed`, `byok` or `local` (`routing::Billing`).
     pub billing_mode: &'static str,
     pub tokens: Tokens,
+    /// Media: the units billed (images, thousands of characters, megabytes, seconds).
+    pub units: i64,
     pub cost_micros: i64,
     pub charged_micros: i64,
     pub baseline_micros: i64,

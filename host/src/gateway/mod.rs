@@ -11,6 +11,7 @@ pub mod errors;
 pub mod jobs;
 pub mod keys;
 pub mod local_endpoints;
+pub mod media;
 pub mod metering;
 pub mod model;
 pub mod own;
@@ -22,6 +23,7 @@ pub mod store;
 pub mod stream;
 pub mod upstreams;
 pub mod usage;
+pub mod videos;
 pub mod workspaces;
 
 use std::time::Duration;

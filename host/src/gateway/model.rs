@@ -11,7 +11,14 @@ crate::stored_enum! {
 
 crate::stored_enum! {
     /// What a gateway request asked for, as usage records it.
-    pub enum RequestType { Chat => "chat", Embeddings => "embeddings" }
+    pub enum RequestType {
+        Chat => "chat",
+        Embeddings => "embeddings",
+        Images => "images",
+        Speech => "speech",
+        Transcription => "transcription",
+        Video => "video"
+    }
 }
 
 /// Micro-USD in one cent.

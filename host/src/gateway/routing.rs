@@ -124,11 +124,28 @@ pub fn embedding_candidates(upstreams: &Upstreams, requested: Option<&str>) -> V
     then(named, matching(upstreams, |m| m.can("embeddings")))
 }
 
+/// The models with a media `capability` (`images`, `speech`, `transcription`, `video`) of an
+/// OpenAI-compatible upstream: for a mode, those in its list first, then the rest; for a native
+/// name, that model only.
+pub fn media_candidates(upstreams: &Upstreams, capability: &str, requested: &str) -> Vec<Candidate> {
+    let can = |m: &UpstreamModel, u: &Upstream| u.kind == super::upstreams::Kind::Openai && m.can(capability);
+    let all = matching_in(upstreams, |m, u| can(m, u));
+    match requested.parse::<Mode>() {
+        Ok(mode) => then(all.iter().filter(|c| c.model().modes.contains(&mode)).cloned().collect(), all),
+        Err(_) if requested.is_empty() => all,
+        Err(_) => all.into_iter().filter(|c| c.model().name == requested).collect(),
+    }
+}
+
 fn matching(upstreams: &Upstreams, keep: impl Fn(&UpstreamModel) -> bool) -> Vec<Candidate> {
+    matching_in(upstreams, |m, _| keep(m))
+}
+
+fn matching_in(upstreams: &Upstreams, keep: impl Fn(&UpstreamModel, &Upstream) -> bool) -> Vec<Candidate> {
     let mut found = Vec::new();
     for upstream in &upstreams.list {
         for (m, model) in upstream.models.iter().enumerate() {
-            if keep(model) {
+            if keep(model, upstream) {
                 found.push(Candidate { upstream: upstream.clone(), model: m, billing: Billing::Managed });
             }
         }
@@ -191,6 +208,7 @@ mod tests {
             price: Price::from_usd(input, input),
             capabilities: caps.iter().map(|c| c.to_string()).collect(),
             context_window: 100_000,
+            unit_price: 0,
         }
     }
 

@@ -42,7 +42,7 @@ pub async fn complete_usage(c: &mut Conn, id: &str, s: &Served, latency_ms: i64)
         "UPDATE gateway_usage SET status = 'settled', provider = $1, upstream_model = $2, routing_method = $3, \
          execution_source = $4, input_tokens = $5, output_tokens = $6, cost_micros = $7, charged_micros = $8, \
          baseline_micros = $9, cache_hit = $10, attempts = $11, latency_ms = $12, settled_at = $13, \
-         billing_mode = $14 WHERE id = $15 AND status = 'reserved'",
+         billing_mode = $14, units = $15 WHERE id = $16 AND status = 'reserved'",
     )
     .bind(&s.provider)
     .bind(&s.upstream_model)
@@ -58,6 +58,7 @@ pub async fn complete_usage(c: &mut Conn, id: &str, s: &Served, latency_ms: i64)
     .bind(latency_ms)
     .bind(now_ms())
     .bind(if s.billing_mode.is_empty() { "managed" } else { s.billing_mode })
+    .bind(s.units)
     .bind(id)
     .execute(c)
     .await?;

@@ -20,6 +20,11 @@
 //! output_per_1m = 0.60
 //! capabilities = ["chat", "tools", "vision"]
 //! context_window = 128000
+//! [[upstream.model]]
+//! name = "dall-e-3"
+//! capabilities = ["images"]    # media: images, speech, transcription, video
+//! unit_price = 0.04            # USD per unit: an image, 1,000 characters spoken, a started
+//!                              # megabyte transcribed, a second of video
 //! ```
 
 use std::sync::Arc;
@@ -66,6 +71,8 @@ pub struct UpstreamModel {
     pub price: Price,
     pub capabilities: Vec<String>,
     pub context_window: i64,
+    /// Media models: micro-USD per unit (an image, 1,000 characters, a megabyte, a second).
+    pub unit_price: i64,
 }
 
 impl UpstreamModel {
@@ -116,6 +123,7 @@ struct FileModel {
     #[serde(default)]
     capabilities: Vec<String>,
     context_window: Option<i64>,
+    unit_price: Option<f64>,
 }
 
 fn default_timeout_ms() -> u64 {
@@ -186,7 +194,8 @@ fn from_file(u: FileUpstream, env: &impl Fn(&str) -> Option<String>) -> anyhow::
             (false, _) => m.capabilities,
         };
         let context_window = m.context_window.or(listed.as_ref().map(|e| e.context_window)).unwrap_or(128_000);
-        models.push(UpstreamModel { name: m.name, modes, price, capabilities, context_window });
+        let unit_price = usd_to_micros(m.unit_price.or(listed.as_ref().and_then(|e| e.unit_price)).unwrap_or(0.0));
+        models.push(UpstreamModel { name: m.name, modes, price, capabilities, context_window, unit_price });
     }
     Ok(Upstream {
         name: u.name,
@@ -225,6 +234,7 @@ fn simple(config: &Gateway) -> Result<Upstream, String> {
             price: listed.as_ref().map(|e| Price::from_usd(e.input_per_1m, e.output_per_1m)).unwrap_or_default(),
             capabilities,
             context_window: listed.map_or(128_000, |e| e.context_window),
+            unit_price: usd_to_micros(listed.and_then(|e| e.unit_price).unwrap_or(0.0)),
         });
     }
     Ok(Upstream {
@@ -256,6 +266,16 @@ pub struct CatalogueEntry {
     pub output_per_1m: f64,
     pub capabilities: Vec<String>,
     pub context_window: i64,
+    /// Media models: what `unit_price` is per (`image`, `1k_characters`, `megabyte`, `second`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// Media models: USD per unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_price: Option<f64>,
+}
+
+fn usd_to_micros(usd: f64) -> i64 {
+    (usd.max(0.0) * 1e6).round() as i64
 }
 
 /// The catalogue shipped with this version (`catalogue.json`): reference prices, used for

@@ -114,6 +114,8 @@ pub struct UsageRow {
     pub request_type: String,
     pub input_tokens: i64,
     pub output_tokens: i64,
+    /// Media requests: the units billed (images, thousands of characters, megabytes, seconds).
+    pub units: i64,
     pub actual_cost_usd: f64,
     pub charged_usd: f64,
     pub baseline_usd: f64,
@@ -152,6 +154,7 @@ pub async fn history(db: &Db, s: &Scope, before: i64, limit: i64) -> Result<(Vec
                 request_type: r.get("request_type"),
                 input_tokens: r.get("input_tokens"),
                 output_tokens: r.get("output_tokens"),
+                units: r.get("units"),
                 actual_cost_usd: micros_to_usd(r.get("cost_micros")),
                 charged_usd: micros_to_usd(r.get("charged_micros")),
                 baseline_usd: micros_to_usd(r.get("baseline_micros")),

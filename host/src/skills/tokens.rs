@@ -157,7 +157,8 @@ mod tests {
         let first = LicenseSigner::load("", &dir).unwrap();
         let again = LicenseSigner::load("", &dir).unwrap();
         assert_eq!(first.kid(), again.kid());
-        let configured = LicenseSigner::load(&base64::engine::general_purpose::STANDARD.encode([7u8; 32]), &dir).unwrap();
+        let configured =
+            LicenseSigner::load(&base64::engine::general_purpose::STANDARD.encode([7u8; 32]), &dir).unwrap();
         assert_eq!(configured.kid(), LicenseSigner::from_seed(&[7; 32]).kid());
         assert!(LicenseSigner::load("c2hvcnQ=", &dir).is_err());
         std::fs::remove_dir_all(dir).ok();

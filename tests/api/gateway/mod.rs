@@ -3,6 +3,7 @@
 //! budgets, exact metering through the ledger, and the official OpenAI Python client.
 
 mod local_endpoints;
+mod media;
 mod provider_keys;
 mod usage;
 
@@ -12,7 +13,7 @@ use serde_json::{json, Value};
 
 /// A host whose upstreams are the fake: `auto` tries `primary` (failing as the test sets it)
 /// then `backup` on another upstream; `fast` and `max` have one model each; prices are high
-/// enough that a few words cost cents. Upstream `one` takes accounts' OpenAI keys, `two` their
+/// enough that a few words cost cents; `one` also has a model for each media route. Upstream `one` takes accounts' OpenAI keys, `two` their
 /// Anthropic keys.
 pub(super) async fn gateway(fake: &FakeLlm, extra: &[(&str, &str)]) -> Server {
     let file = tempfile::NamedTempFile::new().unwrap();
@@ -26,6 +27,11 @@ pub(super) async fn gateway(fake: &FakeLlm, extra: &[(&str, &str)]) -> Server {
          [[upstream.model]]\nname = \"quick\"\nmodes = [\"fast\"]\ninput_per_1m = 10\noutput_per_1m = 20\n\
          [[upstream.model]]\nname = \"tools\"\ninput_per_1m = 10\noutput_per_1m = 20\ncapabilities = [\"chat\", \"tools\"]\n\
          [[upstream.model]]\nname = \"nomic-embed\"\ninput_per_1m = 50\noutput_per_1m = 0\ncapabilities = [\"embeddings\"]\n\
+         [[upstream.model]]\nname = \"dall-e-3\"\nmodes = [\"auto\"]\ncapabilities = [\"images\"]\nunit_price = 0.04\n\
+         [[upstream.model]]\nname = \"gpt-image-1\"\ncapabilities = [\"images\"]\nunit_price = 0.05\n\
+         [[upstream.model]]\nname = \"tts-1\"\ncapabilities = [\"speech\"]\nunit_price = 0.015\n\
+         [[upstream.model]]\nname = \"whisper-1\"\ncapabilities = [\"transcription\"]\nunit_price = 0.006\n\
+         [[upstream.model]]\nname = \"sora-2\"\ncapabilities = [\"video\"]\nunit_price = 0.1\n\
          [[upstream]]\nname = \"two\"\nkind = \"anthropic\"\nprovider = \"anthropic\"\nbase_url = \"{base}\"\n\
          api_key = \"sk-upstream-two\"\n\
          timeout_ms = 3000\nfirst_byte_timeout_ms = 1000\n\

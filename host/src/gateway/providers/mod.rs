@@ -200,6 +200,54 @@ pub async fn embed(
     read_json(ok_or_failure(response).await?, upstream.timeout).await
 }
 
+/// A media request's body.
+pub enum MediaBody {
+    Json(Value),
+    /// Multipart form data, encoded (`content_type` carries the boundary).
+    Form {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
+}
+
+/// Calls an OpenAI-compatible media route (`images/generations`, `audio/speech`, ...) of one
+/// upstream, and answers its successful response's content type and bytes.
+pub async fn media(
+    client: &reqwest::Client,
+    upstream: &Upstream,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&MediaBody>,
+) -> Result<(String, axum::body::Bytes), Failure> {
+    if upstream.kind != Kind::Openai {
+        return Err(Failure::new("invalid", "this upstream has no media routes"));
+    }
+    let mut request = authorized(client.request(method, format!("{}/{path}", upstream.base_url)), upstream);
+    request = match body {
+        None => request,
+        Some(MediaBody::Json(v)) => request.json(v),
+        Some(MediaBody::Form { content_type, bytes }) => {
+            request.header(reqwest::header::CONTENT_TYPE, content_type).body(bytes.clone())
+        }
+    };
+    let response = tokio::time::timeout(upstream.timeout, request.timeout(upstream.timeout).send())
+        .await
+        .map_err(|_| Failure::new("timeout", "the upstream did not answer in time"))?
+        .map_err(Failure::of_reqwest)?;
+    let response = ok_or_failure(response).await?;
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let bytes = tokio::time::timeout(upstream.timeout, response.bytes())
+        .await
+        .map_err(|_| Failure::new("timeout", "the upstream did not finish its answer in time"))?
+        .map_err(Failure::of_reqwest)?;
+    Ok((content_type, bytes))
+}
+
 fn authorized(mut request: reqwest::RequestBuilder, upstream: &Upstream) -> reqwest::RequestBuilder {
     for (name, value) in &upstream.headers {
         request = request.header(name, value);

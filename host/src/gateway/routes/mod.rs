@@ -3,6 +3,7 @@
 
 mod account;
 mod connections;
+mod media;
 mod openai;
 mod usage;
 
@@ -15,7 +16,7 @@ use crate::http::auth::AccountAuth;
 use crate::state::App;
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
-    openai::router().merge(account::router()).merge(usage::router()).merge(connections::router())
+    openai::router().merge(account::router()).merge(usage::router()).merge(connections::router()).merge(media::router())
 }
 
 /// Who pays for a runtime request: the account, and the key and workspace it came through.

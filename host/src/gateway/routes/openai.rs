@@ -28,7 +28,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(pricing))
 }
 
-fn json_body(bytes: &Bytes) -> Result<Value, OpenAiError> {
+pub(super) fn json_body(bytes: &Bytes) -> Result<Value, OpenAiError> {
     let value: Value =
         serde_json::from_slice(bytes).map_err(|e| GatewayError::Invalid(format!("the body is not valid JSON: {e}")))?;
     if !value.is_object() {
@@ -44,7 +44,7 @@ fn cache_use(headers: &HeaderMap) -> CacheUse {
     CacheUse { read: !has("no-cache") && !has("no-store"), write: !has("no-store") }
 }
 
-fn usd_header(micros: i64) -> HeaderValue {
+pub(super) fn usd_header(micros: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("{:.6}", micros_to_usd(micros))).unwrap_or(HeaderValue::from_static("0"))
 }
 

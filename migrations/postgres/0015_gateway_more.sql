@@ -1,4 +1,4 @@
--- gateway: the account's own routes
+-- gateway: accounts' own routes, media
 
 -- Provider keys an account brought (BYOK). The secret is sealed with the host's secrets key
 -- (XChaCha20-Poly1305, the row's id authenticated with it) and never leaves the host. Status
@@ -44,3 +44,21 @@ CREATE TABLE gateway_local_endpoints (
 );
 CREATE INDEX gateway_local_endpoints_by_agent ON gateway_local_endpoints (agent_id, created_at, id);
 CREATE INDEX gateway_local_endpoints_checked ON gateway_local_endpoints (last_checked_at);
+
+-- Media requests are billed per unit (an image, 1,000 characters spoken, a started megabyte
+-- transcribed, a second of video).
+ALTER TABLE gateway_usage ADD COLUMN units BIGINT NOT NULL DEFAULT 0;
+
+-- Video jobs: our id for the upstream's, so that polling reaches the upstream that took the job
+-- and only the account that made it. Billed when submitted.
+CREATE TABLE gateway_videos (
+    id              TEXT PRIMARY KEY,
+    agent_id        TEXT NOT NULL REFERENCES agents(id),
+    usage_id        TEXT NOT NULL,
+    upstream        TEXT NOT NULL,
+    upstream_job_id TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('processing', 'completed', 'failed')),
+    url             TEXT,
+    created_at      BIGINT NOT NULL,
+    updated_at      BIGINT NOT NULL
+);
