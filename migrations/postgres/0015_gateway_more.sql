@@ -1,4 +1,4 @@
--- gateway: accounts' own routes, media
+-- gateway: accounts' own routes, media, system_prompt agents' model
 
 -- Provider keys an account brought (BYOK). The secret is sealed with the host's secrets key
 -- (XChaCha20-Poly1305, the row's id authenticated with it) and never leaves the host. Status
@@ -62,3 +62,6 @@ CREATE TABLE gateway_videos (
     created_at      BIGINT NOT NULL,
     updated_at      BIGINT NOT NULL
 );
+
+-- The mode (auto, fast, max) or model a system_prompt agent answers with; null is auto.
+ALTER TABLE agents ADD COLUMN model TEXT;

@@ -87,4 +87,6 @@ pub struct Grants {
     pub skills: bool,
     /// `marketplace.hire`: hiring agents, paid by the component's agent.
     pub marketplace: bool,
+    /// `llm.chat`: the host's model gateway, paid from the run's budget.
+    pub llm: bool,
 }

@@ -53,7 +53,7 @@ fn link(linker: &mut Linker<State>, interface: &str) -> wasmtime::Result<()> {
         "log" => log::add_to_linker::<_, CapData<LogBuffer>>(linker, State::log),
         "kv" => kv::add_to_linker::<_, CapData<KvCtx>>(linker, State::kv),
         "http" => http::add_to_linker::<_, CapData<HttpCtx>>(linker, State::http),
-        "llm" => llm::add_to_linker::<_, CapData<Unserved>>(linker, State::unserved),
+        "llm" => llm::add_to_linker::<_, CapData<Nested>>(linker, State::nested),
         "knowledge" => knowledge::add_to_linker::<_, CapData<Unserved>>(linker, State::unserved),
         "skills" => skills::add_to_linker::<_, CapData<Nested>>(linker, State::nested),
         "marketplace" => marketplace::add_to_linker::<_, CapData<Nested>>(linker, State::nested),

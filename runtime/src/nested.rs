@@ -1,6 +1,7 @@
-//! The port through which a component calls out to other components: `skills.call` and
-//! `marketplace.hire`. The host implements it (licences, money, records); the runtime only
-//! checks the grant, bounds the call by the execution's own deadline and maps the errors.
+//! The port through which a component calls out of its sandbox: to other components
+//! (`skills.call`, `marketplace.hire`) and to the host's model gateway (`llm.chat`). The host
+//! implements it (licences, money, records); the runtime only checks the grant, bounds the call
+//! by the execution's own deadline and maps the errors.
 
 use futures::future::BoxFuture;
 use std::time::Duration;
@@ -33,6 +34,28 @@ pub struct Hired {
     pub charged_cents: u64,
 }
 
+/// A chat request from a component: `role` is `system`, `user` or `assistant`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatCall {
+    /// A mode (`auto`, `fast`, `max`) or a model name; empty for `auto`.
+    pub model: String,
+    pub messages: Vec<(String, String)>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+}
+
+/// What the gateway answered, and what it cost the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatReply {
+    pub content: String,
+    /// What the component asked for (the upstream stays hidden).
+    pub model: String,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    /// Whole cents, rounded up (the run is billed its calls' exact sum, rounded up once).
+    pub cost_cents: u64,
+}
+
 /// Calls out of one execution. `time_left` is what remains of the calling execution's
 /// wall-clock limit: the nested run must end within it.
 pub trait NestedCalls: Send + Sync {
@@ -50,4 +73,7 @@ pub trait NestedCalls: Send + Sync {
         budget_cents: u64,
         time_left: Duration,
     ) -> BoxFuture<'a, Result<Hired, CallError>>;
+
+    /// A chat completion through the model gateway, paid from the run's budget.
+    fn chat<'a>(&'a self, call: ChatCall, time_left: Duration) -> BoxFuture<'a, Result<ChatReply, CallError>>;
 }

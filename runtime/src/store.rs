@@ -79,7 +79,7 @@ pub(crate) fn new_store(
         log: LogBuffer::new(max_log_bytes),
         kv: KvCtx { granted: grants.kv, namespace, store: kv },
         http: HttpCtx { hosts: grants.http_hosts, allow_private: grants.allow_private_http, client: http },
-        nested: Nested { skills: grants.skills, marketplace: grants.marketplace, port: nested },
+        nested: Nested { skills: grants.skills, marketplace: grants.marketplace, llm: grants.llm, port: nested },
         unserved: Unserved,
     };
     let state = State {

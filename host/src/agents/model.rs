@@ -7,7 +7,7 @@ use crate::db::rfc3339;
 pub const AGENT_COLUMNS: &str = "id, name, slug, description, owner_email, avatar_url, webhook_url, \
     endpoint_url, system_prompt, capabilities, tags, price_per_task_cents, status, claimed_at, \
     referral_code, referred_by, rating_sum, rating_count, jobs_completed, available_for_hire, created_at, \
-    component_id, endpoint_secret, verified_platforms";
+    component_id, endpoint_secret, verified_platforms, model";
 
 crate::stored_enum! {
     /// An agent's standing. Stored lowercase (`active`), shown as Toku spells it (`ACTIVE`).
@@ -57,6 +57,8 @@ crate::row_struct! {
         pub endpoint_secret: Option<String>,
         /// JSON list of the platforms the agent proved its identity on.
         pub verified_platforms: String,
+        /// The mode or model a `system_prompt` agent answers with; none is `auto`.
+        pub model: Option<String>,
     }
 }
 
@@ -110,6 +112,9 @@ pub struct PublicProfile {
     pub verified_platforms: Vec<String>,
     /// How the agent does work: `component`, `endpoint`, `system_prompt` or `none`.
     pub runtime: String,
+    /// What a `system_prompt` agent answers with: a gateway mode (`auto`, `fast`, `max`) or a
+    /// model name.
+    pub model: Option<String>,
     /// The Wasm component it runs, with the capabilities the host grants it.
     pub component: Option<ComponentSummary>,
     pub services: Vec<ServiceSummary>,
@@ -191,6 +196,7 @@ impl AgentRow {
             verified: self.verified_platforms != "[]",
             verified_platforms: serde_json::from_str(&self.verified_platforms).unwrap_or_default(),
             runtime: self.runtime().to_string(),
+            model: (self.runtime() == "system_prompt").then(|| self.model.clone().unwrap_or_else(|| "auto".into())),
             component,
             stats: AgentStats { total_services: services.len(), total_jobs: self.jobs_completed },
             services,
@@ -230,6 +236,8 @@ pub struct RegisterRequest {
     pub endpoint_url: Option<String>,
     #[serde(alias = "system_prompt")]
     pub system_prompt: Option<String>,
+    /// The gateway mode or model a `system_prompt` agent answers with (default `auto`).
+    pub model: Option<String>,
     #[serde(alias = "webhook_url")]
     pub webhook_url: Option<String>,
     #[serde(alias = "avatar_url")]
@@ -255,6 +263,8 @@ pub struct UpdateRequest {
     pub endpoint_url: Option<String>,
     #[serde(alias = "system_prompt")]
     pub system_prompt: Option<String>,
+    /// The gateway mode or model a `system_prompt` agent answers with; empty resets to `auto`.
+    pub model: Option<String>,
     pub capabilities: Option<Vec<String>>,
     pub tags: Option<Vec<String>>,
     #[serde(alias = "price_per_task", alias = "pricePerTaskCents")]

@@ -69,6 +69,14 @@ fn check_fields(
     })
 }
 
+/// A `system_prompt` agent's gateway mode or model name.
+fn check_model(value: &str) -> Result<String, validate::Invalid> {
+    if value.len() > 200 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(fail("model", "must be a mode (auto, fast, max) or a model name, without spaces"));
+    }
+    Ok(value.to_string())
+}
+
 fn name_taken(name: &str) -> AgentError {
     AgentError::NameTaken(name.to_string())
 }
@@ -87,6 +95,7 @@ pub async fn register(app: &App, req: &RegisterRequest) -> Result<Registration, 
         req.endpoint_url.as_deref(),
         req.system_prompt.as_deref(),
     )?;
+    let model = opt(req.model.as_deref(), check_model)?;
 
     let id = new_id();
     let mut slug = slugify(&name);
@@ -120,6 +129,7 @@ pub async fn register(app: &App, req: &RegisterRequest) -> Result<Registration, 
             webhook_url: f.webhook_url.as_deref(),
             endpoint_url: f.endpoint_url.as_deref(),
             system_prompt: f.system_prompt.as_deref(),
+            model: model.as_deref(),
             capabilities: &capabilities,
             tags: &tags,
             price_per_task_cents: price,
@@ -195,6 +205,9 @@ pub async fn update(app: &App, agent_id: &str, req: &UpdateRequest) -> Result<()
         if given {
             changes.push((column, text_or_null(value)));
         }
+    }
+    if let Some(model) = &req.model {
+        changes.push(("model", text_or_null(opt(Some(model), check_model)?)));
     }
     let capabilities = req.capabilities.as_deref().map(|c| validate::labels("capabilities", c, 32)).transpose()?;
     if let Some(caps) = &capabilities {

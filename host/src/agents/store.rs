@@ -18,6 +18,7 @@ pub struct NewAgent<'a> {
     pub webhook_url: Option<&'a str>,
     pub endpoint_url: Option<&'a str>,
     pub system_prompt: Option<&'a str>,
+    pub model: Option<&'a str>,
     pub capabilities: &'a [String],
     pub tags: &'a [String],
     pub price_per_task_cents: i64,
@@ -32,8 +33,8 @@ pub async fn insert(conn: &mut Conn, a: &NewAgent<'_>) -> Result<(), sqlx::Error
     crate::db::query(
         "INSERT INTO agents (id, name, slug, description, owner_email, avatar_url, webhook_url, \
          endpoint_url, system_prompt, capabilities, tags, price_per_task_cents, claim_token_hash, \
-         referral_code, referred_by, endpoint_secret, created_at, updated_at, name_key, status) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19)",
+         referral_code, referred_by, endpoint_secret, created_at, updated_at, name_key, status, model) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18, $19, $20)",
     )
     .bind(a.id)
     .bind(a.name)
@@ -54,6 +55,7 @@ pub async fn insert(conn: &mut Conn, a: &NewAgent<'_>) -> Result<(), sqlx::Error
     .bind(now)
     .bind(name_key(a.name))
     .bind(AgentStatus::Active.as_str())
+    .bind(a.model)
     .execute(&mut *conn)
     .await?;
     set_capabilities(conn, a.id, a.capabilities).await

@@ -74,22 +74,23 @@ pub struct PublishArgs {
     pub unsigned: bool,
 }
 
-/// `--grant kv`, `--grant http=HOST[,HOST...]`, `--grant skills` and `--grant marketplace` into
-/// the manifest's capabilities.
+/// `--grant kv`, `--grant http=HOST[,HOST...]`, `--grant skills`, `--grant marketplace` and
+/// `--grant llm` into the manifest's capabilities.
 pub fn parse_grants(grants: &[String]) -> anyhow::Result<Value> {
-    let (mut kv, mut http, mut skills, mut marketplace) = (false, Vec::<String>::new(), false, false);
+    let (mut kv, mut http, mut skills, mut marketplace, mut llm) = (false, Vec::<String>::new(), false, false, false);
     for g in grants {
         match g.split_once('=') {
             None if g == "kv" => kv = true,
             None if g == "skills" => skills = true,
             None if g == "marketplace" => marketplace = true,
+            None if g == "llm" => llm = true,
             Some(("http", hosts)) => {
                 http.extend(hosts.split(',').map(str::trim).filter(|h| !h.is_empty()).map(String::from))
             }
-            _ => bail!("unknown grant {g:?}: use kv, skills, marketplace or http=HOST[,HOST...]"),
+            _ => bail!("unknown grant {g:?}: use kv, skills, marketplace, llm or http=HOST[,HOST...]"),
         }
     }
-    Ok(json!({ "kv": kv, "http": http, "skills": skills, "marketplace": marketplace }))
+    Ok(json!({ "kv": kv, "http": http, "skills": skills, "marketplace": marketplace, "llm": llm }))
 }
 
 async fn call(req: reqwest::RequestBuilder) -> anyhow::Result<(u16, Value)> {
@@ -154,7 +155,7 @@ mod tests {
 
     #[test]
     fn grants() {
-        let none = json!({"kv": false, "http": [], "skills": false, "marketplace": false});
+        let none = json!({"kv": false, "http": [], "skills": false, "marketplace": false, "llm": false});
         assert_eq!(parse_grants(&[]).unwrap(), none);
         let g = parse_grants(&["kv".into(), "http=a.example.com, *.b.example.com".into(), "http=c.example.com".into()])
             .unwrap();
@@ -162,7 +163,8 @@ mod tests {
         assert_eq!(g["http"], json!(["a.example.com", "*.b.example.com", "c.example.com"]));
         let nested = parse_grants(&["skills".into(), "marketplace".into()]).unwrap();
         assert_eq!((nested["skills"].as_bool(), nested["marketplace"].as_bool()), (Some(true), Some(true)));
-        assert!(parse_grants(&["llm".into()]).is_err());
+        assert_eq!(parse_grants(&["llm".into()]).unwrap()["llm"], true);
+        assert!(parse_grants(&["knowledge".into()]).is_err());
         assert!(parse_grants(&["disk=/".into()]).is_err());
     }
 

@@ -18,6 +18,9 @@ pub struct Capabilities {
     /// Hiring agents (`marketplace.hire`), paid by the component's agent.
     #[serde(default)]
     pub marketplace: bool,
+    /// Chat through the host's model gateway (`llm.chat`), paid from the run's budget.
+    #[serde(default)]
+    pub llm: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

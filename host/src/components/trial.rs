@@ -17,7 +17,8 @@ use crate::db::{new_id, now_ms};
 use crate::executions::model::{CostView, ErrorView, LogView, UsageView};
 use crate::executions::nested;
 use crate::executions::run::{ensure_prepared, invocation, RunError, RunOutcome, Runner};
-use crate::executions::service::{self as executions, compute_cents, Charge, Plan};
+use crate::executions::service::{self as executions, Charge, Plan};
+use crate::gateway::inside::RunModelBudget;
 use crate::idempotency::Answer;
 use crate::state::App;
 use crate::transaction;
@@ -96,6 +97,7 @@ impl TrialReport {
         RunOutcome {
             result,
             fuel: self.usage.fuel,
+            model_micros: 0,
             wall_ms: self.usage.wall_ms,
             memory_bytes: self.usage.memory_bytes,
             logs: self.logs.iter().map(|l| (l.level.clone(), l.message.clone())).collect(),
@@ -188,11 +190,13 @@ pub async fn trial(
     };
     let started = executions::begin(app, &plan).await?;
     let invocation = invocation(app, &c, format!("trial:{agent_id}"), started.fuel());
-    let invocation = nested::attach(app, invocation, &started.execution_id, agent_id, &plan.nesting);
+    let models = Arc::new(RunModelBudget::new(agent_id, &started.execution_id, budget));
+    let invocation = nested::attach(app, invocation, &started.execution_id, agent_id, &plan.nesting, &models);
     let mut data = call.run(app, &c.digest, invocation).await;
     data.execution_id = started.execution_id.clone();
-    let outcome = data.outcome();
-    let compute = compute_cents(app, data.usage.fuel).min(budget);
+    let mut outcome = data.outcome();
+    outcome.model_micros = models.spent_micros();
+    let compute = outcome.compute_cents(app, budget);
     transaction!(app.db, |c| async {
         let money = executions::settle_in(
             c,

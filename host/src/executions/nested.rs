@@ -11,12 +11,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agora_runtime::{CallError, Hired, Invocation, NestedCalls};
+use agora_runtime::{CallError, ChatCall, ChatReply, Hired, Invocation, NestedCalls};
 use futures::future::BoxFuture;
 
 use super::model::ExecuteRequest;
 use super::service::{self, Executed};
 use super::ExecutionError;
+use crate::gateway::inside::{self, InsideError, RunModelBudget};
+use crate::gateway::model::{ceil_div, MICROS_PER_CENT};
 use crate::idempotency::Answer;
 use crate::state::App;
 use crate::wallet::ledger::LedgerError;
@@ -42,9 +44,12 @@ pub struct Nesting {
 struct Port {
     app: Arc<App>,
     execution_id: String,
-    /// The agent whose component runs: it pays for its calls and holds their licences.
+    /// The agent whose component runs: it pays for its skill calls and hires and holds their
+    /// licences.
     agent_id: String,
     nesting: Nesting,
+    /// What its model calls may spend: the run's budget.
+    models: Arc<RunModelBudget>,
 }
 
 impl Nesting {
@@ -74,17 +79,30 @@ impl Nesting {
     }
 }
 
-/// Gives the run's component (of `agent_id`) the port, when it may call skills or hire, and
-/// caps its time by its caller's.
-pub fn attach(app: &App, mut inv: Invocation, execution_id: &str, agent_id: &str, nesting: &Nesting) -> Invocation {
+/// Gives the run's component (of `agent_id`) the port, when it may call skills, hire or chat,
+/// and caps its time by its caller's.
+pub fn attach(
+    app: &App,
+    mut inv: Invocation,
+    execution_id: &str,
+    agent_id: &str,
+    nesting: &Nesting,
+    models: &Arc<RunModelBudget>,
+) -> Invocation {
     inv.limits.timeout = nesting.cap(inv.limits.timeout);
-    if inv.grants.skills || inv.grants.marketplace {
+    if inv.grants.skills || inv.grants.marketplace || inv.grants.llm {
         if let Some(app) = app.arc() {
             let mut nesting = nesting.clone();
             if !nesting.hired.iter().any(|a| a == agent_id) {
                 nesting.hired.push(agent_id.to_string());
             }
-            let port = Port { app, execution_id: execution_id.into(), agent_id: agent_id.into(), nesting };
+            let port = Port {
+                app,
+                execution_id: execution_id.into(),
+                agent_id: agent_id.into(),
+                nesting,
+                models: models.clone(),
+            };
             inv.nested = Some(Arc::new(port));
         }
     }
@@ -133,6 +151,42 @@ impl NestedCalls for Port {
                 params: None,
             };
             spawned(tokio::spawn(async move { hire(&app, &caller, req, nesting).await })).await
+        })
+    }
+
+    fn chat<'a>(&'a self, call: ChatCall, _time_left: Duration) -> BoxFuture<'a, Result<ChatReply, CallError>> {
+        Box::pin(async move {
+            let requested = if call.model.is_empty() { "auto".to_string() } else { call.model.clone() };
+            let messages: Vec<_> = call
+                .messages
+                .iter()
+                .map(|(role, content)| serde_json::json!({"role": role, "content": content}))
+                .collect();
+            let mut body = serde_json::json!({"model": requested, "messages": messages});
+            if let Some(n) = call.max_tokens {
+                body["max_tokens"] = n.into();
+            }
+            if let Some(t) = call.temperature {
+                body["temperature"] = f64::from(t).into();
+            }
+            // Spawned so that a call the component stops waiting for still counts its cost.
+            let (app, models) = (self.app.clone(), self.models.clone());
+            let answered = spawned(tokio::spawn(async move {
+                inside::chat(&app, &models, body).await.map_err(|e| match e {
+                    InsideError::QuotaExceeded(m) => CallError::QuotaExceeded(m),
+                    InsideError::Unavailable(m) => CallError::Unavailable(m),
+                    InsideError::Invalid(m) => CallError::Invalid(m),
+                    InsideError::Failed(m) => CallError::Failed(m),
+                })
+            }))
+            .await?;
+            Ok(ChatReply {
+                content: answered.content,
+                model: requested,
+                prompt_tokens: answered.tokens.input.clamp(0, u32::MAX as i64) as u32,
+                completion_tokens: answered.tokens.output.clamp(0, u32::MAX as i64) as u32,
+                cost_cents: ceil_div(i128::from(answered.charged_micros), i128::from(MICROS_PER_CENT)) as u64,
+            })
         })
     }
 }

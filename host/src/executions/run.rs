@@ -11,12 +11,19 @@ use super::ExecutionError;
 use crate::agents::model::AgentRow;
 use crate::components::model::ComponentRow;
 use crate::components::store as components;
+use crate::gateway::inside::{self, InsideError, RunModelBudget};
+use crate::gateway::model::{ceil_div, MICROS_PER_CENT};
 use crate::state::App;
 
 /// How an agent does its work.
 pub enum Runner {
     Component(Arc<ComponentRow>),
     Endpoint(String),
+    /// A system prompt answered through the model gateway in a mode or model.
+    Prompt {
+        system_prompt: String,
+        model: String,
+    },
 }
 
 impl Runner {
@@ -24,12 +31,13 @@ impl Runner {
         match self {
             Runner::Component(_) => "component",
             Runner::Endpoint(_) => "endpoint",
+            Runner::Prompt { .. } => "system_prompt",
         }
     }
     pub fn component_id(&self) -> Option<&str> {
         match self {
             Runner::Component(c) => Some(&c.id),
-            Runner::Endpoint(_) => None,
+            _ => None,
         }
     }
 }
@@ -53,6 +61,8 @@ impl RunError {
 pub struct RunOutcome {
     pub result: Result<String, RunError>,
     pub fuel: i64,
+    /// What the run's model calls cost, in micro-USD (paid from its budget).
+    pub model_micros: i64,
     pub wall_ms: i64,
     pub memory_bytes: i64,
     pub logs: Vec<(String, String)>,
@@ -60,21 +70,36 @@ pub struct RunOutcome {
     pub stderr: String,
 }
 
-impl RunOutcome {
-    pub fn usage(&self) -> super::model::UsageView {
-        super::model::UsageView { fuel: self.fuel, wall_ms: self.wall_ms, memory_bytes: self.memory_bytes }
-    }
-
-    pub fn remote(result: Result<String, RunError>, elapsed: Duration) -> RunOutcome {
+impl Default for RunOutcome {
+    fn default() -> Self {
         RunOutcome {
-            result,
+            result: Ok(String::new()),
             fuel: 0,
-            wall_ms: elapsed.as_millis() as i64,
+            model_micros: 0,
+            wall_ms: 0,
             memory_bytes: 0,
             logs: Vec::new(),
             stdout: String::new(),
             stderr: String::new(),
         }
+    }
+}
+
+impl RunOutcome {
+    /// The compute the run is billed, at most `allowance` cents: its model calls (their sum
+    /// rounded up to a cent; they never pass the allowance) first, then its fuel from what is left.
+    pub fn compute_cents(&self, app: &App, allowance: i64) -> i64 {
+        let model = ceil_div(i128::from(self.model_micros.max(0)), i128::from(MICROS_PER_CENT)) as i64;
+        let model = model.min(allowance.max(0));
+        model + super::service::compute_cents(app, self.fuel).min(allowance - model).max(0)
+    }
+
+    pub fn usage(&self) -> super::model::UsageView {
+        super::model::UsageView { fuel: self.fuel, wall_ms: self.wall_ms, memory_bytes: self.memory_bytes }
+    }
+
+    pub fn remote(result: Result<String, RunError>, elapsed: Duration) -> RunOutcome {
+        RunOutcome { result, wall_ms: elapsed.as_millis() as i64, ..RunOutcome::default() }
     }
 
     pub fn failed(code: &'static str, message: String) -> RunOutcome {
@@ -91,6 +116,7 @@ impl RunOutcome {
         RunOutcome {
             result: e.result.map_err(|err| RunError { code: err.code(), message: err.to_string() }),
             fuel: e.usage.fuel as i64,
+            model_micros: 0,
             wall_ms: e.usage.wall_ms as i64,
             memory_bytes: e.usage.memory_bytes as i64,
             logs: e.logs.into_iter().map(|l| (l.level, l.message)).collect(),
@@ -109,8 +135,12 @@ pub async fn runner_for(app: &App, agent: &AgentRow) -> Result<Runner, Execution
     if let Some(url) = &agent.endpoint_url {
         return Ok(Runner::Endpoint(url.clone()));
     }
-    if agent.system_prompt.is_some() {
-        return Err(ExecutionError::GatewayUnavailable);
+    if let Some(system_prompt) = &agent.system_prompt {
+        if app.gateway.upstreams.list.is_empty() {
+            return Err(ExecutionError::GatewayUnavailable);
+        }
+        let model = agent.model.clone().unwrap_or_else(|| "auto".into());
+        return Ok(Runner::Prompt { system_prompt: system_prompt.clone(), model });
     }
     Err(ExecutionError::NotRunnable("this agent has no component, endpoint_url or system_prompt to run".into()))
 }
@@ -143,7 +173,11 @@ pub struct RunRequest<'a> {
     pub execution_id: &'a str,
     pub input: &'a str,
     pub caller_id: &'a str,
+    /// Who pays the run's compute (its model calls included).
+    pub payer_id: &'a str,
     pub budget_cents: i64,
+    /// What the run's compute (fuel and model calls) may cost.
+    pub compute_cents: i64,
     pub params: Option<String>,
     pub fuel: u64,
     pub nesting: &'a Nesting,
@@ -171,6 +205,7 @@ pub fn invocation(app: &App, c: &ComponentRow, namespace: String, fuel: u64) -> 
             allow_private_http: app.config.execution.allow_private_http,
             skills: caps.skills,
             marketplace: caps.marketplace,
+            llm: caps.llm,
         },
         limits: limits(app, fuel),
         kv: app.kv.clone(),
@@ -182,6 +217,13 @@ pub fn invocation(app: &App, c: &ComponentRow, namespace: String, fuel: u64) -> 
 const PREPARE_ATTEMPTS: u32 = 3;
 
 pub async fn run(app: &App, r: RunRequest<'_>) -> RunOutcome {
+    let models = Arc::new(RunModelBudget::new(r.payer_id, r.execution_id, r.compute_cents));
+    let mut outcome = run_with(app, &r, &models).await;
+    outcome.model_micros = models.spent_micros();
+    outcome
+}
+
+async fn run_with(app: &App, r: &RunRequest<'_>, models: &Arc<RunModelBudget>) -> RunOutcome {
     match r.runner {
         Runner::Component(c) => {
             let task = || AgentTask {
@@ -201,7 +243,7 @@ pub async fn run(app: &App, r: RunRequest<'_>) -> RunOutcome {
                     return RunOutcome::failed("unavailable", "the agent's component cannot be loaded".into());
                 }
                 let invocation = invocation(app, c, r.agent.id.clone(), r.fuel);
-                let invocation = nested::attach(app, invocation, r.execution_id, &r.agent.id, r.nesting);
+                let invocation = nested::attach(app, invocation, r.execution_id, &r.agent.id, r.nesting, models);
                 let run = app.runtime.run_agent(&c.digest, task(), invocation).await;
                 if attempt == PREPARE_ATTEMPTS || !matches!(run.result, Err(ExecError::NotPrepared)) {
                     break run;
@@ -211,6 +253,25 @@ pub async fn run(app: &App, r: RunRequest<'_>) -> RunOutcome {
                 tracing::warn!("execution pool full");
             }
             RunOutcome::from_execution(execution)
+        }
+        Runner::Prompt { system_prompt, model } => {
+            let started = std::time::Instant::now();
+            let mut body = serde_json::json!({"model": model, "messages": [
+                {"role": "system", "content": system_prompt},
+                {"role": "user", "content": r.input},
+            ]});
+            if let Some(max) = r.params.as_deref().and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok()) {
+                if let Some(n) = max.get("max_tokens").filter(|n| n.is_u64()) {
+                    body["max_tokens"] = n.clone();
+                }
+            }
+            let result = inside::chat(app, models, body).await.map(|a| a.content).map_err(|e| match e {
+                InsideError::QuotaExceeded(m) => RunError { code: "budget_exceeded", message: m },
+                InsideError::Unavailable(m) => RunError { code: "unavailable", message: m },
+                InsideError::Invalid(m) => RunError { code: "invalid_input", message: m },
+                InsideError::Failed(m) => RunError { code: "upstream_error", message: m },
+            });
+            RunOutcome::remote(result, started.elapsed())
         }
         Runner::Endpoint(url) => {
             let secret = r.agent.endpoint_secret.clone().unwrap_or_default();

@@ -70,6 +70,7 @@ pub struct Started {
     pub execution_id: String,
     pub hold: Option<Hold>,
     fuel: u64,
+    compute_cents: i64,
     _slots: SlotGuard,
 }
 
@@ -122,7 +123,8 @@ pub async fn begin_in_slots(app: &App, plan: &Plan<'_>, slots: SlotGuard) -> Res
         store::insert(c, &record, record_bytes(app)).await?;
         Ok::<_, LedgerError>(hold)
     })?;
-    Ok(Started { execution_id, hold, fuel: fuel_allowance(app, plan.compute_cents), _slots: slots })
+    let fuel = fuel_allowance(app, plan.compute_cents);
+    Ok(Started { execution_id, hold, fuel, compute_cents: plan.compute_cents, _slots: slots })
 }
 
 /// Runs the agent once; moves no money.
@@ -135,7 +137,9 @@ pub async fn run(app: &App, plan: &Plan<'_>, started: &Started) -> RunOutcome {
             execution_id: &started.execution_id,
             input: plan.input,
             caller_id: plan.buyer_id,
+            payer_id: plan.payer_id,
             budget_cents: plan.hold_cents,
+            compute_cents: started.compute_cents,
             params: plan.params.clone(),
             fuel: started.fuel,
             nesting: &plan.nesting,
@@ -262,7 +266,7 @@ pub async fn execute_within(
     };
     let started = begin(app, &plan).await?;
     let outcome = run(app, &plan, &started).await;
-    let compute = compute_cents(app, outcome.fuel).min(budget - price);
+    let compute = outcome.compute_cents(app, budget - price);
     transaction!(app.db, |c| async {
         let payee = ledger::Payee::new(&agent.id, agent.referred_by.as_deref());
         let charge = Charge { payee, price, compute, paid_elsewhere: None };

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod chat;
 pub mod embeddings;
 pub mod errors;
+pub mod inside;
 pub mod jobs;
 pub mod keys;
 pub mod local_endpoints;

@@ -36,6 +36,16 @@ pub async fn insert_reserved(
     Ok(())
 }
 
+/// Marks a usage row as made by a run (a model call paid from its budget).
+pub async fn bind_execution(c: &mut Conn, id: &str, execution_id: &str) -> Result<(), sqlx::Error> {
+    crate::db::query("UPDATE gateway_usage SET execution_id = $1 WHERE id = $2")
+        .bind(execution_id)
+        .bind(id)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
 /// Completes a reserved usage row; false when it is no longer reserved.
 pub async fn complete_usage(c: &mut Conn, id: &str, s: &Served, latency_ms: i64) -> Result<bool, sqlx::Error> {
     let done = crate::db::query(

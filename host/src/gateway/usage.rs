@@ -112,6 +112,8 @@ pub struct UsageRow {
     pub execution_source: String,
     pub billing_mode: String,
     pub request_type: String,
+    /// The run whose budget paid it (a `system_prompt` agent, a component's `llm.chat`).
+    pub execution_id: Option<String>,
     pub input_tokens: i64,
     pub output_tokens: i64,
     /// Media requests: the units billed (images, thousands of characters, megabytes, seconds).
@@ -152,6 +154,7 @@ pub async fn history(db: &Db, s: &Scope, before: i64, limit: i64) -> Result<(Vec
                 execution_source: r.get("execution_source"),
                 billing_mode: r.get("billing_mode"),
                 request_type: r.get("request_type"),
+                execution_id: r.get("execution_id"),
                 input_tokens: r.get("input_tokens"),
                 output_tokens: r.get("output_tokens"),
                 units: r.get("units"),

@@ -68,7 +68,7 @@ pub async fn run(
     };
     let started = executions::begin_in_slots(app, &plan, ready.slots).await?;
     let outcome = executions::run(app, &plan, &started).await;
-    let compute = executions::compute_cents(app, outcome.fuel).clamp(0, max_compute.max(0));
+    let compute = outcome.compute_cents(app, max_compute.max(0));
     Ok(ComponentRun { started, outcome, compute })
 }
 

@@ -5,6 +5,8 @@
 //! sandbox with its own grants, the author is paid the price less the fee on success, the
 //! compute is billed, and the rest goes back. A call the caller may not make costs nothing.
 
+use std::sync::Arc;
+
 use agora_runtime::CallError;
 
 use super::model::LicenseStatus;
@@ -13,8 +15,9 @@ use crate::agents::store as agents;
 use crate::db::now_ms;
 use crate::executions::nested::{self, Nesting};
 use crate::executions::run::{ensure_prepared, invocation, RunOutcome, Runner};
-use crate::executions::service::{self as executions, compute_cents, Charge, Plan};
+use crate::executions::service::{self as executions, Charge, Plan};
 use crate::executions::ExecutionError;
+use crate::gateway::inside::RunModelBudget;
 use crate::state::App;
 use crate::transaction;
 use crate::wallet::ledger::Payee;
@@ -72,10 +75,11 @@ pub async fn call(
         nesting,
     };
     let started = executions::begin(app, &plan).await.map_err(nested::hire_error)?;
-    let outcome = match ensure_prepared(app, &component).await {
+    let models = Arc::new(RunModelBudget::new(caller, &started.execution_id, compute));
+    let mut outcome = match ensure_prepared(app, &component).await {
         Ok(()) => {
             let inv = invocation(app, &component, author.id.clone(), started.fuel());
-            let inv = nested::attach(app, inv, &started.execution_id, &author.id, &plan.nesting);
+            let inv = nested::attach(app, inv, &started.execution_id, &author.id, &plan.nesting, &models);
             RunOutcome::from_run(app.runtime.skill_invoke(&component.digest, input.clone(), inv).await)
         }
         Err(e) => {
@@ -83,7 +87,8 @@ pub async fn call(
             RunOutcome::failed("unavailable", "the skill's component cannot be loaded".into())
         }
     };
-    let billed = compute_cents(app, outcome.fuel).min(compute);
+    outcome.model_micros = models.spent_micros();
+    let billed = outcome.compute_cents(app, compute);
     let settled = transaction!(app.db, |c| async {
         let payee = Payee::new(&author.id, author.referred_by.as_deref());
         let charge = Charge { payee, price, compute: billed, paid_elsewhere: None };

@@ -225,7 +225,7 @@ pub async fn run(app: &App, worker_id: &str, id: &str, answer: Answer<'_, TaskRu
     let started = executions::begin(app, &plan).await?;
     transaction!(app.db, |c| store::set_execution(c, &task.id, &started.execution_id))?;
     let outcome: RunOutcome = executions::run(app, &plan, &started).await;
-    let compute = executions::compute_cents(app, outcome.fuel).min(allowance);
+    let compute = outcome.compute_cents(app, allowance);
     let ran = transaction!(app.db, |c| async {
         // The budget pays for a successful run that completes the task, and the worker's hold
         // goes back whole; otherwise the worker pays the compute.

@@ -1,8 +1,8 @@
-//! `skills.call` and `marketplace.hire` reach the host's port only when granted, and never
-//! outlast the calling execution.
+//! `skills.call`, `marketplace.hire` and `llm.chat` reach the host's port only when granted,
+//! and never outlast the calling execution.
 
 use super::support::{invocation, prepare, shared, task};
-use crate::{CallError, ExecError, Grants, Hired, Kind, Limits, NestedCalls};
+use crate::{CallError, ChatCall, ChatReply, ExecError, Grants, Hired, Kind, Limits, NestedCalls};
 use futures::future::BoxFuture;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,6 +43,23 @@ impl NestedCalls for FakePort {
         Box::pin(async move {
             self.asked.lock().unwrap().push(format!("hire {id} {task} {budget}"));
             Ok(Hired { job_id: "job-1".into(), output: Some("done".into()), charged_cents: 7 })
+        })
+    }
+
+    fn chat<'a>(&'a self, call: ChatCall, _: Duration) -> BoxFuture<'a, Result<ChatReply, CallError>> {
+        Box::pin(async move {
+            let said: Vec<String> = call.messages.iter().map(|(role, text)| format!("{role}:{text}")).collect();
+            self.asked.lock().unwrap().push(format!("chat {} {}", call.model, said.join("|")));
+            if call.max_tokens == Some(1) {
+                return Err(CallError::QuotaExceeded("the run's budget is spent".into()));
+            }
+            Ok(ChatReply {
+                content: "an answer".into(),
+                model: call.model,
+                prompt_tokens: 11,
+                completion_tokens: 2,
+                cost_cents: 3,
+            })
         })
     }
 }
@@ -115,4 +132,40 @@ async fn hires_go_through_the_port_when_granted() {
     let output: serde_json::Value = serde_json::from_str(&run.result.expect("delegate succeeds").output).unwrap();
     assert_eq!(output, serde_json::json!({"job": "job-1", "output": "done", "charged": 7}));
     assert_eq!(port.asked.lock().unwrap().as_slice(), ["hire worker sum this 40"]);
+}
+
+#[tokio::test]
+async fn model_calls_go_through_the_port_when_granted() {
+    let runtime = shared();
+    let digest = prepare(runtime, "ask", Kind::Agent);
+    let port = Arc::new(FakePort::default());
+    let llm = Grants { llm: true, ..Grants::default() };
+    let params = Some(r#"{"model": "fast", "system": "be brief", "times": 2}"#);
+    let run =
+        runtime.run_agent(&digest, task("why?", params), with_port(&port, llm.clone(), Duration::from_secs(5))).await;
+    let output: serde_json::Value = serde_json::from_str(&run.result.expect("ask succeeds").output).unwrap();
+    assert_eq!(
+        output,
+        serde_json::json!({"answer": "an answer", "model": "fast", "prompt_tokens": 11, "completion_tokens": 2, "cost_cents": 6})
+    );
+    assert_eq!(port.asked.lock().unwrap().as_slice(), ["chat fast system:be brief|user:why?"; 2]);
+
+    let refused = runtime
+        .run_agent(&digest, task("why?", Some(r#"{"max_tokens": 1}"#)), with_port(&port, llm, Duration::from_secs(5)))
+        .await;
+    assert!(
+        matches!(refused.result, Err(ExecError::Guest { ref message, .. }) if message.contains("budget")),
+        "{:?}",
+        refused.result
+    );
+
+    let ungranted = runtime
+        .run_agent(&digest, task("why?", None), with_port(&port, Grants::default(), Duration::from_secs(5)))
+        .await;
+    assert!(
+        matches!(ungranted.result, Err(ExecError::CapabilityDenied(ref m)) if m.contains("llm")),
+        "{:?}",
+        ungranted.result
+    );
+    assert_eq!(port.asked.lock().unwrap().len(), 3, "an ungranted call never reaches the host");
 }

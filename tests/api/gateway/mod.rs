@@ -2,6 +2,7 @@
 //! routing by mode with fallback in each failure mode (streams included), the cache, workspace
 //! budgets, exact metering through the ledger, and the official OpenAI Python client.
 
+mod inside;
 mod local_endpoints;
 mod media;
 mod provider_keys;
