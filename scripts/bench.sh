@@ -20,6 +20,9 @@ scripts/with-postgres.sh "$bench" skills --backend postgres --out "$out/skills-p
 # Webhook deliveries: printed, and copied into docs/benchmarks.md by hand.
 "$bench" webhooks --backend sqlite
 scripts/with-postgres.sh "$bench" webhooks --backend postgres
+# The model gateway's added latency: printed, copied by hand too.
+"$bench" gateway --backend sqlite
+scripts/with-postgres.sh "$bench" gateway --backend postgres
 # PostgreSQL alone running a deposit's statements (pgbench): printed, copied by hand too.
 scripts/with-postgres.sh bench/pg-floor/run.sh
 "$bench" report --doc docs/benchmarks.md --runtime "$out/runtime.json" "$out/sqlite.json" "$out/postgres.json" \

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use agora_e2e::{Options, Server, TestHttp};
 
 mod cpu;
+mod gateway;
 mod hops;
 mod runtime;
 mod skills;
@@ -66,6 +67,17 @@ enum Command {
         concurrency: usize,
         #[arg(long, default_value_t = 2000)]
         events: usize,
+    },
+    /// The model gateway's added latency against calling its upstream directly, at fixed rates,
+    /// and streams' time to the first chunk.
+    Gateway {
+        #[arg(long)]
+        backend: String,
+        /// Requests per second, comma-separated.
+        #[arg(long, default_value = "500,1000", value_delimiter = ',')]
+        rates: Vec<u32>,
+        #[arg(long, default_value_t = 5)]
+        seconds: u32,
     },
     /// Skill calls from components against running the skill directly, and licence checks
     /// against `/health`.
@@ -413,6 +425,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Webhooks { backend, concurrency, events } => {
             println!("{:#}", webhooks::measure(&backend, concurrency, events).await?);
+            Ok(())
+        }
+        Command::Gateway { backend, rates, seconds } => {
+            println!("{:#}", gateway::measure(&backend, &rates, seconds).await?);
             Ok(())
         }
         Command::Skills { backend, out, concurrency, requests } => {

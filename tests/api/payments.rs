@@ -336,6 +336,16 @@ async fn tokaroo_billing_activation_and_auto_pay_on_the_test_provider() {
     assert_eq!(r.body["activation"]["missing_requirements"], json!([]), "{}", r.body);
     assert_eq!(r.body["activation"]["ready_for_first_key"], true);
     assert_eq!(r.body["activation"]["activation_terms_accepted"], true);
+    assert_eq!(
+        (r.body["activation"]["key_count"].clone(), r.body["activation"]["has_api_key"].clone()),
+        (json!(0), json!(false))
+    );
+    assert_eq!(s.post("/v1/keys", Some(&key), json!({})).await.status, StatusCode::OK);
+    let activation = s.get("/v1/billing/activation", Some(&key)).await.body;
+    assert_eq!(
+        (activation["key_count"].clone(), activation["requires_first_key_activation"].clone()),
+        (json!(1), json!(false))
+    );
 
     // Below the threshold, auto pay tops up once: the balance ends above it.
     let threshold = cents + 100;

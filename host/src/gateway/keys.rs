@@ -149,3 +149,11 @@ pub async fn revoke(app: &App, agent_id: &str, id: &str) -> Result<(), GatewayEr
     app.keys.remove(&row.get::<String, _>("key_hash"));
     Ok(())
 }
+
+/// How many live runtime keys the account has (its billing activation's `key_count`).
+pub async fn live_count(app: &App, agent_id: &str) -> Result<i64, sqlx::Error> {
+    crate::db::query_scalar("SELECT COUNT(*) FROM gateway_keys WHERE agent_id = $1 AND revoked_at IS NULL")
+        .bind(agent_id)
+        .fetch_one(&app.db.read)
+        .await
+}

@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::chat::{self, CacheUse, Got, Prepared};
 use super::errors::GatewayError;
 use super::metering::{self, Payer, Reservation};
-use super::model::{RequestType, Tokens};
+use super::model::{micros_to_usd, RequestType, Tokens};
 use crate::state::App;
 
 pub struct Started {
@@ -106,11 +106,14 @@ async fn pump(
         .or(translated.map(|(i, o)| Tokens { input: i as i64, output: o as i64 }))
         .unwrap_or_else(|| chat::estimate(&p.shape, &answer.completion()));
     let served = chat::served(&app, &p.plan, &candidate, tokens, Value::Array(attempts));
-    if let Err(e) = metering::settle(&app, &payer, &r, &served).await {
-        tracing::error!(error = %e, usage = %r.usage_id, "settling a stream");
-        let _ = tx.send(error_event("the charge for this stream could not be recorded", "internal")).await;
-        return;
-    }
+    let charged_micros = match metering::settle(&app, &payer, &r, &served).await {
+        Ok(charged) => charged,
+        Err(e) => {
+            tracing::error!(error = %e, usage = %r.usage_id, "settling a stream");
+            let _ = tx.send(error_event("the charge for this stream could not be recorded", "internal")).await;
+            return;
+        }
+    };
     if client_gone {
         return;
     }
@@ -123,6 +126,8 @@ async fn pump(
         let mut last = answer.chunk(Value::Null, true);
         last["choices"] = json!([]);
         last["usage"] = tokens.usage_json();
+        // What the stream was charged (USD), as OpenRouter reports it: headers left long ago.
+        last["usage"]["cost"] = json!(micros_to_usd(charged_micros));
         let _ = tx.send(event(&last)).await;
     }
     let _ = tx.send(Bytes::from_static(b"data: [DONE]\n\n")).await;

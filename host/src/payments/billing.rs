@@ -219,8 +219,7 @@ pub async fn activation(app: &App, agent_id: &str) -> Result<Activation, Payment
     }
     let public = app.public_url.get();
     Ok(Activation {
-        // Runtime keys (`tok_...`) arrive with the gateway; until then an account has none.
-        key_count: 0,
+        key_count: crate::gateway::keys::live_count(app, agent_id).await?,
         balance_cents: app.ledger.balance(agent_id).await?.balance_cents,
         funded,
         has_saved_card: profile.card.is_some(),

@@ -161,6 +161,8 @@ async fn streams_fall_back_before_the_first_byte_and_end_with_usage() {
     let last = chunks.last().unwrap();
     assert_eq!(last["choices"], json!([]));
     assert!(last["usage"]["total_tokens"].as_i64().unwrap() > 0, "{last}");
+    let usage = s.get("/v1/usage?limit=1", Some(&agent)).await.body;
+    assert_eq!(last["usage"]["cost"], usage["data"][0]["charged_usd"], "the stream's charge in its last chunk");
 
     // A stream that breaks after its first chunk cannot fall back: the client gets the error.
     fake.set("primary", Behaviour::StreamError);
