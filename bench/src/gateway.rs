@@ -88,7 +88,7 @@ pub async fn measure(backend: &str, rates: &[u32], seconds: u32) -> anyhow::Resu
             .env("AGORA_RATE_LIMIT_PER_MINUTE", "10000000"),
     )
     .await;
-    let (_, agent) = server.buyer(50_000_000).await;
+    let (_, agent) = server.buyer(1_000_000).await;
     let r = server.post("/v1/keys", Some(&agent), json!({"rate_limit_per_minute": 1_000_000})).await;
     anyhow::ensure!(r.status.is_success(), "making a runtime key: {}", r.body);
     let key = r.body["key"].as_str().unwrap_or_default().to_string();
