@@ -270,9 +270,9 @@ async fn exact_cents_after_mixed_calls_and_refusals_without_money() {
     let before = s.balance(&agent).await;
     fake.set("primary", Behaviour::Status(503));
     let mut served = 0;
-    for i in 0..40 {
+    for i in 0..200 {
         let mode = ["auto", "fast", "max", "auto"][i % 4];
-        let mut body = chat(mode, &format!("call number {i} {}", "word ".repeat(i)));
+        let mut body = chat(mode, &format!("call number {i} {}", "word ".repeat(i % 20)));
         if i % 3 == 0 {
             body["max_tokens"] = json!(3);
         }
