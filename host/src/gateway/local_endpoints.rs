@@ -290,7 +290,7 @@ pub async fn update(app: &App, agent_id: &str, id: &str, change: EndpointChange)
         .execute(
             crate::db::query(
                 "UPDATE gateway_local_endpoints SET url = $1, label = $2, default_model = $3, sealed_headers = $4, \
-         updated_at = $5 WHERE id = $6 AND agent_id = $7 AND deleted_at IS NULL",
+                 updated_at = $5 WHERE id = $6 AND agent_id = $7 AND deleted_at IS NULL",
             )
             .bind(&url)
             .bind(label)
@@ -308,19 +308,7 @@ pub async fn update(app: &App, agent_id: &str, id: &str, change: EndpointChange)
 }
 
 pub async fn delete(app: &App, agent_id: &str, id: &str) -> Result<(), GatewayError> {
-    let done = app
-        .db
-        .execute(
-            crate::db::query(
-                "UPDATE gateway_local_endpoints SET deleted_at = $1, sealed_headers = NULL \
-         WHERE id = $2 AND agent_id = $3 AND deleted_at IS NULL",
-            )
-            .bind(now_ms())
-            .bind(id)
-            .bind(agent_id),
-        )
-        .await?;
-    if done.rows_affected() == 0 {
+    if !super::store::delete_owned(&app.db, "gateway_local_endpoints", "sealed_headers = NULL", agent_id, id).await? {
         return Err(GatewayError::NotFound("local endpoint"));
     }
     Ok(())
@@ -380,7 +368,7 @@ async fn check_and_store(app: &App, row: &EndpointRow) -> Result<(), GatewayErro
         .execute(
             crate::db::query(
                 "UPDATE gateway_local_endpoints SET status = $1, models = $2, last_error = $3, last_checked_at = $4, \
-         latency_ms = $5 WHERE id = $6 AND deleted_at IS NULL",
+                 latency_ms = $5 WHERE id = $6 AND deleted_at IS NULL",
             )
             .bind(status)
             .bind(models)

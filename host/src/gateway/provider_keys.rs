@@ -126,19 +126,7 @@ pub async fn list(app: &App, agent_id: &str, workspace: Option<&str>) -> Result<
 
 /// Deletes a key at once: no later request uses it. Another account's key is not found.
 pub async fn delete(app: &App, agent_id: &str, id: &str) -> Result<(), GatewayError> {
-    let done = app
-        .db
-        .execute(
-            crate::db::query(
-                "UPDATE gateway_provider_keys SET deleted_at = $1, sealed_secret = '' \
-         WHERE id = $2 AND agent_id = $3 AND deleted_at IS NULL",
-            )
-            .bind(now_ms())
-            .bind(id)
-            .bind(agent_id),
-        )
-        .await?;
-    if done.rows_affected() == 0 {
+    if !super::store::delete_owned(&app.db, "gateway_provider_keys", "sealed_secret = ''", agent_id, id).await? {
         return Err(GatewayError::NotFound("provider key"));
     }
     Ok(())
@@ -205,7 +193,7 @@ pub async fn record(db: &Db, key_id: &str, outcome: Result<(), &Failure>) -> Res
     db.execute(
         crate::db::query(
             "UPDATE gateway_provider_keys SET status = $1, last_failure_at = $2, last_failure_code = $3, \
-         estimated_reset_at = $4 WHERE id = $5",
+             estimated_reset_at = $4 WHERE id = $5",
         )
         .bind(status)
         .bind(now)

@@ -212,3 +212,18 @@ pub async fn stale_reservations(db: &Db, before: i64) -> Result<Vec<StaleReserva
     .fetch_all(&db.read)
     .await
 }
+
+/// Deletes an account's provider key or local endpoint (`table`), clearing its sealed secret
+/// (`clear`, an assignment); false when the account has no such live row.
+pub async fn delete_owned(
+    db: &Db,
+    table: &'static str,
+    clear: &'static str,
+    agent_id: &str,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
+    let sql =
+        format!("UPDATE {table} SET deleted_at = $1, {clear} WHERE id = $2 AND agent_id = $3 AND deleted_at IS NULL");
+    let done = db.execute(crate::db::query(&sql).bind(now_ms()).bind(id).bind(agent_id)).await?;
+    Ok(done.rows_affected() == 1)
+}
