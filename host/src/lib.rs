@@ -17,6 +17,7 @@ pub mod events;
 pub mod executions;
 pub mod feed;
 pub mod gateway;
+pub mod guardrails;
 pub mod health;
 pub mod http;
 pub mod idempotency;

@@ -13,6 +13,7 @@ mod errors;
 mod executions;
 mod feed;
 mod gateway;
+mod guardrails;
 mod hostile;
 mod job_settlement;
 mod ledger;

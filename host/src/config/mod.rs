@@ -5,6 +5,7 @@
 //! known to every layer at once.
 
 mod gateway;
+mod guardrails;
 mod market;
 mod sections;
 
@@ -15,6 +16,7 @@ use serde::Deserialize;
 use toml::{Table, Value};
 
 pub use gateway::Gateway;
+pub use guardrails::Guardrails;
 pub use market::{Marketplace, Skills, Verification};
 pub use sections::{
     Access, Components, Config, Database, Execution, LogFormat, Money, PaymentProviderKind, Payments, SelfDeposit,
@@ -153,6 +155,7 @@ mod tests {
             ("openai_api_key", _) => "sk-sample".to_string(),
             ("openai_models", _) => "fast=llama3.2,auto=llama3.2,max=llama3.3".to_string(),
             ("gateway_upstreams_file", _) => "/etc/agora/upstreams.toml".to_string(),
+            ("guardrails_default_decision", _) => "deny".to_string(),
             ("license_signing_key" | "secrets_key", _) => "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string(),
             (_, Value::Integer(i)) => (i + 1).to_string(),
             (_, Value::Boolean(b)) => (!b).to_string(),

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::gateway::Gateway;
+use super::guardrails::Guardrails;
 use super::market::{Marketplace, Skills, Verification};
 
 /// A setting's value is out of range; the message names the setting.
@@ -493,6 +494,8 @@ pub struct Config {
     pub skills: Skills,
     #[serde(flatten)]
     pub gateway: Gateway,
+    #[serde(flatten)]
+    pub guardrails: Guardrails,
 }
 
 impl Config {
@@ -508,6 +511,7 @@ impl Config {
         self.marketplace.check()?;
         self.verification.check()?;
         self.skills.check()?;
-        self.gateway.check()
+        self.gateway.check()?;
+        self.guardrails.check()
     }
 }

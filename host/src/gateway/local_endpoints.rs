@@ -220,12 +220,7 @@ async fn row(app: &App, agent_id: &str, id: &str) -> Result<EndpointRow, Gateway
 
 async fn view(app: &App, row: EndpointRow) -> Result<EndpointView, GatewayError> {
     let workspace_id = match &row.workspace_id {
-        Some(id) => {
-            crate::db::query_scalar("SELECT slug FROM gateway_workspaces WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&app.db.read)
-                .await?
-        }
+        Some(id) => workspaces::slug_of(&app.db, id).await?,
         None => None,
     };
     Ok(EndpointView {

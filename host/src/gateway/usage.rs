@@ -46,12 +46,7 @@ pub async fn scope(db: &Db, who: &Principal, f: &Filters) -> Result<Scope, Gatew
     let agent_id = match who {
         Principal::Runtime(k) => {
             let workspace_slug = match &k.workspace_id {
-                Some(id) => {
-                    crate::db::query_scalar("SELECT slug FROM gateway_workspaces WHERE id = $1")
-                        .bind(id)
-                        .fetch_optional(&db.read)
-                        .await?
-                }
+                Some(id) => workspaces::slug_of(db, id).await?,
                 None => None,
             };
             return Ok(Scope {

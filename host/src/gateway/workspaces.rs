@@ -191,6 +191,11 @@ async fn find_on<'c>(on: impl Into<On<'c>>, agent_id: &str, slug: &str) -> Resul
     .await
 }
 
+/// The slug (the API's `workspace_id`) of a workspace, by its internal id.
+pub async fn slug_of(db: &Db, id: &str) -> Result<Option<String>, sqlx::Error> {
+    crate::db::query_scalar("SELECT slug FROM gateway_workspaces WHERE id = $1").bind(id).fetch_optional(&db.read).await
+}
+
 pub async fn list(app: &App, agent_id: &str) -> Result<Vec<WorkspaceView>, GatewayError> {
     let rows = crate::db::query(&format!(
         "SELECT {}, COALESCE(p.spent_micros, 0) AS spent_micros FROM gateway_workspaces w \

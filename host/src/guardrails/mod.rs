@@ -1,0 +1,47 @@
+//! Action guardrails (Tokaroo's Action Guardrails API): policies decide whether an action an
+//! agent is about to take is allowed, denied or needs a person's approval; approvals wait for
+//! that person; every check and decision is written to an append-only audit log.
+//!
+//! An operator's policies cover every account's actions; an account's cover its own and can
+//! only make the operator's stricter (`evaluate` documents the rule).
+
+pub mod evaluate;
+pub mod listing;
+pub mod model;
+pub mod routes;
+pub mod service;
+pub mod store;
+
+use crate::error::ApiError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GuardrailError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("this approval expired before it was decided")]
+    Expired,
+    #[error("this approval was already decided: {0}")]
+    AlreadyDecided(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+crate::transient_through!(GuardrailError: Db);
+
+impl From<GuardrailError> for ApiError {
+    fn from(e: GuardrailError) -> ApiError {
+        let message = e.to_string();
+        match e {
+            GuardrailError::Invalid(_) => ApiError::invalid(message),
+            GuardrailError::Forbidden(_) => ApiError::forbidden(message),
+            GuardrailError::NotFound(what) => ApiError::not_found(what),
+            GuardrailError::Expired => ApiError::conflict("approval_expired", message),
+            GuardrailError::AlreadyDecided(status) => ApiError::invalid_transition(message, &status),
+            GuardrailError::Db(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The guardrails' SQL: policies, approvals and the audit log.
+
+use serde_json::Value;
+
+use super::model::{Effect, Match, Policy};
+use crate::db::{now_ms, Conn, Db};
+
+crate::row_struct! {
+    pub struct PolicyRow {
+        pub id: String,
+        pub agent_id: Option<String>,
+        pub name: String,
+        pub effect: String,
+        pub match_rules: String,
+        pub priority: i64,
+        pub enabled: i64,
+        pub description: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+}
+
+impl PolicyRow {
+    pub fn policy(self) -> Policy {
+        Policy {
+            effect: self.effect.parse().unwrap_or(Effect::Deny),
+            rules: serde_json::from_str::<Match>(&self.match_rules).unwrap_or_default(),
+            enabled: self.enabled != 0,
+            id: self.id,
+            agent_id: self.agent_id,
+            name: self.name,
+            priority: self.priority,
+            description: self.description,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+const POLICY_COLUMNS: &str =
+    "id, agent_id, name, effect, match_rules, priority, enabled, description, created_at, updated_at";
+
+/// The operator's policies and `agent_id`'s; every policy with `""`.
+pub async fn policies(db: &Db, agent_id: &str) -> Result<Vec<Policy>, sqlx::Error> {
+    let rows = crate::db::query_as::<PolicyRow>(&format!(
+        "SELECT {POLICY_COLUMNS} FROM guardrail_policies WHERE $1 = '' OR agent_id IS NULL OR agent_id = $1 \
+         ORDER BY created_at, id"
+    ))
+    .bind(agent_id)
+    .fetch_all(&db.read)
+    .await?;
+    Ok(rows.into_iter().map(PolicyRow::policy).collect())
+}
+
+pub async fn policy(db: &Db, id: &str) -> Result<Option<Policy>, sqlx::Error> {
+    let row =
+        crate::db::query_as::<PolicyRow>(&format!("SELECT {POLICY_COLUMNS} FROM guardrail_policies WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&db.read)
+            .await?;
+    Ok(row.map(PolicyRow::policy))
+}
+
+/// Inserts the policy, or updates the owner's policy of that name; answers its id and whether
+/// it is new.
+pub async fn upsert_policy(c: &mut Conn, p: &Policy, owner: &str) -> Result<(String, bool), sqlx::Error> {
+    let rules = serde_json::to_string(&p.rules).expect("a match serialises");
+    let existing: Option<String> =
+        crate::db::query_scalar("SELECT id FROM guardrail_policies WHERE owner = $1 AND name = $2")
+            .bind(owner)
+            .bind(&p.name)
+            .fetch_optional(&mut *c)
+            .await?;
+    if let Some(id) = existing {
+        crate::db::query(
+            "UPDATE guardrail_policies SET effect = $1, match_rules = $2, priority = $3, enabled = $4, \
+             description = $5, updated_at = $6 WHERE id = $7",
+        )
+        .bind(p.effect.as_str())
+        .bind(rules)
+        .bind(p.priority)
+        .bind(i64::from(p.enabled))
+        .bind(&p.description)
+        .bind(now_ms())
+        .bind(&id)
+        .execute(c)
+        .await?;
+        return Ok((id, false));
+    }
+    crate::db::query(
+        "INSERT INTO guardrail_policies (id, agent_id, owner, name, effect, match_rules, priority, enabled, \
+         description, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+    )
+    .bind(&p.id)
+    .bind(&p.agent_id)
+    .bind(owner)
+    .bind(&p.name)
+    .bind(p.effect.as_str())
+    .bind(rules)
+    .bind(p.priority)
+    .bind(i64::from(p.enabled))
+    .bind(&p.description)
+    .bind(now_ms())
+    .execute(c)
+    .await?;
+    Ok((p.id.clone(), true))
+}
+
+pub async fn delete_policy(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
+    let done = db.execute(crate::db::query("DELETE FROM guardrail_policies WHERE id = $1").bind(id)).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+crate::row_struct! {
+    pub struct ApprovalRow {
+        pub id: String,
+        pub agent_id: String,
+        pub workspace_id: Option<String>,
+        pub mission_id: Option<String>,
+        pub task_id: Option<String>,
+        pub policy_id: Option<String>,
+        pub fingerprint: String,
+        pub action: String,
+        pub reason: String,
+        pub status: String,
+        pub decided_by: Option<String>,
+        pub note: Option<String>,
+        pub decided_at: Option<i64>,
+        pub used_at: Option<i64>,
+        pub expires_at: i64,
+        pub created_at: i64,
+    }
+}
+
+pub const APPROVAL_COLUMNS: &str = "id, agent_id, workspace_id, mission_id, task_id, policy_id, fingerprint, action, \
+     reason, status, decided_by, note, decided_at, used_at, expires_at, created_at";
+
+pub async fn approval_in(c: &mut Conn, id: &str) -> Result<Option<ApprovalRow>, sqlx::Error> {
+    crate::db::query_as::<ApprovalRow>(&format!("SELECT {APPROVAL_COLUMNS} FROM guardrail_approvals WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(c)
+        .await
+}
+
+pub struct NewApproval<'a> {
+    pub id: &'a str,
+    pub agent_id: &'a str,
+    pub workspace_id: Option<&'a str>,
+    pub mission_id: Option<&'a str>,
+    pub task_id: Option<&'a str>,
+    pub policy_id: Option<&'a str>,
+    pub fingerprint: &'a str,
+    pub action: &'a Value,
+    pub reason: &'a str,
+    pub expires_at: i64,
+}
+
+pub async fn insert_approval(c: &mut Conn, a: &NewApproval<'_>) -> Result<(), sqlx::Error> {
+    crate::db::query(
+        "INSERT INTO guardrail_approvals (id, agent_id, workspace_id, mission_id, task_id, policy_id, fingerprint, \
+         action, reason, status, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, $11)",
+    )
+    .bind(a.id)
+    .bind(a.agent_id)
+    .bind(a.workspace_id)
+    .bind(a.mission_id)
+    .bind(a.task_id)
+    .bind(a.policy_id)
+    .bind(a.fingerprint)
+    .bind(a.action.to_string())
+    .bind(a.reason)
+    .bind(a.expires_at)
+    .bind(now_ms())
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Moves an approval from `from` to `to`; false when it was no longer `from`.
+pub async fn move_approval(
+    c: &mut Conn,
+    id: &str,
+    from: &str,
+    to: &str,
+    decided_by: Option<&str>,
+    note: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let now = now_ms();
+    let (decided_at, used_at) = if to == "used" { (None, Some(now)) } else { (Some(now), None) };
+    let done = crate::db::query(
+        "UPDATE guardrail_approvals SET status = $1, decided_by = COALESCE($2, decided_by), \
+         note = COALESCE($3, note), decided_at = COALESCE($4, decided_at), used_at = COALESCE($5, used_at) \
+         WHERE id = $6 AND status = $7",
+    )
+    .bind(to)
+    .bind(decided_by)
+    .bind(note)
+    .bind(decided_at)
+    .bind(used_at)
+    .bind(id)
+    .bind(from)
+    .execute(c)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// One audit event.
+#[derive(Debug, Default)]
+pub struct AuditEvent<'a> {
+    pub id: &'a str,
+    pub agent_id: Option<&'a str>,
+    pub actor: &'a str,
+    pub event: &'a str,
+    pub decision: Option<&'a str>,
+    pub policy_id: Option<&'a str>,
+    pub approval_id: Option<&'a str>,
+    pub app: Option<&'a str>,
+    pub tool_ref: Option<&'a str>,
+    pub action_type: Option<&'a str>,
+    pub workspace_id: Option<&'a str>,
+    pub mission_id: Option<&'a str>,
+    pub input: String,
+    pub reason: Option<&'a str>,
+    pub elapsed_us: Option<i64>,
+}
+
+pub async fn insert_audit(c: &mut Conn, e: &AuditEvent<'_>) -> Result<(), sqlx::Error> {
+    crate::db::query(
+        "INSERT INTO guardrail_audit (id, agent_id, actor, event, decision, policy_id, approval_id, app, tool_ref, \
+         action_type, workspace_id, mission_id, input, reason, elapsed_us, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(e.id)
+    .bind(e.agent_id)
+    .bind(e.actor)
+    .bind(e.event)
+    .bind(e.decision)
+    .bind(e.policy_id)
+    .bind(e.approval_id)
+    .bind(e.app)
+    .bind(e.tool_ref)
+    .bind(e.action_type)
+    .bind(e.workspace_id)
+    .bind(e.mission_id)
+    .bind(&e.input)
+    .bind(e.reason)
+    .bind(e.elapsed_us)
+    .bind(now_ms())
+    .execute(c)
+    .await?;
+    Ok(())
+}

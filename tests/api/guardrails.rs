@@ -1,0 +1,253 @@
+//! Action guardrails through the API: operators' and accounts' policies deciding checks (an
+//! account only tightens), approvals that let one action through once and expire, and an audit
+//! log that is complete, scoped to its reader and append-only.
+
+use agora_e2e::{Options, Server, StatusCode};
+use serde_json::{json, Value};
+
+fn action(tool: &str, usd: f64) -> Value {
+    json!({"app": "shop", "tool_ref": tool, "action_type": "spend", "requested_amount_usd": usd})
+}
+
+async fn runtime_key(s: &Server, agent: &str) -> (String, String) {
+    let r = s.post("/v1/keys", Some(agent), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    (r.body["id"].as_str().unwrap().to_string(), r.body["key"].as_str().unwrap().to_string())
+}
+
+async fn policy(s: &Server, key: &str, body: Value) -> Value {
+    let r = s.post("/v1/actions/policies", Some(key), body).await;
+    assert!(r.status == StatusCode::CREATED || r.status == StatusCode::OK, "{}", r.body);
+    r.body
+}
+
+async fn check(s: &Server, key: &str, body: Value) -> Value {
+    let r = s.post("/v1/actions/check", Some(key), body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body["audit_id"].is_string(), "{}", r.body);
+    r.body
+}
+
+#[tokio::test]
+async fn policies_decide_checks_and_accounts_only_tighten() {
+    let s = Server::start().await;
+    let op = s.operator_key.clone();
+    let (a_id, a) = s.register(&agora_e2e::random_name("acct"), json!({})).await;
+    let (_, b) = s.register(&agora_e2e::random_name("other"), json!({})).await;
+    let (_, runtime) = runtime_key(&s, &a).await;
+
+    let big = json!({"name": "big-spends", "effect": "deny", "match": {"action_type": "spend", "min_amount_usd": 100}});
+    let first = s.post("/v1/actions/policies", Some(&op), big.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    let mut again = big.clone();
+    again["priority"] = json!(5);
+    let second = s.post("/v1/actions/policies", Some(&op), again).await;
+    assert_eq!(
+        (second.status, second.body["id"].clone()),
+        (StatusCode::OK, first.body["id"].clone()),
+        "upserted by name"
+    );
+    assert_eq!((second.body["priority"].clone(), second.body["scope"].clone()), (json!(5), json!("operator")));
+    let big_id = first.body["id"].clone();
+
+    policy(&s, &a, json!({"name": "pay-ok", "effect": "allow", "match": {"tool_ref": "pay.*"}})).await;
+    policy(
+        &s,
+        &a,
+        json!({"name": "risky", "effect": "require_approval", "match": {"risk_level": "high"},
+                          "description": "a person looks at risky actions"}),
+    )
+    .await;
+    let theirs = json!({"name": "x", "effect": "allow", "match": {"agent_id": "someone-else"}});
+    s.post("/v1/actions/policies", Some(&a), theirs).await.assert_error(400, "invalid_request");
+    for bad in [
+        json!({"name": "", "effect": "deny"}),
+        json!({"name": "n", "effect": "maybe"}),
+        json!({"name": "n", "effect": "deny", "match": {"risk_level": "extreme"}}),
+        json!({"name": "n", "effect": "deny", "match": {"min_amount_usd": -1}}),
+    ] {
+        s.post("/v1/actions/policies", Some(&a), bad).await.assert_error(400, "invalid_request");
+    }
+    let r = s
+        .post("/v1/actions/policies", Some(&a), json!({"name": "n", "effect": "deny", "match": {"colour": "red"}}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    s.post("/v1/actions/policies", Some(&runtime), json!({"name": "k", "effect": "deny"}))
+        .await
+        .assert_error(403, "forbidden");
+
+    // The operator's deny wins over the account's allow; the account's own rules tighten.
+    let denied = check(&s, &runtime, action("pay.card", 150.0)).await;
+    assert_eq!((denied["decision"].clone(), denied["policy_id"].clone()), (json!("deny"), big_id.clone()), "{denied}");
+    let allowed = check(&s, &a, action("pay.card", 5.0)).await;
+    assert_eq!(allowed["decision"], json!("allow"), "{allowed}");
+    let mut risky = action("mail.send", 0.0);
+    risky["risk_level"] = json!("critical");
+    let waiting = check(&s, &a, risky.clone()).await;
+    assert_eq!(waiting["decision"], json!("require_approval"));
+    assert_eq!(waiting["reason"], json!("policy risky: a person looks at risky actions"));
+    assert!(waiting["approval_id"].is_string());
+    // Another account's policies are not this one's.
+    assert_eq!(check(&s, &b, risky).await["decision"], json!("allow"));
+
+    let listed = |key: String| {
+        let s = &s;
+        async move { s.get("/v1/actions/policies", Some(&key)).await.body["data"].as_array().unwrap().len() }
+    };
+    assert_eq!((listed(a.clone()).await, listed(b.clone()).await, listed(op.clone()).await), (3, 1, 3));
+    let mine = s.get("/v1/actions/policies", Some(&a)).await.body;
+    let pay = mine["data"].as_array().unwrap().iter().find(|p| p["name"] == json!("pay-ok")).unwrap()["id"].clone();
+    let path = format!("/v1/actions/policies/{}", pay.as_str().unwrap());
+    s.request("DELETE", &path, Some(&b), None).await.assert_error(404, "not_found");
+    let big_path = format!("/v1/actions/policies/{}", big_id.as_str().unwrap());
+    s.request("DELETE", &big_path, Some(&a), None).await.assert_error(404, "not_found");
+    assert_eq!(s.request("DELETE", &path, Some(&a), None).await.status, StatusCode::OK);
+    assert_eq!(listed(a.clone()).await, 2);
+
+    // Bad actions are refused and recorded nowhere; operators do not act.
+    let before = s.get("/v1/actions/audit?limit=500", Some(&a)).await.body["data"].as_array().unwrap().len();
+    let mut bad = action("pay.card", -3.0);
+    s.post("/v1/actions/check", Some(&a), bad.clone()).await.assert_error(400, "invalid_request");
+    bad["requested_amount_usd"] = json!(3);
+    bad["risk_level"] = json!("extreme");
+    s.post("/v1/actions/check", Some(&a), bad).await.assert_error(400, "invalid_request");
+    let r = s.post("/v1/actions/check", Some(&a), json!({"app": "shop", "action_type": "spend"})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    s.post("/v1/actions/check", Some(&op), action("pay.card", 1.0)).await.assert_error(403, "forbidden");
+    let after = s.get("/v1/actions/audit?limit=500", Some(&a)).await.body["data"].as_array().unwrap().len();
+    assert_eq!(before, after);
+    assert!(!a_id.is_empty());
+}
+
+#[tokio::test]
+async fn an_approval_lets_the_same_action_through_once_and_expires() {
+    let s = Server::start_with(Options::default().env("AGORA_TEST_CLOCK", "true")).await;
+    let op = s.operator_key.clone();
+    let (_, a) = s.register(&agora_e2e::random_name("acct"), json!({})).await;
+    let (_, b) = s.register(&agora_e2e::random_name("other"), json!({})).await;
+    let (_, runtime) = runtime_key(&s, &a).await;
+    policy(&s, &a, json!({"name": "mail", "effect": "require_approval", "match": {"tool_ref": "mail.send"}})).await;
+    let mail = |usd: f64, approval: Option<&Value>| {
+        let mut body = action("mail.send", usd);
+        if let Some(id) = approval {
+            body["approval_id"] = id.clone();
+        }
+        body
+    };
+
+    let first = check(&s, &runtime, mail(1.0, None)).await;
+    let x = first["approval_id"].clone();
+    let waiting = check(&s, &runtime, mail(1.0, Some(&x))).await;
+    assert_eq!((waiting["decision"].clone(), waiting["approval_id"].clone()), (json!("require_approval"), x.clone()));
+
+    let decide = |id: &Value| format!("/v1/actions/approvals/{}/decide", id.as_str().unwrap());
+    s.post(&decide(&x), Some(&b), json!({"decision": "approve"})).await.assert_error(404, "not_found");
+    s.post(&decide(&x), Some(&runtime), json!({"decision": "approve"})).await.assert_error(403, "forbidden");
+    s.post(&decide(&x), Some(&a), json!({"decision": "maybe"})).await.assert_error(400, "invalid_request");
+    let approved = s.post(&decide(&x), Some(&a), json!({"decision": "approve", "note": "fine"})).await;
+    assert_eq!(approved.body["status"], json!("approved"), "{}", approved.body);
+    s.post(&decide(&x), Some(&a), json!({"decision": "reject"})).await.assert_error(409, "invalid_transition");
+
+    // Another action cannot use it; the same one goes through once.
+    let other = check(&s, &runtime, mail(2.0, Some(&x))).await;
+    assert_eq!(other["decision"], json!("require_approval"));
+    assert_ne!(other["approval_id"], x);
+    let through = check(&s, &runtime, mail(1.0, Some(&x))).await;
+    assert_eq!((through["decision"].clone(), through["approval_id"].clone()), (json!("allow"), x.clone()), "{through}");
+    let twice = check(&s, &runtime, mail(1.0, Some(&x))).await;
+    assert_eq!(twice["decision"], json!("require_approval"));
+
+    // Rejected: waits again. An operator decides any account's.
+    let y = twice["approval_id"].clone();
+    let rejected = s.post(&decide(&y), Some(&op), json!({"decision": "reject", "note": "no"})).await;
+    assert_eq!(rejected.body["status"], json!("rejected"), "{}", rejected.body);
+    assert_eq!(check(&s, &runtime, mail(1.0, Some(&y))).await["decision"], json!("require_approval"));
+
+    // Undecided past its time: expired, and a late decision is refused.
+    let late = check(&s, &runtime, mail(9.0, None)).await["approval_id"].clone();
+    let r = s.post("/api/admin/clock", Some(&op), json!({"advanceMs": 86_400_000 + 1_000})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    s.post(&decide(&late), Some(&a), json!({"decision": "approve"})).await.assert_error(409, "approval_expired");
+    let expired = s.get("/v1/actions/approvals?status=expired", Some(&a)).await.body;
+    assert!(expired["data"].as_array().unwrap().iter().any(|p| p["id"] == late), "{expired}");
+    let used = s.get("/v1/actions/approvals?status=used", Some(&a)).await.body;
+    assert_eq!(used["data"].as_array().unwrap().len(), 1);
+    assert_eq!(s.get("/v1/actions/approvals", Some(&b)).await.body["data"], json!([]));
+    s.get("/v1/actions/approvals?status=later", Some(&a)).await.assert_error(400, "invalid_request");
+}
+
+#[tokio::test]
+async fn the_audit_log_is_complete_scoped_and_append_only() {
+    let s = Server::start().await;
+    let op = s.operator_key.clone();
+    let (a_id, a) = s.register(&agora_e2e::random_name("acct"), json!({})).await;
+    let (_, b) = s.register(&agora_e2e::random_name("other"), json!({})).await;
+    let (key_id, runtime) = runtime_key(&s, &a).await;
+    policy(&s, &a, json!({"name": "wait", "effect": "require_approval", "match": {"tool_ref": "deploy"}})).await;
+    for usd in [1.0, 2.0, 3.0] {
+        check(&s, &runtime, action("pay.card", usd)).await;
+    }
+    let waiting =
+        check(&s, &a, json!({"app": "ci", "tool_ref": "deploy", "action_type": "code", "mission_id": "m1"})).await;
+    let approval = waiting["approval_id"].as_str().unwrap().to_string();
+    s.post(&format!("/v1/actions/approvals/{approval}/decide"), Some(&a), json!({"decision": "approve"})).await;
+    let recorded = s
+        .post(
+            "/v1/actions/audit",
+            Some(&runtime),
+            json!({"event": "executed", "app": "ci", "tool_ref": "deploy",
+              "mission_id": "m1", "approval_id": approval, "metadata": {"build": 7}}),
+        )
+        .await;
+    assert_eq!(recorded.status, StatusCode::CREATED, "{}", recorded.body);
+    s.post("/v1/actions/audit", Some(&a), json!({"event": "shrugged", "app": "ci", "tool_ref": "deploy"}))
+        .await
+        .assert_error(400, "invalid_request");
+
+    let all = s.get("/v1/actions/audit", Some(&a)).await.body;
+    let events: Vec<&str> = all["data"].as_array().unwrap().iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["executed", "approved", "check", "check", "check", "check"], "newest first: {all}");
+    let newest = &all["data"][0];
+    assert_eq!(
+        (newest["actor"].clone(), newest["input"]["metadata"]["build"].clone()),
+        (json!(format!("key:{key_id}")), json!(7))
+    );
+    let check_row = &all["data"][2];
+    assert_eq!(
+        (check_row["decision"].clone(), check_row["actor"].clone()),
+        (json!("require_approval"), json!(format!("agent:{a_id}")))
+    );
+    assert!(check_row["elapsed_us"].as_i64().is_some() && check_row["policy_id"].is_string(), "{check_row}");
+
+    // Filters and pages.
+    let mission = s.get("/v1/actions/audit?mission_id=m1", Some(&a)).await.body;
+    assert_eq!(mission["data"].as_array().unwrap().len(), 3);
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/actions/audit?event=check&limit=3&before={c}"),
+            None => "/v1/actions/audit?event=check&limit=3".to_string(),
+        };
+        let page = s.get(&path, Some(&a)).await.body;
+        seen.extend(page["data"].as_array().unwrap().iter().map(|e| e["id"].clone()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 4);
+    s.get("/v1/actions/audit?before=nonsense", Some(&a)).await.assert_error(400, "invalid_request");
+
+    // Scoped to its reader; operators see every account's.
+    assert_eq!(s.get("/v1/actions/audit", Some(&b)).await.body["data"], json!([]));
+    let by_op = s.get(&format!("/v1/actions/audit?agent_id={a_id}"), Some(&op)).await.body;
+    assert_eq!(by_op["data"].as_array().unwrap().len(), 6);
+
+    // Append-only in the database itself.
+    let db = agora::db::Db::connect(&s.database_url, 1).await.unwrap();
+    assert!(sqlx::query("UPDATE guardrail_audit SET decision = 'allow'").execute(&db.direct).await.is_err());
+    assert!(sqlx::query("DELETE FROM guardrail_audit").execute(&db.direct).await.is_err());
+    db.close().await;
+    assert_eq!(s.get("/v1/actions/audit", Some(&a)).await.body["data"].as_array().unwrap().len(), 6);
+}
