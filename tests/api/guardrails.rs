@@ -1,6 +1,7 @@
-//! Action guardrails through the API: operators' and accounts' policies deciding checks (an
-//! account only tightens), approvals that let one action through once and expire, and an audit
-//! log that is complete, scoped to its reader and append-only.
+//! Action guardrails: operators' and accounts' policies deciding checks (an account only
+//! tightens), approvals that let one action through once and expire, an audit log that is
+//! complete, scoped to its reader and append-only, and the host's own actions passing the
+//! policies before any money moves.
 
 use agora_e2e::{Options, Server, StatusCode};
 use serde_json::{json, Value};
@@ -250,4 +251,92 @@ async fn the_audit_log_is_complete_scoped_and_append_only() {
     assert!(sqlx::query("DELETE FROM guardrail_audit").execute(&db.direct).await.is_err());
     db.close().await;
     assert_eq!(s.get("/v1/actions/audit", Some(&a)).await.body["data"].as_array().unwrap().len(), 6);
+}
+
+#[tokio::test]
+async fn the_hosts_own_actions_pass_the_policies_before_money_moves() {
+    let s = Server::start().await;
+    let op = s.operator_key.clone();
+    let (echo, _, _) = s.component_agent("echo", 5, json!({})).await;
+    let (delegate, delegate_key, _) = s.component_agent("delegate", 0, json!({"marketplace": true})).await;
+    s.fund(&delegate, 500).await;
+    let (buyer_id, buyer) = s.buyer(1_000).await;
+    let before = s.balance(&buyer).await;
+
+    // An operator's deny refuses the execution before anything is held.
+    policy(
+        &s,
+        &op,
+        json!({"name": "no-big-runs", "effect": "deny",
+                           "match": {"tool_ref": "agora.execute", "min_amount_usd": 5}}),
+    )
+    .await;
+    let refused = s.execute(&buyer, &echo, "hi", 600).await;
+    refused.assert_error(403, "policy_denied");
+    assert!(refused.body["error"]["details"]["audit_id"].is_string(), "{}", refused.body);
+    assert_eq!(s.balance(&buyer).await, before, "nothing held or charged");
+    assert_eq!(s.execute(&buyer, &echo, "hi", 100).await.status, StatusCode::OK);
+    let spent = before - s.balance(&buyer).await;
+
+    // The account's own require_approval: refused with the approval, then through exactly once.
+    policy(
+        &s,
+        &buyer,
+        json!({"name": "tasks-wait", "effect": "require_approval", "match": {"tool_ref": "agora.task"}}),
+    )
+    .await;
+    let task = json!({"title": "write a poem", "description": "short", "budget": 50});
+    let waiting = s.post("/api/tasks", Some(&buyer), task.clone()).await;
+    waiting.assert_error(403, "approval_required");
+    let approval = waiting.body["error"]["details"]["approval_id"].clone();
+    assert_eq!(s.balance(&buyer).await, before - spent);
+    let decided = s
+        .post(
+            &format!("/v1/actions/approvals/{}/decide", approval.as_str().unwrap()),
+            Some(&buyer),
+            json!({"decision": "approve"}),
+        )
+        .await;
+    assert_eq!(decided.status, StatusCode::OK, "{}", decided.body);
+    let mut approved = task.clone();
+    approved["approval_id"] = approval.clone();
+    let posted = s.post("/api/tasks", Some(&buyer), approved.clone()).await;
+    assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.body);
+    s.post("/api/tasks", Some(&buyer), approved).await.assert_error(403, "approval_required");
+    assert_eq!(s.balance(&buyer).await, before - spent - 50, "the task's budget held once");
+
+    // A component's hire passes its agent's policies: the capability answers denied.
+    policy(&s, &delegate_key, json!({"name": "no-hiring", "effect": "deny", "match": {"tool_ref": "agora.hire"}}))
+        .await;
+    let delegate_before = s.balance(&delegate_key).await;
+    let input = json!({"chain": [echo], "budgets": [10], "text": "x"}).to_string();
+    let r = s
+        .post("/api/execute", Some(&buyer), json!({"agent_id": delegate, "task_description": input, "budget": 20}))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.to_string().contains("refused by policy"), "{}", r.body);
+    assert_eq!(s.balance(&delegate_key).await, delegate_before, "the delegate paid no hire");
+
+    // Withdrawals and publishing too.
+    policy(&s, &op, json!({"name": "no-withdrawals", "effect": "deny", "match": {"tool_ref": "agora.withdraw"}})).await;
+    s.post("/api/agents/wallet/withdraw", Some(&buyer), json!({"amountCents": 1}))
+        .await
+        .assert_error(403, "policy_denied");
+    policy(
+        &s,
+        &op,
+        json!({"name": "no-code", "effect": "deny", "match": {"tool_ref": "agora.publish", "agent_id": buyer_id}}),
+    )
+    .await;
+    let publisher = s.publisher(&buyer).await;
+    let r = s.publish(&publisher, &agora_e2e::guest("echo"), "agent", "mine", json!({})).await;
+    r.assert_error(403, "policy_denied");
+
+    // Every one of them is in the acting account's audit log.
+    let audit = s.get("/v1/actions/audit?limit=100", Some(&buyer)).await.body;
+    let tools: Vec<&str> = audit["data"].as_array().unwrap().iter().filter_map(|e| e["tool_ref"].as_str()).collect();
+    for tool in ["agora.execute", "agora.task", "agora.withdraw", "agora.publish"] {
+        assert!(tools.contains(&tool), "{tool} in {tools:?}");
+    }
+    s.assert_ledger_sound().await;
 }

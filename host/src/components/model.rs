@@ -39,6 +39,9 @@ pub struct PublishRequest {
     /// Hex Ed25519 signature over the 32-byte SHA-256 digest of the bytes, by a key registered
     /// with `POST /api/agents/me/signing-keys`.
     pub signature: Option<String>,
+    /// An approved guardrail approval for this very publish (`approval_required` named it).
+    #[serde(default)]
+    pub approval_id: Option<String>,
 }
 
 crate::row_struct! {

@@ -48,6 +48,7 @@ pub struct PublishResponse {
 #[utoipa::path(post, path = "/api/components", tag = "components", security(("api_key" = [])),
     request_body = PublishRequest,
     responses((status = 201, body = PublishResponse), (status = 400, description = "not a component of that world", body = ErrorBody),
+        (status = 403, description = "policy_denied or approval_required by a guardrail policy", body = ErrorBody),
         (status = 409, description = "this name and version exist, or your component quota is used up", body = ErrorBody),
         (status = 413, body = ErrorBody),
         (status = 422, description = "bad manifest or signature, or its memory would not fit the limit", body = ErrorBody)))]

@@ -8,6 +8,8 @@ use sha2::{Digest, Sha256};
 use super::model::{Capabilities, ComponentRow, PublishRequest};
 use super::{signing, store, ComponentsError};
 use crate::db::{is_unique_violation, new_id};
+use crate::executions::ExecutionError;
+use crate::guardrails::enforce::{enforce, HostAction};
 use crate::state::App;
 use crate::transaction;
 use crate::validate::{self, fail};
@@ -88,6 +90,15 @@ pub async fn publish(app: &App, publisher_id: &str, req: &PublishRequest) -> Res
     check_quota(app, store::usage_of(&app.db.read, publisher_id).await?, bytes.len() as i64)?;
     let digest_bytes: [u8; 32] = Sha256::digest(&bytes).into();
     let digest = hex::encode(digest_bytes);
+    let action = HostAction {
+        tool_ref: "agora.publish",
+        action_type: "code",
+        access_level: None,
+        operation: Some(format!("{name}@{version}")),
+        amount_cents: None,
+        approval_id: req.approval_id.clone(),
+    };
+    enforce(app, publisher_id, action).await.map_err(ExecutionError::from)?;
 
     let signing_key_id = match req.signature.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(sig) => {

@@ -17,6 +17,7 @@ pub mod tree;
 use axum::http::StatusCode;
 
 use crate::error::ApiError;
+use crate::guardrails::GuardrailError;
 use crate::idempotency::IdempotencyError;
 use crate::validate::Invalid;
 use crate::wallet::ledger::LedgerError;
@@ -41,6 +42,8 @@ pub enum ExecutionError {
     BudgetTooLow(i64),
     #[error("agent {agent_id} already has {max} executions running; wait for one to finish")]
     TooManyExecutions { agent_id: String, max: u32 },
+    #[error(transparent)]
+    Guardrail(#[from] GuardrailError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -67,6 +70,7 @@ impl From<ExecutionError> for ApiError {
                 err.retry_after_secs = Some(1);
                 err
             }
+            ExecutionError::Guardrail(e) => e.into(),
             ExecutionError::Ledger(e) => e.into(),
             ExecutionError::Idempotency(e) => e.into(),
             ExecutionError::Db(e) => e.into(),

@@ -31,6 +31,9 @@ pub struct ExecuteRequest {
     pub budget: i64,
     /// Optional JSON parameters handed to a component agent with the task.
     pub params: Option<serde_json::Value>,
+    /// An approved guardrail approval for this very request (`approval_required` named it).
+    #[serde(default, alias = "approvalId")]
+    pub approval_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -149,6 +149,7 @@ impl NestedCalls for Port {
                 task_description: task,
                 budget: i64::try_from(budget_cents).unwrap_or(i64::MAX),
                 params: None,
+                approval_id: None,
             };
             spawned(tokio::spawn(async move { hire(&app, &caller, req, nesting).await })).await
         })
@@ -218,6 +219,7 @@ pub fn hire_error(e: ExecutionError) -> CallError {
             CallError::Invalid(message)
         }
         ExecutionError::Ledger(LedgerError::InsufficientFunds) => CallError::QuotaExceeded(message),
+        ExecutionError::Guardrail(_) => CallError::Denied(message),
         ExecutionError::TooManyExecutions { .. }
         | ExecutionError::AgentUnavailable
         | ExecutionError::GatewayUnavailable

@@ -96,6 +96,7 @@ fn render(done: &Executed) -> Recorded {
     request_body = ExecuteRequest, params(("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
     responses((status = 200, body = ExecuteResponse),
         (status = 402, description = "the budget is more than your balance", body = ErrorBody),
+        (status = 403, description = "policy_denied or approval_required by a guardrail policy", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "agent not available", body = ErrorBody),
         (status = 422, description = "bad request, or the run failed (code: timeout, out_of_fuel, memory_limit, \
             trap, output_too_large, capability_denied, guest_error, endpoint_error, ...); details.executionId names \

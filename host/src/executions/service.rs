@@ -23,6 +23,7 @@ use super::ExecutionError;
 use crate::agents::model::{AgentRow, AgentStatus};
 use crate::agents::store as agents;
 use crate::db::new_id;
+use crate::guardrails::enforce::{enforce, HostAction};
 use crate::idempotency::Answer;
 use crate::state::App;
 use crate::transaction;
@@ -250,6 +251,15 @@ pub async fn execute_within(
     if budget < price {
         return Err(ExecutionError::BudgetTooLow(price));
     }
+    let action = HostAction {
+        tool_ref: if nesting.depth > 0 { "agora.hire" } else { "agora.execute" },
+        action_type: "spend",
+        access_level: None,
+        operation: Some(agent.id.clone()),
+        amount_cents: Some(budget),
+        approval_id: req.approval_id.clone(),
+    };
+    enforce(app, buyer_id, action).await?;
     let agent = with_endpoint_secret(app, agent, &runner).await?;
     let plan = Plan {
         agent: &agent,

@@ -18,6 +18,7 @@ use crate::executions::run::{ensure_prepared, invocation, RunOutcome, Runner};
 use crate::executions::service::{self as executions, Charge, Plan};
 use crate::executions::ExecutionError;
 use crate::gateway::inside::RunModelBudget;
+use crate::guardrails::enforce::{enforce, HostAction};
 use crate::state::App;
 use crate::transaction;
 use crate::wallet::ledger::Payee;
@@ -60,6 +61,15 @@ pub async fn call(
     let author = agents::get(&app.db, &skill.author_id).await.map_err(failed)?;
     let author = author.ok_or_else(|| CallError::Unavailable(format!("skill {skill_id}'s author is gone")))?;
     let compute = i64::from(app.config.skills.skill_call_compute_cents);
+    let action = HostAction {
+        tool_ref: "agora.skill",
+        action_type: "spend",
+        access_level: None,
+        operation: Some(skill_id.to_string()),
+        amount_cents: Some(price + compute),
+        approval_id: None,
+    };
+    enforce(app, caller, action).await.map_err(|e| nested::hire_error(e.into()))?;
     let runner = Runner::Component(component.clone());
     let plan = Plan {
         agent: &author,

@@ -22,6 +22,9 @@ pub struct NewTaskRequest {
     pub budget: i64,
     #[serde(default, alias = "requiredCapabilities")]
     pub required_capabilities: Vec<String>,
+    /// An approved guardrail approval for this very post (`approval_required` named it).
+    #[serde(default, alias = "approvalId")]
+    pub approval_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -66,7 +66,8 @@ async fn respond(app: &App, id: &str, agent: Option<&str>) -> ApiResult<Json<Tas
 /// Post a task; its budget is held in escrow from your wallet.
 #[utoipa::path(post, path = "/api/tasks", tag = "tasks", security(("api_key" = [])), request_body = NewTaskRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
-    responses((status = 201, body = TaskResponse), (status = 402, body = ErrorBody)))]
+    responses((status = 201, body = TaskResponse), (status = 402, body = ErrorBody),
+        (status = 403, description = "policy_denied or approval_required by a guardrail policy", body = ErrorBody)))]
 async fn post_task(
     State(app): State<Arc<App>>,
     who: AgentAuth,

@@ -11,6 +11,8 @@ use crate::agents::store as agents;
 use crate::db::new_id;
 use crate::executions::run::{RunError, RunOutcome};
 use crate::executions::service::{self as executions, Charge, Plan};
+use crate::executions::ExecutionError;
+use crate::guardrails::enforce::{enforce, HostAction};
 use crate::idempotency::Answer;
 use crate::state::App;
 use crate::transaction;
@@ -49,6 +51,15 @@ pub async fn post(
     let description = validate::text("description", &req.description, 100_000)?;
     let budget = validate::cents("budget", req.budget, 1, 100_000_000)?;
     let capabilities = validate::labels("required_capabilities", &req.required_capabilities, 32)?;
+    let action = HostAction {
+        tool_ref: "agora.task",
+        action_type: "spend",
+        access_level: None,
+        operation: Some(title.clone()),
+        amount_cents: Some(budget),
+        approval_id: req.approval_id.clone(),
+    };
+    enforce(app, poster_id, action).await.map_err(ExecutionError::from)?;
     let id = new_id();
     let backend = app.db.backend;
     // One more than are told inline says whether the job must tell them instead.

@@ -47,6 +47,8 @@ pub enum WalletError {
     #[error("payouts are not enabled: finish onboarding first (POST /api/agents/connect)")]
     PayoutsNotEnabled,
     #[error(transparent)]
+    Guardrail(#[from] crate::guardrails::GuardrailError),
+    #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Idempotency(#[from] IdempotencyError),
@@ -65,6 +67,7 @@ impl From<WalletError> for ApiError {
             WalletError::AgentNotFound => ApiError::not_found("agent"),
             WalletError::SelfDepositRefused => ApiError::forbidden(message).with_code("deposit_needs_payment"),
             WalletError::PayoutsNotEnabled => ApiError::conflict("payouts_not_enabled", message),
+            WalletError::Guardrail(e) => e.into(),
             WalletError::Ledger(e) => e.into(),
             WalletError::Idempotency(e) => e.into(),
             WalletError::Db(e) => e.into(),

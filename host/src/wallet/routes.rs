@@ -161,6 +161,9 @@ async fn deposit(
 pub struct WithdrawRequest {
     #[serde(alias = "amount_cents")]
     pub amount_cents: i64,
+    /// An approved guardrail approval for this very withdrawal (`approval_required` named it).
+    #[serde(default, alias = "approval_id")]
+    pub approval_id: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -208,6 +211,7 @@ fn render_withdrawal(w: &Withdrawal) -> Recorded {
     request_body = WithdrawRequest, params(("Idempotency-Key" = Option<String>, Header, description = "retry safely")),
     responses((status = 200, body = WithdrawResponse), (status = 401, body = ErrorBody),
         (status = 402, description = "not enough withdrawable money", body = ErrorBody),
+        (status = 403, description = "policy_denied or approval_required by a guardrail policy", body = ErrorBody),
         (status = 409, description = "payouts need onboarding first", body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn withdraw(
     State(app): State<Arc<App>>,
@@ -216,7 +220,7 @@ async fn withdraw(
     ApiJson(req): ApiJson<WithdrawRequest>,
 ) -> ApiResult<Json<WithdrawResponse>> {
     let answer = Answer::new(claim.get(), render_withdrawal);
-    let done = service::withdraw(&app, &who.agent_id, req.amount_cents, answer).await?;
+    let done = service::withdraw(&app, &who.agent_id, req.amount_cents, req.approval_id, answer).await?;
     Ok(Json(WithdrawResponse::from(&done)))
 }
 

@@ -7,6 +7,7 @@ use super::WalletError;
 use crate::agents::store as agents;
 use crate::config::SelfDeposit;
 use crate::db::new_id;
+use crate::guardrails::enforce::{enforce, HostAction};
 use crate::idempotency::Answer;
 use crate::identity::Principal;
 use crate::state::App;
@@ -70,9 +71,19 @@ pub async fn withdraw(
     app: &App,
     agent_id: &str,
     amount: i64,
+    approval_id: Option<String>,
     answer: Answer<'_, Withdrawal>,
 ) -> Result<Withdrawal, WalletError> {
     let amount = validate::cents("amountCents", amount, 1, i64::MAX)?;
+    let action = HostAction {
+        tool_ref: "agora.withdraw",
+        action_type: "spend",
+        access_level: Some("destructive"),
+        operation: None,
+        amount_cents: Some(amount),
+        approval_id,
+    };
+    enforce(app, agent_id, action).await?;
     let destination = payout_destination(app, agent_id).await?;
     let payout_id = new_id();
     let provider = app.payouts.name();

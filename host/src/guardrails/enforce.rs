@@ -1,0 +1,63 @@
+//! The host's own actions pass the policies before they happen, whether or not their agent
+//! asked: each is checked as an action of `app: "agora"` by the acting agent, audited like any
+//! check, and refused (`policy_denied`, or `approval_required` with the approval to wait for)
+//! before any money moves. The same request sent again with the approved approval's id goes
+//! through once.
+//!
+//! | tool_ref | action_type | access_level | amount | where |
+//! |---|---|---|---|---|
+//! | `agora.execute` | `spend` | | the budget | `/api/execute` |
+//! | `agora.hire` | `spend` | | the budget | `marketplace.hire` from a component |
+//! | `agora.skill` | `spend` | | the call's price and compute | `skills.call` from a component |
+//! | `agora.task` | `spend` | | the budget | `POST /api/tasks` |
+//! | `agora.withdraw` | `spend` | `destructive` | the amount | withdrawals |
+//! | `agora.publish` | `code` | | | publishing a component |
+//!
+//! `operation` names what the action is about: the hired agent, the skill, the task's title,
+//! the component's name.
+
+use super::model::Action;
+use super::service::{self, Who};
+use super::GuardrailError;
+use crate::state::App;
+
+/// One of the host's actions, as the policies see it.
+pub struct HostAction {
+    pub tool_ref: &'static str,
+    pub action_type: &'static str,
+    pub access_level: Option<&'static str>,
+    pub operation: Option<String>,
+    pub amount_cents: Option<i64>,
+    /// An approval the request carries.
+    pub approval_id: Option<String>,
+}
+
+/// Passes when the policies allow the action; otherwise the refusal, audited.
+pub async fn enforce(app: &App, agent_id: &str, h: HostAction) -> Result<(), GuardrailError> {
+    let action = Action {
+        app: "agora".into(),
+        tool_ref: h.tool_ref.into(),
+        action_type: h.action_type.into(),
+        access_level: h.access_level.map(str::to_string),
+        operation: h.operation.map(|o| o.chars().take(200).collect()),
+        requested_amount_usd: h.amount_cents.map(|c| c as f64 / 100.0),
+        approval_id: h.approval_id,
+        ..Action::default()
+    };
+    let who = Who::Account { agent_id: agent_id.to_string(), key_id: None, workspace: None };
+    let answer = service::check(app, &who, action).await?;
+    match answer.decision.as_str() {
+        "allow" => Ok(()),
+        "deny" => Err(GuardrailError::Denied {
+            reason: answer.reason,
+            audit_id: answer.audit_id,
+            policy_id: answer.policy_id,
+        }),
+        _ => Err(GuardrailError::ApprovalRequired {
+            reason: answer.reason,
+            audit_id: answer.audit_id,
+            policy_id: answer.policy_id,
+            approval_id: answer.approval_id.unwrap_or_default(),
+        }),
+    }
+}
