@@ -2,14 +2,19 @@
 
 -- Policies over actions: an operator's (agent_id NULL: every account's actions) or an
 -- account's (its own actions only, which can only make the operator's stricter). Upserted by
--- name within their owner (`owner`: the agent's id, or `operator`).
+-- name within their owner (`owner`: the agent's id, or `operator`). A `module` policy's effect
+-- is what its `policy` component decides, given `settings`; `fail_open` says what a module that
+-- fails (traps, runs out of time) decides: allow, else deny.
 CREATE TABLE guardrail_policies (
     id          TEXT PRIMARY KEY,
     agent_id    TEXT REFERENCES agents(id),
     owner       TEXT NOT NULL,
     name        TEXT NOT NULL,
-    effect      TEXT NOT NULL CHECK (effect IN ('allow', 'require_approval', 'deny')),
+    effect      TEXT NOT NULL CHECK (effect IN ('allow', 'require_approval', 'deny', 'module')),
     match_rules TEXT NOT NULL DEFAULT '{}',
+    component_id TEXT REFERENCES components(id),
+    settings    TEXT NOT NULL DEFAULT '{}',
+    fail_open   BIGINT NOT NULL DEFAULT 0,
     priority    BIGINT NOT NULL DEFAULT 0,
     enabled     BIGINT NOT NULL DEFAULT 1,
     description TEXT NOT NULL DEFAULT '',

@@ -340,3 +340,73 @@ async fn the_hosts_own_actions_pass_the_policies_before_money_moves() {
     }
     s.assert_ledger_sound().await;
 }
+
+#[tokio::test]
+async fn policy_components_decide_and_fail_closed() {
+    let s = Server::start().await;
+    let (_, echo_key, echo_component) = s.component_agent("echo", 0, json!({})).await;
+    let (buyer_id, buyer) = s.buyer(1_000).await;
+    let publisher = s.publisher(&buyer).await;
+    let publish = |name: &'static str| {
+        let (s, publisher) = (&s, &publisher);
+        async move {
+            let r = s.publish(publisher, &agora_e2e::guest(name), "policy", name, json!({})).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            r.body["component"].clone()
+        }
+    };
+    let cap = publish("spend-cap").await;
+    let rogue = publish("rogue-policy").await;
+
+    // spend-cap decides the buyer's executions: allow, approval, deny by the amount.
+    let made =
+        policy(&s, &buyer, json!({"name": "cap", "component_id": cap["id"], "match": {"tool_ref": "pay.*"}})).await;
+    assert_eq!((made["effect"].clone(), made["component_id"].clone()), (json!("module"), cap["id"].clone()), "{made}");
+    let spend = |usd: f64| check(&s, &buyer, action("pay.card", usd));
+    assert_eq!(spend(10.0).await["decision"], json!("allow"));
+    let waiting = spend(60.0).await;
+    assert_eq!(waiting["decision"], json!("require_approval"));
+    assert!(waiting["reason"].as_str().unwrap().contains("needs approval"), "{waiting}");
+    let denied = spend(200.0).await;
+    assert_eq!((denied["decision"].clone(), denied["policy_id"].clone()), (json!("deny"), made["id"].clone()));
+    let audit = s.get("/v1/actions/audit?limit=1", Some(&buyer)).await.body;
+    assert_eq!(audit["data"][0]["module_digest"], cap["digest"], "{audit}");
+
+    // A module that misbehaves is stopped and fails closed, or open when its policy says so.
+    for (mode, fail_open, decision) in [("spin", false, "deny"), ("hog", false, "deny"), ("panic", true, "allow")] {
+        let tool = format!("rogue.{mode}");
+        policy(
+            &s,
+            &buyer,
+            json!({"name": format!("rogue-{mode}"), "component_id": rogue["id"], "fail_open": fail_open,
+                                  "settings": {"mode": mode}, "match": {"tool_ref": tool}}),
+        )
+        .await;
+        let decided = check(&s, &buyer, action(&tool, 1.0)).await;
+        assert_eq!(decided["decision"], json!(decision), "{mode}: {decided}");
+        assert!(decided["reason"].as_str().unwrap().contains("the policy module failed"), "{mode}: {decided}");
+    }
+    assert_eq!(s.get("/health", None).await.status, StatusCode::OK);
+
+    // Only a policy component of one's own; settings must be an object.
+    let bad = |body: Value| {
+        let (s, buyer) = (&s, buyer.clone());
+        async move { s.post("/v1/actions/policies", Some(&buyer), body).await }
+    };
+    bad(json!({"name": "x", "component_id": echo_component})).await.assert_error(404, "not_found");
+    let (_, own_echo) = {
+        let p = s.publisher(&buyer).await;
+        let r = s.publish(&p, &agora_e2e::guest("echo"), "agent", "my-echo", json!({})).await;
+        (p, r.body["component"]["id"].clone())
+    };
+    bad(json!({"name": "x", "component_id": own_echo})).await.assert_error(400, "invalid_request");
+    bad(json!({"name": "x", "component_id": cap["id"], "settings": [1]})).await.assert_error(400, "invalid_request");
+    bad(json!({"name": "x", "component_id": cap["id"], "effect": "deny"})).await.assert_error(400, "invalid_request");
+    bad(json!({"name": "x", "effect": "deny", "fail_open": true})).await.assert_error(400, "invalid_request");
+    // An operator may use anyone's.
+    let r = s
+        .post("/v1/actions/policies", Some(&s.operator_key), json!({"name": "cap-all", "component_id": cap["id"]}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(!echo_key.is_empty() && !buyer_id.is_empty());
+}

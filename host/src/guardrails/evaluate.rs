@@ -2,7 +2,8 @@
 //!
 //! The rule:
 //! 1. A policy applies when it is enabled, belongs to the operator or to the acting account, and
-//!    every field of its `match` fits the action.
+//!    every field of its `match` fits the action. A module policy that applies has the effect its
+//!    module decided for this action (`modules`).
 //! 2. The strongest effect among the policies that apply wins: `deny`, then `require_approval`,
 //!    then `allow`. Among policies of the winning effect the one that decided is the highest
 //!    `priority`, then the operator's before the account's, then the oldest.
@@ -19,11 +20,7 @@
 use super::model::{Action, Effect, Outcome, Policy};
 
 pub fn evaluate(policies: &[Policy], agent_id: &str, action: &Action, default: Effect) -> Outcome {
-    let applying: Vec<&Policy> = policies
-        .iter()
-        .filter(|p| p.enabled && p.agent_id.as_deref().is_none_or(|owner| owner == agent_id))
-        .filter(|p| p.rules.matches(agent_id, action))
-        .collect();
+    let applying: Vec<&Policy> = policies.iter().filter(|p| p.applies(agent_id, action)).collect();
     let operator_spoke = applying.iter().any(|p| p.agent_id.is_none());
     let deciding = applying.iter().copied().max_by(|a, b| {
         a.effect
@@ -67,6 +64,7 @@ mod tests {
             rules,
             priority,
             enabled: true,
+            module: None,
             description: String::new(),
             created_at: 0,
             updated_at: 0,

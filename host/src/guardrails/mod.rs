@@ -10,6 +10,7 @@ pub mod enforce;
 pub mod evaluate;
 pub mod listing;
 pub mod model;
+pub mod modules;
 pub mod routes;
 pub mod service;
 pub mod store;

@@ -138,6 +138,16 @@ impl Match {
     }
 }
 
+/// A policy whose effect a `policy` component decides.
+#[derive(Debug, Clone)]
+pub struct Module {
+    pub component_id: String,
+    /// Handed to the component with each action (`detail.settings`).
+    pub settings: Value,
+    /// A module that fails decides `allow` rather than `deny`.
+    pub fail_open: bool,
+}
+
 /// A stored policy.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -145,13 +155,25 @@ pub struct Policy {
     /// None: an operator's policy.
     pub agent_id: Option<String>,
     pub name: String,
+    /// A module policy's is what its module decided for the action at hand (`Deny` until then).
     pub effect: Effect,
+    pub module: Option<Module>,
     pub rules: Match,
     pub priority: i64,
     pub enabled: bool,
     pub description: String,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl Policy {
+    /// Whether it applies to `agent_id`'s action: enabled, the operator's or that account's, and
+    /// its match fits.
+    pub fn applies(&self, agent_id: &str, action: &Action) -> bool {
+        self.enabled
+            && self.agent_id.as_deref().is_none_or(|owner| owner == agent_id)
+            && self.rules.matches(agent_id, action)
+    }
 }
 
 /// What the policies decided for one action.

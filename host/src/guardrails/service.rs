@@ -1,6 +1,7 @@
 //! The guardrails' operations: a check (evaluate, audit, and an approval when one is needed, in
 //! one transaction), policies (upserted by name per owner), and approval decisions.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -8,7 +9,8 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::evaluate::evaluate;
-use super::model::{Action, Effect, Match, Policy, Risk};
+use super::model::{Action, Effect, Match, Module, Policy, Risk};
+use super::modules;
 use super::store::{self, AuditEvent, NewApproval};
 use super::GuardrailError;
 use crate::db::{new_id, now_ms};
@@ -102,13 +104,24 @@ pub async fn check(app: &App, who: &Who, mut action: Action) -> Result<CheckAnsw
         action.workspace_id = workspace.clone();
     }
     let default: Effect = app.config.guardrails.guardrails_default_decision.parse().unwrap_or(Effect::Allow);
-    let policies = store::policies(&app.db, agent_id).await?;
+    let mut policies = store::policies(&app.db, agent_id).await?;
+    let mut digests = HashMap::new();
+    for p in policies.iter_mut().filter(|p| p.module.is_some() && p.applies(agent_id, &action)) {
+        let verdict = modules::decide(app, p.module.as_ref().expect("filtered"), agent_id, &action).await;
+        p.effect = verdict.effect;
+        p.description = verdict.reason;
+        if let Some(digest) = verdict.digest {
+            digests.insert(p.id.clone(), digest);
+        }
+    }
     let outcome = evaluate(&policies, agent_id, &action, default);
+    let module_digest = outcome.policy_id.as_ref().and_then(|id| digests.get(id)).cloned();
     let fingerprint = action.fingerprint(agent_id);
     let input = serde_json::to_value(&action).expect("an action serialises");
     let ttl = app.config.guardrails.guardrails_approval_ttl_ms as i64;
     let (audit_id, actor) = (new_id(), who.actor());
     let (a, o, f, i, aid, actor) = (&action, &outcome, &fingerprint, &input, &audit_id, &actor);
+    let digest = module_digest.as_deref();
     let (decision, reason, approval_id) = transaction!(app.db, |c| async move {
         let mut decision = o.effect;
         let mut reason = o.reason.clone();
@@ -154,6 +167,7 @@ pub async fn check(app: &App, who: &Who, mut action: Action) -> Result<CheckAnsw
             event: "check",
             decision: Some(decision.as_str()),
             policy_id: o.policy_id.as_deref(),
+            module_digest: digest,
             approval_id: approval_id.as_deref(),
             app: Some(&a.app),
             tool_ref: Some(&a.tool_ref),
@@ -175,8 +189,15 @@ pub async fn check(app: &App, who: &Who, mut action: Action) -> Result<CheckAnsw
 #[serde(deny_unknown_fields)]
 pub struct NewPolicy {
     pub name: String,
-    /// `allow`, `require_approval` or `deny`.
-    pub effect: String,
+    /// `allow`, `require_approval` or `deny`; for a module policy none (or `module`).
+    pub effect: Option<String>,
+    /// A `policy` component (your own; an operator's may be anyone's) that decides the effect.
+    pub component_id: Option<String>,
+    /// Handed to the component with every action (`detail.settings`); a JSON object.
+    #[schema(value_type = Object)]
+    pub settings: Option<Value>,
+    /// A module that fails decides `allow` instead of `deny`.
+    pub fail_open: Option<bool>,
     #[serde(default, rename = "match")]
     pub rules: Match,
     #[serde(default)]
@@ -192,7 +213,12 @@ pub struct PolicyView {
     /// `operator` (every account's actions) or `account` (its own).
     pub scope: &'static str,
     pub agent_id: Option<String>,
+    /// `allow`, `require_approval`, `deny`, or `module` (the component decides).
     pub effect: String,
+    pub component_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub settings: Option<Value>,
+    pub fail_open: bool,
     #[serde(rename = "match")]
     pub rules: Match,
     pub priority: i64,
@@ -206,7 +232,10 @@ impl From<Policy> for PolicyView {
     fn from(p: Policy) -> Self {
         PolicyView {
             scope: if p.agent_id.is_none() { "operator" } else { "account" },
-            effect: p.effect.as_str().into(),
+            effect: if p.module.is_some() { "module".into() } else { p.effect.as_str().into() },
+            component_id: p.module.as_ref().map(|m| m.component_id.clone()),
+            settings: p.module.as_ref().map(|m| m.settings.clone()),
+            fail_open: p.module.as_ref().is_some_and(|m| m.fail_open),
             created_at: crate::db::rfc3339(p.created_at),
             updated_at: crate::db::rfc3339(p.updated_at),
             id: p.id,
@@ -226,10 +255,22 @@ pub async fn upsert_policy(app: &App, who: &Who, new: NewPolicy) -> Result<(Poli
     if name.is_empty() || name.chars().count() > 100 {
         return Err(GuardrailError::Invalid("name must be 1 to 100 characters".into()));
     }
-    let effect: Effect = new
-        .effect
-        .parse()
-        .map_err(|_| GuardrailError::Invalid("effect must be allow, require_approval or deny".into()))?;
+    let module = match &new.component_id {
+        Some(id) => Some(module_of(app, who, id, new.settings.clone(), new.fail_open.unwrap_or(false)).await?),
+        None if new.settings.is_some() || new.fail_open.is_some() => {
+            return Err(GuardrailError::Invalid("settings and fail_open are for module policies (component_id)".into()))
+        }
+        None => None,
+    };
+    let bad_effect = || GuardrailError::Invalid("effect must be allow, require_approval or deny".into());
+    let effect = match (new.effect.as_deref(), &module) {
+        (None | Some("module"), Some(_)) => Effect::Deny,
+        (Some(e), None) => e.parse().map_err(|_| bad_effect())?,
+        (None, None) => return Err(GuardrailError::Invalid("effect is required (or a component_id)".into())),
+        (Some(_), Some(_)) => {
+            return Err(GuardrailError::Invalid("a module policy's effect is its component's".into()))
+        }
+    };
     let mut rules = new.rules;
     let fields = [
         &rules.app,
@@ -275,6 +316,7 @@ pub async fn upsert_policy(app: &App, who: &Who, new: NewPolicy) -> Result<(Poli
         agent_id,
         name: name.to_string(),
         effect,
+        module,
         rules,
         priority: new.priority,
         enabled: new.enabled.unwrap_or(true),
@@ -287,6 +329,29 @@ pub async fn upsert_policy(app: &App, who: &Who, new: NewPolicy) -> Result<(Poli
     let (id, created) = transaction!(app.db, |c| async move { store::upsert_policy(c, p, o).await })?;
     let stored = store::policy(&app.db, &id).await?.ok_or(GuardrailError::NotFound("policy"))?;
     Ok((stored.into(), created))
+}
+
+/// The module a policy names: a `policy` component the caller may use (an account its own, an
+/// operator any), with settings that are a JSON object.
+async fn module_of(
+    app: &App,
+    who: &Who,
+    component_id: &str,
+    settings: Option<Value>,
+    fail_open: bool,
+) -> Result<Module, GuardrailError> {
+    let component = app.components.get(&app.db, component_id).await?.ok_or(GuardrailError::NotFound("component"))?;
+    if who.agent_id().is_some_and(|me| me != component.publisher_id) {
+        return Err(GuardrailError::NotFound("component"));
+    }
+    if component.kind != "policy" {
+        return Err(GuardrailError::Invalid(format!("component {component_id} is a {}, not a policy", component.kind)));
+    }
+    let settings = settings.unwrap_or_else(|| json!({}));
+    if !settings.is_object() || settings.to_string().len() > 16_384 {
+        return Err(GuardrailError::Invalid("settings must be a JSON object of at most 16 KiB".into()));
+    }
+    Ok(Module { component_id: component_id.to_string(), settings, fail_open })
 }
 
 /// The policies that apply to the account (the operator's and its own); an operator's view is
@@ -353,6 +418,7 @@ pub async fn decide(
             event: to,
             decision: Some(if approve { "allow" } else { "deny" }),
             policy_id: row.policy_id.as_deref(),
+            module_digest: None,
             approval_id: Some(id),
             app: action["app"].as_str(),
             tool_ref: action["tool_ref"].as_str(),

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::model::{Effect, Match, Policy};
+use super::model::{Effect, Match, Module, Policy};
 use crate::db::{now_ms, Conn, Db};
 
 crate::row_struct! {
@@ -12,6 +12,9 @@ crate::row_struct! {
         pub name: String,
         pub effect: String,
         pub match_rules: String,
+        pub component_id: Option<String>,
+        pub settings: String,
+        pub fail_open: i64,
         pub priority: i64,
         pub enabled: i64,
         pub description: String,
@@ -22,8 +25,14 @@ crate::row_struct! {
 
 impl PolicyRow {
     pub fn policy(self) -> Policy {
+        let module = self.component_id.map(|component_id| Module {
+            component_id,
+            settings: serde_json::from_str(&self.settings).unwrap_or_default(),
+            fail_open: self.fail_open != 0,
+        });
         Policy {
             effect: self.effect.parse().unwrap_or(Effect::Deny),
+            module,
             rules: serde_json::from_str::<Match>(&self.match_rules).unwrap_or_default(),
             enabled: self.enabled != 0,
             id: self.id,
@@ -37,8 +46,8 @@ impl PolicyRow {
     }
 }
 
-const POLICY_COLUMNS: &str =
-    "id, agent_id, name, effect, match_rules, priority, enabled, description, created_at, updated_at";
+const POLICY_COLUMNS: &str = "id, agent_id, name, effect, match_rules, component_id, settings, fail_open, priority, \
+     enabled, description, created_at, updated_at";
 
 /// The operator's policies and `agent_id`'s; every policy with `""`.
 pub async fn policies(db: &Db, agent_id: &str) -> Result<Vec<Policy>, sqlx::Error> {
@@ -65,6 +74,10 @@ pub async fn policy(db: &Db, id: &str) -> Result<Option<Policy>, sqlx::Error> {
 /// it is new.
 pub async fn upsert_policy(c: &mut Conn, p: &Policy, owner: &str) -> Result<(String, bool), sqlx::Error> {
     let rules = serde_json::to_string(&p.rules).expect("a match serialises");
+    let effect = if p.module.is_some() { "module" } else { p.effect.as_str() };
+    let component = p.module.as_ref().map(|m| m.component_id.clone());
+    let settings = p.module.as_ref().map_or_else(|| "{}".to_string(), |m| m.settings.to_string());
+    let fail_open = i64::from(p.module.as_ref().is_some_and(|m| m.fail_open));
     let existing: Option<String> =
         crate::db::query_scalar("SELECT id FROM guardrail_policies WHERE owner = $1 AND name = $2")
             .bind(owner)
@@ -74,33 +87,40 @@ pub async fn upsert_policy(c: &mut Conn, p: &Policy, owner: &str) -> Result<(Str
     if let Some(id) = existing {
         crate::db::query(
             "UPDATE guardrail_policies SET effect = $1, match_rules = $2, priority = $3, enabled = $4, \
-             description = $5, updated_at = $6 WHERE id = $7",
+             description = $5, updated_at = $6, component_id = $8, settings = $9, fail_open = $10 WHERE id = $7",
         )
-        .bind(p.effect.as_str())
+        .bind(effect)
         .bind(rules)
         .bind(p.priority)
         .bind(i64::from(p.enabled))
         .bind(&p.description)
         .bind(now_ms())
         .bind(&id)
+        .bind(&component)
+        .bind(&settings)
+        .bind(fail_open)
         .execute(c)
         .await?;
         return Ok((id, false));
     }
     crate::db::query(
         "INSERT INTO guardrail_policies (id, agent_id, owner, name, effect, match_rules, priority, enabled, \
-         description, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+         description, created_at, updated_at, component_id, settings, fail_open) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $13)",
     )
     .bind(&p.id)
     .bind(&p.agent_id)
     .bind(owner)
     .bind(&p.name)
-    .bind(p.effect.as_str())
+    .bind(effect)
     .bind(rules)
     .bind(p.priority)
     .bind(i64::from(p.enabled))
     .bind(&p.description)
     .bind(now_ms())
+    .bind(&component)
+    .bind(&settings)
+    .bind(fail_open)
     .execute(c)
     .await?;
     Ok((p.id.clone(), true))
@@ -213,6 +233,7 @@ pub struct AuditEvent<'a> {
     pub event: &'a str,
     pub decision: Option<&'a str>,
     pub policy_id: Option<&'a str>,
+    pub module_digest: Option<&'a str>,
     pub approval_id: Option<&'a str>,
     pub app: Option<&'a str>,
     pub tool_ref: Option<&'a str>,
@@ -227,8 +248,8 @@ pub struct AuditEvent<'a> {
 pub async fn insert_audit(c: &mut Conn, e: &AuditEvent<'_>) -> Result<(), sqlx::Error> {
     crate::db::query(
         "INSERT INTO guardrail_audit (id, agent_id, actor, event, decision, policy_id, approval_id, app, tool_ref, \
-         action_type, workspace_id, mission_id, input, reason, elapsed_us, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         action_type, workspace_id, mission_id, input, reason, elapsed_us, created_at, module_digest) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
     .bind(e.id)
     .bind(e.agent_id)
@@ -246,6 +267,7 @@ pub async fn insert_audit(c: &mut Conn, e: &AuditEvent<'_>) -> Result<(), sqlx::
     .bind(e.reason)
     .bind(e.elapsed_us)
     .bind(now_ms())
+    .bind(e.module_digest)
     .execute(c)
     .await?;
     Ok(())
