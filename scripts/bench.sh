@@ -23,6 +23,9 @@ scripts/with-postgres.sh "$bench" webhooks --backend postgres
 # The model gateway's added latency: printed, copied by hand too.
 "$bench" gateway --backend sqlite
 scripts/with-postgres.sh "$bench" gateway --backend postgres
+# Guardrail checks and enforcement: printed, copied by hand too.
+"$bench" guardrails --backend sqlite
+scripts/with-postgres.sh "$bench" guardrails --backend postgres
 # PostgreSQL alone running a deposit's statements (pgbench): printed, copied by hand too.
 scripts/with-postgres.sh bench/pg-floor/run.sh
 "$bench" report --doc docs/benchmarks.md --runtime "$out/runtime.json" "$out/sqlite.json" "$out/postgres.json" \

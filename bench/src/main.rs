@@ -13,6 +13,7 @@ use agora_e2e::{Options, Server, TestHttp};
 
 mod cpu;
 mod gateway;
+mod guardrails;
 mod hops;
 mod runtime;
 mod skills;
@@ -78,6 +79,16 @@ enum Command {
         rates: Vec<u32>,
         #[arg(long, default_value_t = 5)]
         seconds: u32,
+    },
+    /// Guardrail checks (declarative, Wasm) against `/health`, and `/api/execute` with the
+    /// policies enforced against without.
+    Guardrails {
+        #[arg(long)]
+        backend: String,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 4000)]
+        requests: usize,
     },
     /// Skill calls from components against running the skill directly, and licence checks
     /// against `/health`.
@@ -425,6 +436,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Webhooks { backend, concurrency, events } => {
             println!("{:#}", webhooks::measure(&backend, concurrency, events).await?);
+            Ok(())
+        }
+        Command::Guardrails { backend, concurrency, requests } => {
+            println!("{:#}", guardrails::measure(&backend, concurrency, requests).await?);
             Ok(())
         }
         Command::Gateway { backend, rates, seconds } => {

@@ -7,6 +7,9 @@ use super::sections::{within, Check};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Guardrails {
+    /// Whether the host checks its own actions (executions, hires, skill calls, task posts,
+    /// withdrawals, publishing) against the policies before they happen.
+    pub guardrails_enforce: bool,
     /// The decision when no operator policy matches an action: `allow`, `require_approval` or
     /// `deny`. An account's own policies can make it stricter, never looser.
     pub guardrails_default_decision: String,
@@ -22,6 +25,7 @@ pub struct Guardrails {
 impl Default for Guardrails {
     fn default() -> Self {
         Guardrails {
+            guardrails_enforce: true,
             guardrails_default_decision: "allow".into(),
             guardrails_approval_ttl_ms: 86_400_000,
             guardrails_module_fuel: 20_000_000,

@@ -34,6 +34,9 @@ pub struct HostAction {
 
 /// Passes when the policies allow the action; otherwise the refusal, audited.
 pub async fn enforce(app: &App, agent_id: &str, h: HostAction) -> Result<(), GuardrailError> {
+    if !app.config.guardrails.guardrails_enforce {
+        return Ok(());
+    }
     let action = Action {
         app: "agora".into(),
         tool_ref: h.tool_ref.into(),

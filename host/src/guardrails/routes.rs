@@ -51,7 +51,8 @@ async fn who(app: &App, auth: AnyAuth) -> Result<Who, GuardrailError> {
 #[utoipa::path(post, path = "/v1/actions/policies", tag = "guardrails", security(("bearer" = [])),
     request_body = NewPolicy,
     responses((status = 200, body = PolicyView), (status = 201, body = PolicyView),
-        (status = 400, description = "A bad name, effect or match"), (status = 403, description = "A runtime key")))]
+        (status = 400, description = "A bad name, effect, match or settings"), (status = 403, description = "A runtime key"),
+        (status = 404, description = "No such policy component of yours")))]
 async fn upsert_policy(
     State(app): State<Arc<App>>,
     auth: AnyAuth,
