@@ -51,6 +51,8 @@ pub struct App {
     pub gateway: ModelGateway,
     /// Seals the secrets kept in the database (`secrets_key`).
     pub sealer: crate::secrets::SecretBox,
+    /// Accounts' guardrail policies, kept a second.
+    pub policies: crate::guardrails::cache::PolicyCache,
     /// This state itself, for work that outlives a borrow of it (a component's nested calls).
     me: Weak<App>,
 }
@@ -103,6 +105,7 @@ impl App {
             licensing,
             gateway,
             sealer,
+            policies: Default::default(),
             me: me.clone(),
             db,
             config,

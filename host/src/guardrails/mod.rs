@@ -6,6 +6,7 @@
 //! only make the operator's stricter (`evaluate` documents the rule). The host's own actions
 //! pass the same policies (`enforce`).
 
+pub mod cache;
 pub mod enforce;
 pub mod evaluate;
 pub mod listing;

@@ -104,17 +104,24 @@ pub async fn check(app: &App, who: &Who, mut action: Action) -> Result<CheckAnsw
         action.workspace_id = workspace.clone();
     }
     let default: Effect = app.config.guardrails.guardrails_default_decision.parse().unwrap_or(Effect::Allow);
-    let mut policies = store::policies(&app.db, agent_id).await?;
+    let cached = app.policies.for_account(&app.db, agent_id).await?;
+    let deciding_module = |p: &Policy| p.module.is_some() && p.applies(agent_id, &action);
+    let mut decided = Vec::new();
     let mut digests = HashMap::new();
-    for p in policies.iter_mut().filter(|p| p.module.is_some() && p.applies(agent_id, &action)) {
-        let verdict = modules::decide(app, p.module.as_ref().expect("filtered"), agent_id, &action).await;
-        p.effect = verdict.effect;
-        p.description = verdict.reason;
-        if let Some(digest) = verdict.digest {
-            digests.insert(p.id.clone(), digest);
+    if cached.iter().any(deciding_module) {
+        // Module policies take the effect their module decides for this action.
+        decided = (*cached).clone();
+        for p in decided.iter_mut().filter(|p| deciding_module(p)) {
+            let verdict = modules::decide(app, p.module.as_ref().expect("filtered"), agent_id, &action).await;
+            p.effect = verdict.effect;
+            p.description = verdict.reason;
+            if let Some(digest) = verdict.digest {
+                digests.insert(p.id.clone(), digest);
+            }
         }
     }
-    let outcome = evaluate(&policies, agent_id, &action, default);
+    let policies: &[Policy] = if decided.is_empty() { &cached } else { &decided };
+    let outcome = evaluate(policies, agent_id, &action, default);
     let module_digest = outcome.policy_id.as_ref().and_then(|id| digests.get(id)).cloned();
     let fingerprint = action.fingerprint(agent_id);
     let input = serde_json::to_value(&action).expect("an action serialises");
@@ -327,6 +334,7 @@ pub async fn upsert_policy(app: &App, who: &Who, new: NewPolicy) -> Result<(Poli
     let p = &policy;
     let o = &owner;
     let (id, created) = transaction!(app.db, |c| async move { store::upsert_policy(c, p, o).await })?;
+    app.policies.forget();
     let stored = store::policy(&app.db, &id).await?.ok_or(GuardrailError::NotFound("policy"))?;
     Ok((stored.into(), created))
 }
@@ -377,6 +385,7 @@ pub async fn delete_policy(app: &App, who: &Who, id: &str) -> Result<(), Guardra
     if !mine || !store::delete_policy(&app.db, id).await? {
         return Err(GuardrailError::NotFound("policy"));
     }
+    app.policies.forget();
     Ok(())
 }
 
