@@ -344,10 +344,15 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_units_share_commits_and_failing_ones_roll_back_alone() {
         let db = db().await;
+        // All units leave together, so that a loaded machine cannot trickle them in one by one.
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(200));
         let tasks: Vec<_> = (0..200i64)
             .map(|n| {
-                let db = db.clone();
-                tokio::spawn(async move { (n, insert(&db, n, n % 3 == 0).await) })
+                let (db, start) = (db.clone(), start.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    (n, insert(&db, n, n % 3 == 0).await)
+                })
             })
             .collect();
         for t in tasks {
