@@ -388,6 +388,34 @@ async fn policy_components_decide_and_fail_closed() {
     }
     assert_eq!(s.get("/health", None).await.status, StatusCode::OK);
 
+    // The examples: an allow-list of hosts for communication, and office hours by the host's time.
+    let hosts = publish("allow-hosts").await;
+    policy(
+        &s,
+        &buyer,
+        json!({"name": "hosts", "component_id": hosts["id"], "settings": {"hosts": ["*.example.com"]},
+                              "match": {"action_type": "communication"}}),
+    )
+    .await;
+    let talk =
+        |host: &str| json!({"app": "mail", "tool_ref": "mail.send", "action_type": "communication", "operation": host});
+    assert_eq!(check(&s, &buyer, talk("api.example.com")).await["decision"], json!("allow"));
+    assert_eq!(check(&s, &buyer, talk("evil.example")).await["decision"], json!("require_approval"));
+    let hours = publish("office-hours").await;
+    for (name, open, close, decision) in [("always", 0, 24, "allow"), ("never", 0, 0, "deny")] {
+        policy(
+            &s,
+            &buyer,
+            json!({"name": format!("hours-{name}"), "component_id": hours["id"],
+                                  "settings": {"open_hour": open, "close_hour": close},
+                                  "match": {"tool_ref": format!("office.{name}")}}),
+        )
+        .await;
+        let decided = check(&s, &buyer, action(&format!("office.{name}"), 1.0)).await;
+        assert_eq!(decided["decision"], json!(decision), "{decided}");
+        assert!(decided["reason"].as_str().unwrap().contains("office hours"), "{decided}");
+    }
+
     // Only a policy component of one's own; settings must be an object.
     let bad = |body: Value| {
         let (s, buyer) = (&s, buyer.clone());

@@ -1,7 +1,7 @@
 //! Policies decided by a `policy` component (as Kubewarden's are by Wasm modules): the component
 //! gets the action as a `proposed-action` (`kind` the action type, `actor` the agent, the amount
-//! in cents, `target` the operation, `detail` a JSON object with the rest of the action and the
-//! policy's `settings`) and answers allow, deny or require-approval with a reason. It runs in a
+//! in cents, `target` the operation, `detail` a JSON object with the rest of the action, the
+//! policy's `settings` and the host's time `now_ms`) and answers allow, deny or require-approval with a reason. It runs in a
 //! fresh instance per decision with nothing but `log`, bounded by `guardrails_module_fuel`,
 //! `guardrails_module_timeout_ms` and `guardrails_module_memory_bytes`. A module that fails
 //! (traps, runs out, is gone) decides `deny`, or `allow` when its policy fails open; either way
@@ -54,6 +54,8 @@ pub async fn decide(app: &App, m: &Module, agent_id: &str, action: &Action) -> V
         "app": action.app, "tool_ref": action.tool_ref, "access_level": action.access_level,
         "risk_level": action.risk_level, "workspace_id": action.workspace_id, "mission_id": action.mission_id,
         "task_id": action.task_id, "metadata": action.metadata, "settings": m.settings,
+        // The host's clock, so that a policy that decides by time stays a function of its input.
+        "now_ms": crate::db::now_ms(),
     });
     let proposed = ProposedAction {
         kind: action.action_type.clone(),
