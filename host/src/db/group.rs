@@ -344,17 +344,26 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_units_share_commits_and_failing_ones_roll_back_alone() {
         let db = db().await;
-        // All units leave together, so that a loaded machine cannot trickle them in one by one.
-        let start = std::sync::Arc::new(tokio::sync::Barrier::new(200));
+        // A first unit holds the writer until every other unit is waiting for it, so that they
+        // all join its batch however the machine schedules them.
+        let first = db.group.unit().await.unwrap();
+        let queued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let tasks: Vec<_> = (0..200i64)
             .map(|n| {
-                let (db, start) = (db.clone(), start.clone());
+                let (db, queued) = (db.clone(), queued.clone());
                 tokio::spawn(async move {
-                    start.wait().await;
+                    queued.fetch_add(1, Ordering::SeqCst);
                     (n, insert(&db, n, n % 3 == 0).await)
                 })
             })
             .collect();
+        while queued.load(Ordering::SeqCst) < 200 {
+            tokio::task::yield_now().await;
+        }
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        first.finish().await.unwrap();
         for t in tasks {
             let (n, result) = t.await.unwrap();
             assert_eq!(result.is_err(), n % 3 == 0, "unit {n}: {result:?}");
@@ -363,7 +372,7 @@ mod tests {
         assert_eq!(rows(&db).await, expected);
         let stats = db.group.stats();
         let (units, commits) = (stats.units.load(Ordering::Relaxed), stats.commits.load(Ordering::Relaxed));
-        assert_eq!(units, expected.len() as u64);
+        assert_eq!(units, expected.len() as u64 + 1, "the first unit and the others that succeeded");
         assert!(commits < units, "{units} units in {commits} commits: some shared one");
     }
 
