@@ -54,7 +54,9 @@ pub async fn open_period_in(
 /// The provider's part of the period's price at `now`: the days begun.
 pub fn earned_by(app: &App, sub: &SubscriptionRow, now: i64) -> i64 {
     let start = sub.period_start.unwrap_or(now);
-    let days_begun = ((now - start).max(0) + DAY_MS - 1) / DAY_MS;
+    // A period's first day has begun the instant the period starts, even if no millisecond
+    // has passed since.
+    let days_begun = ((now - start).max(1) + DAY_MS - 1) / DAY_MS;
     sub.price_cents * days_begun.min(period_days(app)) / period_days(app)
 }
 
