@@ -73,7 +73,7 @@ pub fn encode_cursor(created_at: i64, id: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{created_at}:{id}"))
 }
 
-fn decode_cursor(cursor: &str) -> Result<(i64, String), BadQuery> {
+pub fn decode_cursor(cursor: &str) -> Result<(i64, String), BadQuery> {
     let bad = || BadQuery("cursor is not one this server issued".into());
     let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;

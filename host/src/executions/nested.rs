@@ -18,7 +18,7 @@ use super::model::ExecuteRequest;
 use super::service::{self, Executed};
 use super::ExecutionError;
 use crate::gateway::inside::{self, InsideError, RunModelBudget};
-use crate::gateway::model::{ceil_div, MICROS_PER_CENT};
+use crate::gateway::model::cents_up;
 use crate::idempotency::Answer;
 use crate::state::App;
 use crate::wallet::ledger::LedgerError;
@@ -186,7 +186,7 @@ impl NestedCalls for Port {
                 model: requested,
                 prompt_tokens: answered.tokens.input.clamp(0, u32::MAX as i64) as u32,
                 completion_tokens: answered.tokens.output.clamp(0, u32::MAX as i64) as u32,
-                cost_cents: ceil_div(i128::from(answered.charged_micros), i128::from(MICROS_PER_CENT)) as u64,
+                cost_cents: cents_up(answered.charged_micros) as u64,
             })
         })
     }

@@ -12,7 +12,7 @@ use crate::agents::model::AgentRow;
 use crate::components::model::ComponentRow;
 use crate::components::store as components;
 use crate::gateway::inside::{self, InsideError, RunModelBudget};
-use crate::gateway::model::{ceil_div, MICROS_PER_CENT};
+use crate::gateway::model::cents_up;
 use crate::state::App;
 
 /// How an agent does its work.
@@ -89,8 +89,7 @@ impl RunOutcome {
     /// The compute the run is billed, at most `allowance` cents: its model calls (their sum
     /// rounded up to a cent; they never pass the allowance) first, then its fuel from what is left.
     pub fn compute_cents(&self, app: &App, allowance: i64) -> i64 {
-        let model = ceil_div(i128::from(self.model_micros.max(0)), i128::from(MICROS_PER_CENT)) as i64;
-        let model = model.min(allowance.max(0));
+        let model = cents_up(self.model_micros).min(allowance.max(0));
         model + super::service::compute_cents(app, self.fuel).min(allowance - model).max(0)
     }
 

@@ -6,6 +6,7 @@ use std::time::Instant;
 use serde_json::{json, Value};
 
 use super::errors::GatewayError;
+use super::local_endpoints;
 use super::metering::{self, Payer, Reservation, Served};
 use super::model::{ceil_div, with_markup, ChatShape, Mode, RequestType, Tokens};
 use super::own;
@@ -211,7 +212,7 @@ where
             }
         }
     }
-    Err(last.unwrap_or(Failure { kind: "connect", message: "no upstream could be tried".into(), ..Default::default() }))
+    Err(last.unwrap_or_else(|| Failure::new("connect", "no upstream could be tried")))
 }
 
 async fn attempt(app: &App, c: Candidate, body: &Value, stream: bool) -> Result<Got, Failure> {
@@ -221,9 +222,7 @@ async fn attempt(app: &App, c: Candidate, body: &Value, stream: bool) -> Result<
         Answer::Whole(v) => Ok(Got::Whole(v)),
         Answer::Stream(mut s) => match s.next().await? {
             Some(first) => Ok(Got::Stream(s, first)),
-            None => {
-                Err(Failure { kind: "reset", message: "the upstream's stream was empty".into(), ..Default::default() })
-            }
+            None => Err(Failure::new("reset", "the upstream's stream was empty")),
         },
     }
 }
@@ -246,16 +245,7 @@ pub async fn client_for(app: &App, c: &Candidate) -> Result<reqwest::Client, Fai
     if !matches!(c.billing, Billing::Local { .. }) {
         return Ok(app.gateway.client.clone());
     }
-    let url = url::Url::parse(&c.upstream.base_url).map_err(|_| Failure {
-        kind: "connect",
-        message: "the endpoint's URL does not parse".into(),
-        ..Default::default()
-    })?;
-    app.outbound.client(&url).await.map_err(|e| Failure {
-        kind: "connect",
-        message: format!("the outbound guard refused the endpoint: {e:?}"),
-        ..Default::default()
-    })
+    local_endpoints::pinned_client(app, &c.upstream.base_url).await.map_err(|why| Failure::new("connect", why))
 }
 
 /// What `input` and `output` tokens through a candidate cost upstream, what the account is

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::chat::{self, first_success, Got};
 use super::errors::GatewayError;
 use super::metering::Payer;
-use super::model::{ceil_div, RequestType, Tokens, MICROS_PER_CENT};
+use super::model::{RequestType, Tokens, MICROS_PER_CENT};
 use super::store;
 use crate::db::new_id;
 use crate::state::App;
@@ -40,11 +40,6 @@ impl RunModelBudget {
     /// Spent and reserved by calls in flight, in micro-USD.
     pub fn spent_micros(&self) -> i64 {
         *self.spent.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// What the run is billed for its model calls: their sum, rounded up to a cent.
-    pub fn spent_cents(&self) -> i64 {
-        ceil_div(i128::from(self.spent_micros()), i128::from(MICROS_PER_CENT)) as i64
     }
 
     fn reserve(&self, micros: i64) -> bool {

@@ -316,6 +316,15 @@ pub async fn recheck(app: &App, agent_id: &str, id: &str) -> Result<EndpointView
     get(app, agent_id, id).await
 }
 
+/// A client for an endpoint's URL, pinned to the address the outbound guard checked.
+pub async fn pinned_client(app: &App, url: &str) -> Result<reqwest::Client, String> {
+    let url = url::Url::parse(url).map_err(|_| "the endpoint's URL does not parse".to_string())?;
+    app.outbound.client(&url).await.map_err(|e| match e {
+        PinError::Refused(why) => format!("refused by the outbound guard: {why}"),
+        PinError::Client(why) => why,
+    })
+}
+
 /// What a check found.
 struct Checked {
     models: Result<Vec<String>, String>,
@@ -326,11 +335,7 @@ async fn check(app: &App, row: &EndpointRow) -> Checked {
     let started = Instant::now();
     let models = async {
         let base = api_base(&row.url);
-        let url = url::Url::parse(&base).map_err(|_| "the URL does not parse".to_string())?;
-        let client = app.outbound.client(&url).await.map_err(|e| match e {
-            PinError::Refused(why) => format!("refused by the outbound guard: {why}"),
-            PinError::Client(why) => why,
-        })?;
+        let client = pinned_client(app, &base).await?;
         let mut request = client.get(format!("{base}/models")).timeout(CHECK_TIMEOUT);
         for (name, value) in open_headers(app, row) {
             request = request.header(name, value);

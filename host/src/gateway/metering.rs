@@ -14,7 +14,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::errors::GatewayError;
-use super::model::{ceil_div, Mode, RequestType, Tokens, MICROS_PER_CENT};
+use super::model::{cents_up, Mode, RequestType, Tokens, MICROS_PER_CENT};
 use super::store;
 use crate::db::{new_id, now_ms};
 use crate::state::App;
@@ -67,7 +67,7 @@ impl Reservation {
 }
 
 fn hold_cents(worst_micros: i64) -> i64 {
-    ceil_div(i128::from(worst_micros.max(0)), i128::from(MICROS_PER_CENT)) as i64 + 1
+    cents_up(worst_micros) + 1
 }
 
 /// The account's balance in cents, refused with `billing_required` unless it is positive.

@@ -51,6 +51,11 @@ pub fn ceil_div(a: i128, b: i128) -> i128 {
     (a + b - 1) / b
 }
 
+/// Whole cents covering `micros` (a negative amount is none).
+pub fn cents_up(micros: i64) -> i64 {
+    ceil_div(i128::from(micros.max(0)), i128::from(MICROS_PER_CENT)) as i64
+}
+
 pub fn micros_to_usd(micros: i64) -> f64 {
     micros as f64 / 1e6
 }

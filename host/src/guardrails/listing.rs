@@ -9,18 +9,17 @@ use utoipa::{IntoParams, ToSchema};
 use super::service::Who;
 use super::store::{self, ApprovalRow, AuditEvent, APPROVAL_COLUMNS};
 use super::GuardrailError;
+use crate::db::page::{decode_cursor, encode_cursor};
 use crate::db::{new_id, now_ms, rfc3339};
 use crate::state::App;
 use crate::transaction;
 
-/// A page's place: `<created_at ms>_<id>` of the last row of the previous page.
+/// A page's place: the keyset cursor of the previous page's last row (`db::page`).
 fn cursor(before: Option<&str>) -> Result<(i64, String), GuardrailError> {
     match before {
         None => Ok((i64::MAX, String::new())),
-        Some(c) => c
-            .split_once('_')
-            .and_then(|(at, id)| Some((at.parse().ok()?, id.to_string())))
-            .ok_or_else(|| GuardrailError::Invalid("before must be a next_cursor from an earlier page".into())),
+        Some(c) => decode_cursor(c)
+            .map_err(|_| GuardrailError::Invalid("before must be a next_cursor from an earlier page".into())),
     }
 }
 
@@ -142,7 +141,7 @@ fn page<R, V>(
 ) -> Result<(Vec<V>, Option<String>), GuardrailError> {
     let more = rows.len() as i64 > n;
     rows.truncate(n as usize);
-    let next = if more { rows.last().map(&key).map(|(at, id)| format!("{at}_{id}")) } else { None };
+    let next = if more { rows.last().map(&key).map(|(at, id)| encode_cursor(at, &id)) } else { None };
     Ok((rows.into_iter().map(view).collect(), next))
 }
 

@@ -27,7 +27,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(kind: &'static str, message: impl Into<String>) -> Failure {
+    pub(crate) fn new(kind: &'static str, message: impl Into<String>) -> Failure {
         Failure { kind, message: message.into(), ..Default::default() }
     }
 
