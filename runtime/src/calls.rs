@@ -104,6 +104,50 @@ impl Runtime {
     }
 }
 
+/// The optional interface a policy exports to check its settings (see `wit/exports.wit`).
+const SETTINGS_INTERFACE: &str = "agora:platform/settings@0.1.0";
+
+impl Runtime {
+    /// Asks a policy whether `settings` (a JSON object) are valid for it: `None` when the
+    /// component exports no settings check, else its verdict (an error says what is wrong).
+    pub async fn check_policy_settings(
+        &self,
+        digest: &str,
+        settings: String,
+        inv: Invocation,
+    ) -> Execution<Option<Result<(), String>>> {
+        let (mut store, prepared, session) = match self.open(digest, Kind::Policy, inv).await {
+            Ok(opened) => opened,
+            Err(e) => return Execution::refused(e),
+        };
+        let Prepared::Policy(pre) = prepared else { return Execution::refused(ExecError::NotPrepared) };
+        let ended = session
+            .guard(async {
+                let instance = pre.instance_pre().instantiate_async(&mut store).await?;
+                let Some(interface) = instance.get_export_index(&mut store, None, SETTINGS_INTERFACE) else {
+                    return Ok(None);
+                };
+                let Some(validate) = instance.get_export_index(&mut store, Some(&interface), "validate") else {
+                    return Ok(None);
+                };
+                let validate = instance.get_typed_func::<(&str,), (Result<(), String>,)>(&mut store, &validate)?;
+                let (verdict,) = validate.call_async(&mut store, (&settings,)).await?;
+                Ok(Some(verdict))
+            })
+            .await;
+        session.finish(store, ended, Ok)
+    }
+}
+
+impl OutputSize for Option<Result<(), String>> {
+    fn output_bytes(&self) -> usize {
+        match self {
+            Some(Err(message)) => message.len(),
+            _ => 0,
+        }
+    }
+}
+
 impl OutputSize for AgentOutput {
     fn output_bytes(&self) -> usize {
         self.output.len() + self.content_type.len()

@@ -58,7 +58,7 @@ pub use invocation::Invocation;
 pub use kind::{Kind, UnknownKind};
 pub use kv::{KvError, KvStore, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 pub use memory_kv::MemoryKv;
-pub use nested::{CallError, ChatCall, ChatReply, Hired, NestedCalls};
+pub use nested::{CallError, ChatCall, ChatReply, Guarded, Hired, NestedCalls};
 
 use artifacts::ArtifactCache;
 use linker::Linkers;

@@ -1,7 +1,8 @@
 //! The port through which a component calls out of its sandbox: to other components
-//! (`skills.call`, `marketplace.hire`) and to the host's model gateway (`llm.chat`). The host
-//! implements it (licences, money, records); the runtime only checks the grant, bounds the call
-//! by the execution's own deadline and maps the errors.
+//! (`skills.call`, `marketplace.hire`) and to the host's model gateway (`llm.chat`), and through
+//! which the host's policies decide the component's other outward actions (`authorize`) before
+//! they happen. The host implements it (licences, money, records, guardrails); the runtime only
+//! checks the grant, bounds the call by the execution's own deadline and maps the errors.
 
 use futures::future::BoxFuture;
 use std::time::Duration;
@@ -56,6 +57,13 @@ pub struct ChatReply {
     pub cost_cents: u64,
 }
 
+/// An outward action of a component that the host's policies decide before it happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guarded<'a> {
+    /// An `http.send` (and each redirect to another host), once its host is known granted.
+    Http { method: &'a str, host: &'a str },
+}
+
 /// Calls out of one execution. `time_left` is what remains of the calling execution's
 /// wall-clock limit: the nested run must end within it.
 pub trait NestedCalls: Send + Sync {
@@ -76,4 +84,8 @@ pub trait NestedCalls: Send + Sync {
 
     /// A chat completion through the model gateway, paid from the run's budget.
     fn chat<'a>(&'a self, call: ChatCall, time_left: Duration) -> BoxFuture<'a, Result<ChatReply, CallError>>;
+
+    /// Whether the component may take `action`: `Denied` with the reason when a policy refuses
+    /// it or holds it for approval.
+    fn authorize<'a>(&'a self, action: Guarded<'a>) -> BoxFuture<'a, Result<(), CallError>>;
 }

@@ -78,7 +78,12 @@ pub(crate) fn new_store(
     let caps = Contexts {
         log: LogBuffer::new(max_log_bytes),
         kv: KvCtx { granted: grants.kv, namespace, store: kv },
-        http: HttpCtx { hosts: grants.http_hosts, allow_private: grants.allow_private_http, client: http },
+        http: HttpCtx {
+            hosts: grants.http_hosts,
+            allow_private: grants.allow_private_http,
+            client: http,
+            policies: nested.clone(),
+        },
         nested: Nested { skills: grants.skills, marketplace: grants.marketplace, llm: grants.llm, port: nested },
         unserved: Unserved,
     };

@@ -59,7 +59,7 @@ pub mod handler {
 pub mod policy {
     wit_bindgen::generate!({
         path: "../wit",
-        world: "policy",
+        world: "configurable-policy",
         additional_derives: [PartialEq],
         pub_export_macro: true,
         default_bindings_module: "agora_sdk::bindings::policy",

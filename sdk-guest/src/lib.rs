@@ -56,6 +56,12 @@ pub trait Handler {
 /// A guardrail policy: allows, denies or holds a proposed action.
 pub trait Policy {
     fn check(action: ProposedAction) -> Decision;
+
+    /// Checks the settings a policy using this component is created with (given to `check` as
+    /// `detail.settings`): an error says what is wrong, and the host refuses the policy (422).
+    fn validate_settings(_settings: &serde_json::Value) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 #[doc(hidden)]
@@ -93,6 +99,14 @@ pub mod __private {
     impl<T: Policy> policy::exports::agora::platform::guardrail::Guest for PolicyExport<T> {
         fn check(action: ProposedAction) -> Decision {
             T::check(action)
+        }
+    }
+
+    impl<T: Policy> policy::exports::agora::platform::settings::Guest for PolicyExport<T> {
+        fn validate(settings: String) -> Result<(), String> {
+            let settings: serde_json::Value =
+                serde_json::from_str(&settings).map_err(|e| format!("settings are not JSON: {e}"))?;
+            T::validate_settings(&settings)
         }
     }
 }

@@ -3,7 +3,7 @@
 //! complete, scoped to its reader and append-only, and the host's own actions passing the
 //! policies before any money moves.
 
-use agora_e2e::{Options, Server, StatusCode};
+use agora_e2e::{Options, Server, StatusCode, TestHttp};
 use serde_json::{json, Value};
 
 fn action(tool: &str, usd: f64) -> Value {
@@ -431,10 +431,98 @@ async fn policy_components_decide_and_fail_closed() {
     bad(json!({"name": "x", "component_id": cap["id"], "settings": [1]})).await.assert_error(400, "invalid_request");
     bad(json!({"name": "x", "component_id": cap["id"], "effect": "deny"})).await.assert_error(400, "invalid_request");
     bad(json!({"name": "x", "effect": "deny", "fail_open": true})).await.assert_error(400, "invalid_request");
+    // A policy component checks its settings when a policy is made with them.
+    let r = bad(json!({"name": "x", "component_id": cap["id"], "settings": {"deny_above_cents": "lots"}})).await;
+    r.assert_error(422, "invalid_settings");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("deny_above_cents must be"), "{}", r.body);
+    bad(json!({"name": "x", "component_id": hours["id"], "settings": {"open_hour": 30}}))
+        .await
+        .assert_error(422, "invalid_settings");
+    let tight = json!({"name": "tight", "component_id": cap["id"], "match": {"tool_ref": "tight.*"},
+                       "settings": {"deny_above_cents": 1500, "approval_above_cents": 500}});
+    policy(&s, &buyer, tight).await;
+    assert_eq!(check(&s, &buyer, action("tight.pay", 20.0)).await["decision"], json!("deny"));
+    assert_eq!(check(&s, &buyer, action("tight.pay", 10.0)).await["decision"], json!("require_approval"));
+    let listed = s.get("/v1/actions/policies", Some(&buyer)).await.body;
+    assert!(!listed.to_string().contains("\"name\":\"x\""), "no refused policy was kept: {listed}");
     // An operator may use anyone's.
     let r = s
         .post("/v1/actions/policies", Some(&s.operator_key), json!({"name": "cap-all", "component_id": cap["id"]}))
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     assert!(!echo_key.is_empty() && !buyer_id.is_empty());
+}
+
+#[tokio::test]
+async fn a_components_outbound_calls_pass_its_agents_policies() {
+    let s = Server::start_with(Options::default().env("AGORA_ALLOW_PRIVATE_HTTP", "true")).await;
+    let site = TestHttp::start(|path, _| (200, vec![], format!("page at {path}"))).await;
+    let (_, author) = s.register("Fetcher", json!({})).await;
+    let publisher = s.publisher(&author).await;
+    let published = |name: &'static str, kind: &'static str, caps: Value| {
+        let (s, publisher) = (&s, &publisher);
+        async move {
+            let r = s.publish(publisher, &agora_e2e::guest(name), kind, name, caps).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+            r.body["component"]["id"].as_str().unwrap().to_string()
+        }
+    };
+    let fetch = published("fetch", "skill", json!({"http": ["127.0.0.1"]})).await;
+    let hosts = published("allow-hosts", "policy", json!({})).await;
+    let run = || {
+        let (s, author) = (&s, author.clone());
+        let body = json!({"input": json!({"url": site.url("/hello")}).to_string()});
+        let path = format!("/api/components/{fetch}/run");
+        async move { s.post(&path, Some(&author), body).await.body["data"].clone() }
+    };
+    assert_eq!(run().await["status"], "succeeded", "no policy yet");
+
+    // 127.0.0.1 is not on the module's allow-list: the call waits for approval, and is never sent.
+    policy(
+        &s,
+        &author,
+        json!({"name": "hosts", "component_id": hosts, "settings": {"hosts": ["*.example.com"]},
+               "match": {"tool_ref": "agora.http"}}),
+    )
+    .await;
+    let held = run().await;
+    assert_eq!(held["error"]["code"], "capability_denied", "{held}");
+    let message = held["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("needs approval") && message.contains("127.0.0.1 is not on the allow-list"), "{message}");
+    assert_eq!(site.seen.lock().unwrap().len(), 1, "only the run before the policy reached the site");
+    let approvals = s.get("/v1/actions/approvals?status=pending", Some(&author)).await.body;
+    assert_eq!(approvals["data"].as_array().unwrap().len(), 1, "{approvals}");
+    let approval = approvals["data"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(approvals["data"][0]["action"]["operation"], "GET 127.0.0.1", "{approvals}");
+    let again = run().await;
+    assert!(again["error"]["message"].as_str().unwrap().contains(&approval), "the same approval stands: {again}");
+
+    // Approved: the next run's call goes through once; the one after waits again.
+    let path = format!("/v1/actions/approvals/{approval}/decide");
+    assert_eq!(s.post(&path, Some(&author), json!({"decision": "approve"})).await.status, StatusCode::OK);
+    assert_eq!(run().await["status"], "succeeded");
+    assert_eq!(site.seen.lock().unwrap().len(), 2);
+    let next = run().await;
+    assert_eq!(next["error"]["code"], "capability_denied", "{next}");
+    assert!(!next["error"]["message"].as_str().unwrap().contains(&approval), "{next}");
+
+    // An operator's deny on the host wins over everything; the audit names each call.
+    policy(
+        &s,
+        &s.operator_key,
+        json!({"name": "no-loopback", "effect": "deny", "match": {"tool_ref": "agora.http", "operation": "GET 127.0.0.1"}}),
+    )
+    .await;
+    let denied = run().await;
+    assert!(denied["error"]["message"].as_str().unwrap().contains("refused by policy"), "{denied}");
+    assert_eq!(site.seen.lock().unwrap().len(), 2);
+    let audit = s.get("/v1/actions/audit?limit=100", Some(&author)).await.body;
+    let http: Vec<&Value> = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["tool_ref"] == "agora.http" && e["event"] == "check")
+        .collect();
+    assert_eq!(http.len(), 6, "every call is decided and audited, the first one allowed: {audit}");
+    assert_eq!(http[0]["decision"], "deny", "newest first: {audit}");
 }

@@ -1,6 +1,7 @@
 //! A policy: `communication` to a host outside `settings.hosts` (exact names, or `*.domain` for
 //! its subdomains) needs a person's approval; to a listed host it is allowed. The host is the
-//! action's `target`. Other kinds of action are not this policy's concern.
+//! action's `metadata.host` when it has one (the host's `agora.http` actions do, their target
+//! being `METHOD host`), else its `target`. Other kinds of action are not this policy's concern.
 
 use agora_sdk::{Decision, Policy, ProposedAction};
 
@@ -11,17 +12,34 @@ impl Policy for AllowHosts {
         let detail: serde_json::Value = serde_json::from_str(&action.detail).unwrap_or_default();
         let hosts: Vec<&str> =
             detail["settings"]["hosts"].as_array().into_iter().flatten().filter_map(|h| h.as_str()).collect();
-        decide(&action, &hosts)
+        let host = detail["metadata"]["host"].as_str().map(str::to_string).or_else(|| action.target.clone());
+        decide(&action, host.as_deref(), &hosts)
+    }
+
+    fn validate_settings(settings: &serde_json::Value) -> Result<(), String> {
+        let fields = settings.as_object().ok_or("settings must be a JSON object")?;
+        if let Some(unknown) = fields.keys().find(|k| *k != "hosts") {
+            return Err(format!("unknown setting {unknown:?}: allow-hosts takes hosts"));
+        }
+        let hosts = fields.get("hosts").and_then(|h| h.as_array()).ok_or("hosts must be an array of host names")?;
+        for host in hosts {
+            let name = host.as_str().unwrap_or_default();
+            let bare = name.strip_prefix("*.").unwrap_or(name);
+            if bare.is_empty() || bare.contains(['*', '/', ':', ' ']) {
+                return Err(format!("{host} is not a host name or *.domain"));
+            }
+        }
+        Ok(())
     }
 }
 
 agora_sdk::export_policy!(AllowHosts);
 
-pub fn decide(action: &ProposedAction, hosts: &[&str]) -> Decision {
+pub fn decide(action: &ProposedAction, target: Option<&str>, hosts: &[&str]) -> Decision {
     if action.kind != "communication" {
         return Decision::Allow(format!("allow-hosts does not limit {:?} actions", action.kind));
     }
-    let Some(target) = action.target.as_deref().map(str::to_ascii_lowercase) else {
+    let Some(target) = target.map(str::to_ascii_lowercase) else {
         return Decision::RequireApproval("a communication without a target host needs approval".into());
     };
     let listed = hosts.iter().any(|h| match h.strip_prefix("*.") {
@@ -39,12 +57,12 @@ pub fn decide(action: &ProposedAction, hosts: &[&str]) -> Decision {
 mod tests {
     use super::*;
 
-    fn talk(target: Option<&str>) -> ProposedAction {
+    fn talk() -> ProposedAction {
         ProposedAction {
             kind: "communication".into(),
             actor: "a".into(),
             amount_cents: None,
-            target: target.map(str::to_string),
+            target: None,
             detail: "{}".into(),
         }
     }
@@ -52,12 +70,13 @@ mod tests {
     #[test]
     fn listed_hosts_and_their_subdomains_pass_others_wait() {
         let hosts = ["api.example.com", "*.trusted.org"];
-        assert!(matches!(decide(&talk(Some("API.example.com")), &hosts), Decision::Allow(_)));
-        assert!(matches!(decide(&talk(Some("a.b.trusted.org")), &hosts), Decision::Allow(_)));
-        assert!(matches!(decide(&talk(Some("trusted.org")), &hosts), Decision::RequireApproval(_)));
-        assert!(matches!(decide(&talk(Some("evil.example")), &hosts), Decision::RequireApproval(_)));
-        assert!(matches!(decide(&talk(None), &hosts), Decision::RequireApproval(_)));
-        let spend = ProposedAction { kind: "spend".into(), ..talk(None) };
-        assert!(matches!(decide(&spend, &hosts), Decision::Allow(_)));
+        let to = |host: Option<&str>| decide(&talk(), host, &hosts);
+        assert!(matches!(to(Some("API.example.com")), Decision::Allow(_)));
+        assert!(matches!(to(Some("a.b.trusted.org")), Decision::Allow(_)));
+        assert!(matches!(to(Some("trusted.org")), Decision::RequireApproval(_)));
+        assert!(matches!(to(Some("evil.example")), Decision::RequireApproval(_)));
+        assert!(matches!(to(None), Decision::RequireApproval(_)));
+        let spend = ProposedAction { kind: "spend".into(), ..talk() };
+        assert!(matches!(decide(&spend, None, &hosts), Decision::Allow(_)));
     }
 }

@@ -17,6 +17,22 @@ impl Policy for OfficeHours {
         };
         decide(now_ms, hour("utc_offset_minutes", 0), hour("open_hour", 9), hour("close_hour", 17))
     }
+
+    fn validate_settings(settings: &serde_json::Value) -> Result<(), String> {
+        let fields = settings.as_object().ok_or("settings must be a JSON object")?;
+        let bounds = [("open_hour", 0, 24), ("close_hour", 0, 24), ("utc_offset_minutes", -14 * 60, 14 * 60)];
+        for (field, value) in fields {
+            let Some(&(_, low, high)) = bounds.iter().find(|(name, ..)| name == field) else {
+                return Err(format!(
+                    "unknown setting {field:?}: office-hours takes open_hour, close_hour and utc_offset_minutes"
+                ));
+            };
+            if !value.as_i64().is_some_and(|v| (low..=high).contains(&v)) {
+                return Err(format!("{field} must be a whole number from {low} to {high}"));
+            }
+        }
+        Ok(())
+    }
 }
 
 agora_sdk::export_policy!(OfficeHours);

@@ -97,6 +97,7 @@ pub async fn publish(app: &App, publisher_id: &str, req: &PublishRequest) -> Res
         operation: Some(format!("{name}@{version}")),
         amount_cents: None,
         approval_id: req.approval_id.clone(),
+        metadata: None,
     };
     enforce(app, publisher_id, action).await.map_err(ExecutionError::from)?;
 

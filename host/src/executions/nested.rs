@@ -7,11 +7,14 @@
 //! further up to `nested_call_max_depth`, and a path that would run the same agent (hire) or
 //! the same skill (call) twice is a cycle and refused. The work is spawned, so it settles its
 //! money even when the caller stops waiting (its own deadline passed).
+//!
+//! The port also decides the component's outbound `http` calls by the host's policies
+//! (`agora.http`, see `guardrails::enforce`) when guardrails are enforced.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agora_runtime::{CallError, ChatCall, ChatReply, Hired, Invocation, NestedCalls};
+use agora_runtime::{CallError, ChatCall, ChatReply, Guarded, Hired, Invocation, NestedCalls};
 use futures::future::BoxFuture;
 
 use super::model::ExecuteRequest;
@@ -19,6 +22,7 @@ use super::service::{self, Executed};
 use super::ExecutionError;
 use crate::gateway::inside::{self, InsideError, RunModelBudget};
 use crate::gateway::model::cents_up;
+use crate::guardrails::enforce::{enforce, HostAction};
 use crate::idempotency::Answer;
 use crate::state::App;
 use crate::wallet::ledger::LedgerError;
@@ -90,7 +94,8 @@ pub fn attach(
     models: &Arc<RunModelBudget>,
 ) -> Invocation {
     inv.limits.timeout = nesting.cap(inv.limits.timeout);
-    if inv.grants.skills || inv.grants.marketplace || inv.grants.llm {
+    let outward = !inv.grants.http_hosts.is_empty() && app.config.guardrails.guardrails_enforce;
+    if inv.grants.skills || inv.grants.marketplace || inv.grants.llm || outward {
         if let Some(app) = app.arc() {
             let mut nesting = nesting.clone();
             if !nesting.hired.iter().any(|a| a == agent_id) {
@@ -188,6 +193,22 @@ impl NestedCalls for Port {
                 completion_tokens: answered.tokens.output.clamp(0, u32::MAX as i64) as u32,
                 cost_cents: cents_up(answered.charged_micros) as u64,
             })
+        })
+    }
+
+    fn authorize<'a>(&'a self, action: Guarded<'a>) -> BoxFuture<'a, Result<(), CallError>> {
+        Box::pin(async move {
+            let Guarded::Http { method, host } = action;
+            let action = HostAction {
+                tool_ref: "agora.http",
+                action_type: "communication",
+                access_level: None,
+                operation: Some(format!("{method} {host}")),
+                amount_cents: None,
+                approval_id: None,
+                metadata: Some(serde_json::json!({"method": method, "host": host})),
+            };
+            enforce(&self.app, &self.agent_id, action).await.map_err(|e| hire_error(e.into()))
         })
     }
 }

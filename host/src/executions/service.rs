@@ -258,6 +258,7 @@ pub async fn execute_within(
         operation: Some(agent.id.clone()),
         amount_cents: Some(budget),
         approval_id: req.approval_id.clone(),
+        metadata: None,
     };
     enforce(app, buyer_id, action).await?;
     let agent = with_endpoint_secret(app, agent, &runner).await?;

@@ -12,9 +12,16 @@
 //! | `agora.task` | `spend` | | the budget | `POST /api/tasks` |
 //! | `agora.withdraw` | `spend` | `destructive` | the amount | withdrawals |
 //! | `agora.publish` | `code` | | | publishing a component |
+//! | `agora.http` | `communication` | | | a component's `http.send`, and each redirect to another host |
 //!
 //! `operation` names what the action is about: the hired agent, the skill, the task's title,
-//! the component's name.
+//! the component's name; for `agora.http` the method and host (`GET api.example.com`), also
+//! given apart as `metadata.method` and `metadata.host`.
+//!
+//! An action that carries no approval id (a component cannot give one; a client may send its
+//! request again without it) stands on the newest approval of the same action: once approved it
+//! goes through once, and while that approval waits it is refused with the same approval id
+//! rather than a new one.
 
 use super::model::Action;
 use super::service::{self, Who};
@@ -30,6 +37,7 @@ pub struct HostAction {
     pub amount_cents: Option<i64>,
     /// An approval the request carries.
     pub approval_id: Option<String>,
+    pub metadata: Option<serde_json::Value>,
 }
 
 /// Passes when the policies allow the action; otherwise the refusal, audited.
@@ -45,10 +53,11 @@ pub async fn enforce(app: &App, agent_id: &str, h: HostAction) -> Result<(), Gua
         operation: h.operation.map(|o| o.chars().take(200).collect()),
         requested_amount_usd: h.amount_cents.map(|c| c as f64 / 100.0),
         approval_id: h.approval_id,
+        metadata: h.metadata,
         ..Action::default()
     };
     let who = Who::Account { agent_id: agent_id.to_string(), key_id: None, workspace: None };
-    let answer = service::check(app, &who, action).await?;
+    let answer = service::check_standing(app, &who, action, true).await?;
     match answer.decision.as_str() {
         "allow" => Ok(()),
         "deny" => Err(GuardrailError::Denied {

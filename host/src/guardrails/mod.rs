@@ -28,6 +28,8 @@ pub enum GuardrailError {
     Forbidden(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
+    #[error("the policy's settings are refused: {0}")]
+    InvalidSettings(String),
     #[error("this approval expired before it was decided")]
     Expired,
     #[error("this approval was already decided: {0}")]
@@ -49,6 +51,7 @@ impl From<GuardrailError> for ApiError {
             GuardrailError::Invalid(_) => ApiError::invalid(message),
             GuardrailError::Forbidden(_) => ApiError::forbidden(message),
             GuardrailError::NotFound(what) => ApiError::not_found(what),
+            GuardrailError::InvalidSettings(_) => ApiError::unprocessable("invalid_settings", message),
             GuardrailError::Expired => ApiError::conflict("approval_expired", message),
             GuardrailError::AlreadyDecided(status) => ApiError::invalid_transition(message, &status),
             GuardrailError::Denied { reason, audit_id, policy_id } => {

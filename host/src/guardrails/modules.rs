@@ -6,13 +6,19 @@
 //! `guardrails_module_timeout_ms` and `guardrails_module_memory_bytes`. A module that fails
 //! (traps, runs out, is gone) decides `deny`, or `allow` when its policy fails open; either way
 //! the failure is the decision's reason.
+//!
+//! A component that exports the optional `settings` interface (the SDK's policies do) checks the
+//! settings of a policy that uses it when the policy is created or changed, within the same
+//! limits: settings it refuses, or a check that fails, refuse the policy (`invalid_settings`).
 
 use std::time::Duration;
 
 use agora_runtime::{Grants, Invocation, PolicyDecision, ProposedAction};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::model::{Action, Effect, Module};
+use super::GuardrailError;
+use crate::components::model::ComponentRow;
 use crate::executions::run::{ensure_prepared, limits};
 use crate::state::App;
 
@@ -39,17 +45,6 @@ pub async fn decide(app: &App, m: &Module, agent_id: &str, action: &Action) -> V
     if let Err(e) = ensure_prepared(app, &component).await {
         return failed(m, format!("it cannot be loaded: {e}"), digest);
     }
-    let g = &app.config.guardrails;
-    let mut bounds = limits(app, g.guardrails_module_fuel);
-    bounds.timeout = Duration::from_millis(g.guardrails_module_timeout_ms);
-    bounds.memory_bytes = g.guardrails_module_memory_bytes as usize;
-    let invocation = Invocation {
-        namespace: format!("policy:{}", component.id),
-        grants: Grants::default(),
-        limits: bounds,
-        kv: app.kv.clone(),
-        nested: None,
-    };
     let detail = json!({
         "app": action.app, "tool_ref": action.tool_ref, "access_level": action.access_level,
         "risk_level": action.risk_level, "workspace_id": action.workspace_id, "mission_id": action.mission_id,
@@ -64,11 +59,41 @@ pub async fn decide(app: &App, m: &Module, agent_id: &str, action: &Action) -> V
         target: action.operation.clone(),
         detail: detail.to_string(),
     };
-    let run = app.runtime.run_policy(&component.digest, proposed, invocation).await;
+    let run = app.runtime.run_policy(&component.digest, proposed, sandbox(app, &component)).await;
     match run.result {
         Ok(PolicyDecision::Allow(reason)) => Verdict { effect: Effect::Allow, reason, digest },
         Ok(PolicyDecision::Deny(reason)) => Verdict { effect: Effect::Deny, reason, digest },
         Ok(PolicyDecision::RequireApproval(reason)) => Verdict { effect: Effect::RequireApproval, reason, digest },
         Err(e) => failed(m, format!("{}: {e}", e.code()), digest),
+    }
+}
+
+/// A policy component's run: nothing granted, the guardrails' tight limits.
+fn sandbox(app: &App, component: &ComponentRow) -> Invocation {
+    let g = &app.config.guardrails;
+    let mut bounds = limits(app, g.guardrails_module_fuel);
+    bounds.timeout = Duration::from_millis(g.guardrails_module_timeout_ms);
+    bounds.memory_bytes = g.guardrails_module_memory_bytes as usize;
+    Invocation {
+        namespace: format!("policy:{}", component.id),
+        grants: Grants::default(),
+        limits: bounds,
+        kv: app.kv.clone(),
+        nested: None,
+    }
+}
+
+/// Settings the component accepts, or why not; settings of a component without a settings
+/// check are accepted as they are.
+pub async fn check_settings(app: &App, component: &ComponentRow, settings: &Value) -> Result<(), GuardrailError> {
+    let refused = |why: String| GuardrailError::InvalidSettings(why);
+    ensure_prepared(app, component)
+        .await
+        .map_err(|e| refused(format!("the policy component cannot be loaded: {e}")))?;
+    let run = app.runtime.check_policy_settings(&component.digest, settings.to_string(), sandbox(app, component)).await;
+    match run.result {
+        Ok(None | Some(Ok(()))) => Ok(()),
+        Ok(Some(Err(why))) => Err(refused(why)),
+        Err(e) => Err(refused(format!("the policy component's settings check failed ({}: {e})", e.code()))),
     }
 }

@@ -52,7 +52,8 @@ async fn who(app: &App, auth: AnyAuth) -> Result<Who, GuardrailError> {
     request_body = NewPolicy,
     responses((status = 200, body = PolicyView), (status = 201, body = PolicyView),
         (status = 400, description = "A bad name, effect, match or settings"), (status = 403, description = "A runtime key"),
-        (status = 404, description = "No such policy component of yours")))]
+        (status = 404, description = "No such policy component of yours"),
+        (status = 422, description = "The policy component refuses the settings (invalid_settings)")))]
 async fn upsert_policy(
     State(app): State<Arc<App>>,
     auth: AnyAuth,

@@ -93,7 +93,18 @@ fn check_action(a: &Action) -> Result<(), GuardrailError> {
 
 /// Decides an action of the account `agent_id` and records the decision. An approved approval
 /// of the same action lets it through once.
-pub async fn check(app: &App, who: &Who, mut action: Action) -> Result<CheckAnswer, GuardrailError> {
+pub async fn check(app: &App, who: &Who, action: Action) -> Result<CheckAnswer, GuardrailError> {
+    check_standing(app, who, action, false).await
+}
+
+/// `check`; when `standing` and the action carries no approval id, the newest approval of the
+/// same action stands for it (the host's own actions, which a component cannot give an id).
+pub async fn check_standing(
+    app: &App,
+    who: &Who,
+    mut action: Action,
+    standing: bool,
+) -> Result<CheckAnswer, GuardrailError> {
     let started = Instant::now();
     let Who::Account { agent_id, workspace, .. } = who else {
         return Err(GuardrailError::Forbidden("checks are made for an account: use its agent key or a runtime key"));
@@ -134,7 +145,11 @@ pub async fn check(app: &App, who: &Who, mut action: Action) -> Result<CheckAnsw
         let mut reason = o.reason.clone();
         let mut approval_id = None;
         if decision == Effect::RequireApproval {
-            if let Some(granted) = &a.approval_id {
+            let granted = match &a.approval_id {
+                None if standing => store::standing_approval(&mut *c, agent_id, f).await?,
+                carried => carried.clone(),
+            };
+            if let Some(granted) = &granted {
                 let same = store::approval_in(&mut *c, granted)
                     .await?
                     .filter(|r| r.agent_id == *agent_id && r.fingerprint == *f);
@@ -359,6 +374,7 @@ async fn module_of(
     if !settings.is_object() || settings.to_string().len() > 16_384 {
         return Err(GuardrailError::Invalid("settings must be a JSON object of at most 16 KiB".into()));
     }
+    modules::check_settings(app, &component, &settings).await?;
     Ok(Module { component_id: component_id.to_string(), settings, fail_open })
 }
 

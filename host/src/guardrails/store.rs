@@ -162,6 +162,21 @@ pub async fn approval_in(c: &mut Conn, id: &str) -> Result<Option<ApprovalRow>, 
         .await
 }
 
+/// The approval a host action without an approval id stands on: the newest approved one of the
+/// same action, else the newest still pending.
+pub async fn standing_approval(c: &mut Conn, agent_id: &str, fingerprint: &str) -> Result<Option<String>, sqlx::Error> {
+    crate::db::query_scalar::<String>(
+        "SELECT id FROM guardrail_approvals WHERE agent_id = $1 AND fingerprint = $2 \
+         AND (status = 'approved' OR (status = 'pending' AND expires_at > $3)) \
+         ORDER BY CASE WHEN status = 'approved' THEN 0 ELSE 1 END, created_at DESC LIMIT 1",
+    )
+    .bind(agent_id)
+    .bind(fingerprint)
+    .bind(now_ms())
+    .fetch_optional(c)
+    .await
+}
+
 pub struct NewApproval<'a> {
     pub id: &'a str,
     pub agent_id: &'a str,

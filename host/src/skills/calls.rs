@@ -68,6 +68,7 @@ pub async fn call(
         operation: Some(skill_id.to_string()),
         amount_cents: Some(price + compute),
         approval_id: None,
+        metadata: None,
     };
     enforce(app, caller, action).await.map_err(|e| nested::hire_error(e.into()))?;
     let runner = Runner::Component(component.clone());

@@ -58,6 +58,7 @@ pub async fn post(
         operation: Some(title.clone()),
         amount_cents: Some(budget),
         approval_id: req.approval_id.clone(),
+        metadata: None,
     };
     enforce(app, poster_id, action).await.map_err(ExecutionError::from)?;
     let id = new_id();

@@ -82,6 +82,7 @@ pub async fn withdraw(
         operation: None,
         amount_cents: Some(amount),
         approval_id,
+        metadata: None,
     };
     enforce(app, agent_id, action).await?;
     let destination = payout_destination(app, agent_id).await?;

@@ -2,7 +2,9 @@
 
 use super::Cap;
 use crate::bindings::http::{self, HttpError};
+use crate::nested::NestedCalls;
 use crate::outbound::{Destinations, OutboundError, OutboundHttp, OutboundRequest};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) struct HttpCtx {
@@ -10,6 +12,8 @@ pub(crate) struct HttpCtx {
     pub(crate) hosts: Vec<String>,
     pub(crate) allow_private: bool,
     pub(crate) client: OutboundHttp,
+    /// The host's policies, which decide each request before it is sent.
+    pub(crate) policies: Option<Arc<dyn NestedCalls>>,
 }
 
 impl http::Host for Cap<'_, HttpCtx> {
@@ -28,7 +32,11 @@ impl http::Host for Cap<'_, HttpCtx> {
             body: request.body,
             timeout,
         };
-        let to = Destinations { hosts: &self.ctx.hosts, allow_private: self.ctx.allow_private };
+        let to = Destinations {
+            hosts: &self.ctx.hosts,
+            allow_private: self.ctx.allow_private,
+            policies: self.ctx.policies.as_ref(),
+        };
         match self.ctx.client.send(request, to).await {
             Ok(response) => {
                 Ok(http::Response { status: response.status, headers: response.headers, body: response.body })

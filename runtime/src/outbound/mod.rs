@@ -8,6 +8,8 @@ use grant::host_granted;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use reqwest::{Client, Method, Response, StatusCode};
 use resolver::{PublicOnlyResolver, RefusedAddress};
+
+use crate::nested::{CallError, Guarded, NestedCalls};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use url::{Host, Url};
@@ -51,11 +53,13 @@ pub(crate) enum OutboundError {
     Network(String),
 }
 
-/// Where a request may go: the granted host names, and whether private addresses are allowed.
-#[derive(Debug, Clone, Copy)]
+/// Where a request may go: the granted host names, whether private addresses are allowed, and
+/// the host's policies, which decide each host the request reaches (redirects included).
+#[derive(Clone, Copy)]
 pub(crate) struct Destinations<'a> {
     pub(crate) hosts: &'a [String],
     pub(crate) allow_private: bool,
+    pub(crate) policies: Option<&'a Arc<dyn NestedCalls>>,
 }
 
 /// The shared HTTP clients. Cheap to clone.
@@ -106,8 +110,14 @@ impl OutboundHttp {
         }
         let client = if to.allow_private { &self.any_address } else { &self.public_only };
 
+        let mut authorized: Option<String> = None;
         for hop in 0..=MAX_REDIRECTS {
             check_destination(&url, to)?;
+            let host = url.host_str().unwrap_or_default();
+            if authorized.as_deref() != Some(host) {
+                authorize(to, method.as_str(), host).await?;
+                authorized = Some(host.to_string());
+            }
             let mut builder = client
                 .request(method.clone(), url.clone())
                 .headers(headers.clone())
@@ -138,6 +148,17 @@ impl OutboundHttp {
             url = next;
         }
         Err(OutboundError::Network(format!("more than {MAX_REDIRECTS} redirects")))
+    }
+}
+
+/// The policies' decision on a request to `host`; a refusal, or a decision that could not be
+/// made, stops the request before it is sent.
+async fn authorize(to: Destinations<'_>, method: &str, host: &str) -> Result<(), OutboundError> {
+    let Some(policies) = to.policies else { return Ok(()) };
+    match policies.authorize(Guarded::Http { method, host }).await {
+        Ok(()) => Ok(()),
+        Err(CallError::Denied(reason)) => Err(OutboundError::Denied(reason)),
+        Err(e) => Err(OutboundError::Network(format!("the host's policies could not decide: {e}"))),
     }
 }
 
@@ -257,7 +278,10 @@ mod tests {
     }
 
     fn check(url: &str, (hosts, allow_private): &(Vec<String>, bool)) -> Result<(), OutboundError> {
-        check_destination(&Url::parse(url).unwrap(), Destinations { hosts, allow_private: *allow_private })
+        check_destination(
+            &Url::parse(url).unwrap(),
+            Destinations { hosts, allow_private: *allow_private, policies: None },
+        )
     }
 
     #[test]

@@ -97,6 +97,14 @@ async fn spend_cap_decides() {
     let deny = decide(action("spend", Some(12_345))).await;
     assert_eq!(deny, PolicyDecision::Deny("spending 12345 cents exceeds the cap of 10000 cents".into()));
     assert!(matches!(decide(action("http", Some(1_000_000))).await, PolicyDecision::Allow(_)));
+
+    // Its exported settings check: none is kept past the call.
+    let settings = |json: &str| runtime.check_policy_settings(digest, json.into(), plain());
+    assert_eq!(settings(r#"{"deny_above_cents": 500}"#).await.result.expect("checked"), Some(Ok(())));
+    let refused = settings(r#"{"deny_above_cents": 500, "approval_above_cents": 900}"#).await.result.expect("checked");
+    assert!(matches!(refused, Some(Err(ref m)) if m.contains("must not be above")), "{refused:?}");
+    let not_json = settings("{").await.result.expect("checked");
+    assert!(matches!(not_json, Some(Err(ref m)) if m.contains("not JSON")), "{not_json:?}");
 }
 
 #[tokio::test]

@@ -1,8 +1,10 @@
 //! The `fetch` skill against a local HTTP server: grants, private addresses, redirects.
 
 use super::support::{config, invocation, prepare, shared_cache_dir};
-use crate::{ExecError, Execution, Grants, Kind, Limits, Runtime};
-use std::sync::Arc;
+use crate::{CallError, ChatCall, ChatReply, ExecError, Execution, Grants, Guarded, Hired, Kind, Limits};
+use crate::{NestedCalls, Runtime};
+use futures::future::BoxFuture;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -66,8 +68,52 @@ impl Fetcher {
     }
 
     async fn fetch(&self, url: &str, grants: Grants, limits: Limits) -> Execution<String> {
+        self.fetch_under(url, grants, limits, None).await
+    }
+
+    async fn fetch_under(
+        &self,
+        url: &str,
+        grants: Grants,
+        limits: Limits,
+        policies: Option<Arc<dyn NestedCalls>>,
+    ) -> Execution<String> {
         let input = serde_json::json!({ "url": url }).to_string();
-        self.runtime.skill_invoke(&self.digest, input, invocation(limits, grants)).await
+        let mut inv = invocation(limits, grants);
+        inv.nested = policies;
+        self.runtime.skill_invoke(&self.digest, input, inv).await
+    }
+}
+
+/// The host's policies as the port decides them: every host but `refused` passes; records
+/// what it was asked.
+struct Policies {
+    refused: &'static str,
+    asked: Mutex<Vec<String>>,
+}
+
+impl NestedCalls for Policies {
+    fn call_skill<'a>(&'a self, _: &'a str, _: String, _: Duration) -> BoxFuture<'a, Result<String, CallError>> {
+        Box::pin(async { Err(CallError::Unavailable("not in this test".into())) })
+    }
+
+    fn hire<'a>(&'a self, _: &'a str, _: String, _: u64, _: Duration) -> BoxFuture<'a, Result<Hired, CallError>> {
+        Box::pin(async { Err(CallError::Unavailable("not in this test".into())) })
+    }
+
+    fn chat<'a>(&'a self, _: ChatCall, _: Duration) -> BoxFuture<'a, Result<ChatReply, CallError>> {
+        Box::pin(async { Err(CallError::Unavailable("not in this test".into())) })
+    }
+
+    fn authorize<'a>(&'a self, action: Guarded<'a>) -> BoxFuture<'a, Result<(), CallError>> {
+        Box::pin(async move {
+            let Guarded::Http { method, host } = action;
+            self.asked.lock().unwrap().push(format!("{method} {host}"));
+            if host == self.refused {
+                return Err(CallError::Denied(format!("policy_denied: {host} is refused")));
+            }
+            Ok(())
+        })
     }
 }
 
@@ -160,4 +206,40 @@ async fn large_and_slow_responses_are_errors_for_the_guest() {
     let run = fetcher.fetch(&format!("http://127.0.0.1:{port}/slow"), grants(&["127.0.0.1"], true), limits).await;
     assert!(matches!(&run.result, Err(ExecError::Guest { kind, .. }) if kind == "unavailable"), "{:?}", run.result);
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn the_hosts_policies_decide_every_host_a_request_reaches() {
+    let port = start_server().await;
+    let fetcher = Fetcher::new();
+    let policies = Arc::new(Policies { refused: "localhost", asked: Mutex::new(Vec::new()) });
+    let both = grants(&["127.0.0.1", "localhost"], true);
+    let run = fetcher
+        .fetch_under(
+            &format!("http://127.0.0.1:{port}/redirect-in"),
+            both.clone(),
+            Limits::default(),
+            Some(policies.clone()),
+        )
+        .await;
+    run.result.expect("a same-host redirect is decided once and allowed");
+    assert_eq!(policies.asked.lock().unwrap().as_slice(), ["GET 127.0.0.1"]);
+
+    let run = fetcher
+        .fetch_under(&format!("http://127.0.0.1:{port}/redirect-out"), both, Limits::default(), Some(policies.clone()))
+        .await;
+    denied_because(&run, "localhost is refused");
+    assert_eq!(policies.asked.lock().unwrap().as_slice(), ["GET 127.0.0.1", "GET 127.0.0.1", "GET localhost"]);
+
+    // A host the component is not granted is refused before any policy is asked.
+    let run = fetcher
+        .fetch_under(
+            &format!("http://127.0.0.1:{port}/hello"),
+            grants(&["example.com"], true),
+            Limits::default(),
+            Some(policies.clone()),
+        )
+        .await;
+    denied_because(&run, "not a granted host");
+    assert_eq!(policies.asked.lock().unwrap().len(), 3);
 }

@@ -2,7 +2,7 @@
 //! and never outlast the calling execution.
 
 use super::support::{invocation, prepare, shared, task};
-use crate::{CallError, ChatCall, ChatReply, ExecError, Grants, Hired, Kind, Limits, NestedCalls};
+use crate::{CallError, ChatCall, ChatReply, ExecError, Grants, Guarded, Hired, Kind, Limits, NestedCalls};
 use futures::future::BoxFuture;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -61,6 +61,10 @@ impl NestedCalls for FakePort {
                 cost_cents: 3,
             })
         })
+    }
+
+    fn authorize<'a>(&'a self, _: Guarded<'a>) -> BoxFuture<'a, Result<(), CallError>> {
+        Box::pin(async { Ok(()) })
     }
 }
 
