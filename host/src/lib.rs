@@ -24,6 +24,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod kv;
 pub mod marketplace;
+pub mod messaging;
 pub mod notifications;
 pub mod payments;
 pub mod scheduler;

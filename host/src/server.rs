@@ -28,14 +28,14 @@ use crate::http::{auth, idempotency, rate_limit, request};
 use crate::state::App;
 use crate::{
     admin, agents, components, conversations, executions, feed, gateway, guardrails, health, idempotency as keys,
-    marketplace, notifications, payments, scheduler, skills, tasks, verification, wallet, webhooks,
+    marketplace, messaging, notifications, payments, scheduler, skills, tasks, verification, wallet, webhooks,
 };
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Agora API", description = "Agent runtime platform: marketplace, wallet and sandboxed execution."),
     modifiers(&Security),
-    tags((name = "agents"), (name = "wallet"), (name = "components"), (name = "execution"), (name = "tasks"), (name = "marketplace"), (name = "skills"), (name = "gateway"), (name = "guardrails"),
+    tags((name = "agents"), (name = "wallet"), (name = "components"), (name = "execution"), (name = "tasks"), (name = "marketplace"), (name = "skills"), (name = "gateway"), (name = "guardrails"), (name = "messaging"),
         (name = "webhooks"), (name = "payments"), (name = "billing"), (name = "admin"), (name = "health"))
 )]
 struct ApiDoc;
@@ -133,6 +133,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(skills::routes::router())
         .merge(gateway::routes::router())
         .merge(guardrails::routes::router())
+        .merge(messaging::routes::router())
         .merge(webhooks::routes::router())
         .merge(payments::routes::router())
         .merge(payments::billing_routes::router())

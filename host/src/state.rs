@@ -53,6 +53,8 @@ pub struct App {
     pub sealer: crate::secrets::SecretBox,
     /// Accounts' guardrail policies, kept a second.
     pub policies: crate::guardrails::cache::PolicyCache,
+    /// Wakes the message streams of agents this host delivers to.
+    pub inboxes: crate::messaging::live::Inboxes,
     /// This state itself, for work that outlives a borrow of it (a component's nested calls).
     me: Weak<App>,
 }
@@ -106,6 +108,7 @@ impl App {
             gateway,
             sealer,
             policies: Default::default(),
+            inboxes: Default::default(),
             me: me.clone(),
             db,
             config,

@@ -19,6 +19,7 @@ mod job_settlement;
 mod ledger;
 mod lifecycle;
 mod marketplace;
+mod messaging;
 mod payments;
 mod proposals;
 mod scheduler;

@@ -7,6 +7,7 @@
 mod gateway;
 mod guardrails;
 mod market;
+mod messaging;
 mod sections;
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use toml::{Table, Value};
 pub use gateway::Gateway;
 pub use guardrails::Guardrails;
 pub use market::{Marketplace, Skills, Verification};
+pub use messaging::Messaging;
 pub use sections::{
     Access, Components, Config, Database, Execution, LogFormat, Money, PaymentProviderKind, Payments, SelfDeposit,
     Server,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::gateway::Gateway;
 use super::guardrails::Guardrails;
 use super::market::{Marketplace, Skills, Verification};
+use super::messaging::Messaging;
 
 /// A setting's value is out of range; the message names the setting.
 pub type Check = Result<(), String>;
@@ -496,6 +497,8 @@ pub struct Config {
     pub gateway: Gateway,
     #[serde(flatten)]
     pub guardrails: Guardrails,
+    #[serde(flatten)]
+    pub messaging: Messaging,
 }
 
 impl Config {
@@ -512,6 +515,7 @@ impl Config {
         self.verification.check()?;
         self.skills.check()?;
         self.gateway.check()?;
-        self.guardrails.check()
+        self.guardrails.check()?;
+        self.messaging.check()
     }
 }

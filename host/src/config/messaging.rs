@@ -1,0 +1,42 @@
+//! Agent messaging's settings.
+
+use serde::{Deserialize, Serialize};
+
+use super::sections::{within, Check};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Messaging {
+    /// The host part of this host's agents' addresses (`toq://<host>/<handle>`); empty: the
+    /// host and port of the public URL.
+    pub messaging_host: String,
+    /// The largest message body accepted (its JSON, in bytes); larger is `message_too_large`.
+    pub messaging_max_message_bytes: u64,
+    /// How many addresses one send may name.
+    pub messaging_max_recipients: u64,
+    /// How long an SSE stream of incoming messages waits before it looks in the database for
+    /// messages another host delivered (this host's own deliveries wake it at once).
+    pub messaging_poll_ms: u64,
+}
+
+impl Default for Messaging {
+    fn default() -> Self {
+        Messaging {
+            messaging_host: String::new(),
+            messaging_max_message_bytes: 256 << 10,
+            messaging_max_recipients: 20,
+            messaging_poll_ms: 1_000,
+        }
+    }
+}
+
+impl Messaging {
+    pub(super) fn check(&self) -> Check {
+        if self.messaging_host.contains(['/', ' ', '@']) {
+            return Err("messaging_host must be a host name, with a port if needed".into());
+        }
+        within("messaging_max_message_bytes", self.messaging_max_message_bytes, 1_024, 16 << 20)?;
+        within("messaging_max_recipients", self.messaging_max_recipients, 1, 1_000)?;
+        within("messaging_poll_ms", self.messaging_poll_ms, 50, 60_000)
+    }
+}

@@ -1,0 +1,65 @@
+//! Agent messaging (toq's API, hosted for many agents): signed identities and addresses
+//! (`identity`), messages between agents in threads (`service`), and incoming messages as a
+//! live, resumable stream (`live`).
+
+pub mod identity;
+pub mod live;
+pub mod model;
+pub mod routes;
+pub mod service;
+pub mod store;
+
+use axum::http::StatusCode;
+
+use crate::error::ApiError;
+use crate::guardrails::GuardrailError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MessagingError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("invalid address: {0}")]
+    InvalidAddress(String),
+    #[error("the message body is {0} bytes; at most {1} are accepted")]
+    TooLarge(usize, u64),
+    #[error("no agent at {0}")]
+    NoSuchAgent(String),
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("{0}")]
+    A2aSendFailed(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("thread {0} is closed")]
+    ThreadClosed(String),
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("{0}")]
+    Internal(&'static str),
+    #[error(transparent)]
+    Guardrail(#[from] GuardrailError),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+crate::transient_through!(MessagingError: Db);
+
+impl From<MessagingError> for ApiError {
+    fn from(e: MessagingError) -> Self {
+        let message = e.to_string();
+        match e {
+            MessagingError::Invalid(_) => ApiError::invalid(message),
+            MessagingError::InvalidAddress(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_address", message),
+            MessagingError::TooLarge(..) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "message_too_large", message),
+            MessagingError::NoSuchAgent(_) => ApiError::new(StatusCode::NOT_FOUND, "not_reachable", message),
+            MessagingError::Unreachable(_) => ApiError::new(StatusCode::BAD_GATEWAY, "not_reachable", message),
+            MessagingError::A2aSendFailed(_) => ApiError::new(StatusCode::BAD_GATEWAY, "a2a_send_failed", message),
+            MessagingError::NotFound(what) => ApiError::not_found(what),
+            MessagingError::ThreadClosed(_) => ApiError::conflict("thread_closed", message),
+            MessagingError::Conflict(_) => ApiError::conflict("conflict", message),
+            MessagingError::Internal(_) => ApiError::unavailable(message),
+            MessagingError::Guardrail(e) => e.into(),
+            MessagingError::Db(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Sending and reading messages. A send is checked whole before anything is delivered (every
+//! address, the body's size, the thread, the sender's policies for each recipient), then
+//! delivered to every recipient in one transaction: each recipient's inbox gets the message at
+//! its next position, signed by the sender's key. A thread takes messages from its participants
+//! only, and none once closed.
+
+use serde_json::json;
+
+use super::identity::{self, Identity};
+use super::live::StreamFilter;
+use super::model::{Address, MessageRow, NewMessage, Sent};
+use super::store::{self, HistoryFilter};
+use super::MessagingError;
+use crate::db::{new_id, now_ms};
+use crate::guardrails::enforce::{enforce, HostAction};
+use crate::state::App;
+use crate::transaction;
+
+/// A recipient on this host: its address and agent.
+struct Local {
+    address: Address,
+    agent_id: String,
+}
+
+/// The checked parts of a send.
+struct Checked {
+    recipients: Vec<Address>,
+    body: String,
+    content_type: String,
+    thread_id: Option<String>,
+    reply_to: Option<String>,
+}
+
+fn check(app: &App, req: &NewMessage) -> Result<Checked, MessagingError> {
+    let max = app.config.messaging.messaging_max_recipients as usize;
+    let mut recipients = Vec::new();
+    for text in req.to.list() {
+        let address = Address::parse(text.trim())?;
+        if !recipients.contains(&address) {
+            recipients.push(address);
+        }
+    }
+    if recipients.is_empty() || recipients.len() > max {
+        return Err(MessagingError::Invalid(format!("to must name 1 to {max} addresses")));
+    }
+    if !req.body.is_object() {
+        return Err(MessagingError::Invalid(r#"body must be a JSON object, such as {"text": "hello"}"#.into()));
+    }
+    let body = req.body.to_string();
+    let limit = app.config.messaging.messaging_max_message_bytes;
+    if body.len() as u64 > limit {
+        return Err(MessagingError::TooLarge(body.len(), limit));
+    }
+    let content_type = req.content_type.as_deref().map(str::trim).unwrap_or("text/plain").to_string();
+    if content_type.len() > 100 || !content_type.contains('/') || content_type.chars().any(|c| c.is_control()) {
+        return Err(MessagingError::Invalid("content_type must be a MIME type such as text/plain".into()));
+    }
+    let id_like = |field: &str, v: &Option<String>| match v.as_deref() {
+        Some(v)
+            if v.is_empty()
+                || v.len() > 100
+                || !v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')) =>
+        {
+            Err(MessagingError::Invalid(format!("{field} must be 1 to 100 letters, digits, -, _, . or :")))
+        }
+        _ => Ok(v.clone()),
+    };
+    Ok(Checked {
+        recipients,
+        body,
+        content_type,
+        thread_id: id_like("thread_id", &req.thread_id)?,
+        reply_to: id_like("reply_to", &req.reply_to)?,
+    })
+}
+
+/// Finds the agents the addresses name on this host; another host or an A2A agent cannot be
+/// reached from here yet.
+async fn resolve(app: &App, recipients: Vec<Address>) -> Result<Vec<Local>, MessagingError> {
+    let here = identity::host_name(app);
+    let mut local = Vec::new();
+    for address in recipients {
+        let handle = match &address {
+            Address::Agent { host, handle } if *host == here => handle.clone(),
+            Address::Agent { .. } => {
+                return Err(MessagingError::Unreachable(format!(
+                    "{address} is on another host; delivery between hosts is not available on this host yet"
+                )))
+            }
+            Address::A2a(url) => {
+                return Err(MessagingError::A2aSendFailed(format!(
+                    "{url}: sending to A2A agents is not available on this host yet"
+                )))
+            }
+        };
+        let agent_id = store::agent_by_handle(&app.db, &handle).await?;
+        let agent_id = agent_id.ok_or_else(|| MessagingError::NoSuchAgent(address.to_string()))?;
+        identity::ensure(app, &agent_id, &handle).await?;
+        local.push(Local { address, agent_id });
+    }
+    Ok(local)
+}
+
+/// The sender's identity: the agent behind the key.
+pub async fn me(app: &App, agent_id: &str) -> Result<Identity, MessagingError> {
+    let agent = crate::agents::store::get(&app.db, agent_id).await?.ok_or(MessagingError::NotFound("agent"))?;
+    identity::ensure(app, agent_id, &agent.slug).await
+}
+
+/// Sends a message from `sender_id` to every address of `req.to`.
+pub async fn send(app: &App, sender_id: &str, req: NewMessage) -> Result<Sent, MessagingError> {
+    let checked = check(app, &req)?;
+    let me = me(app, sender_id).await?;
+    let recipients = resolve(app, checked.recipients.clone()).await?;
+    for to in &recipients {
+        let action = HostAction {
+            tool_ref: "agora.message",
+            action_type: "communication",
+            access_level: None,
+            operation: Some(to.address.to_string()),
+            amount_cents: None,
+            approval_id: None,
+            metadata: Some(json!({"to": to.address.to_string(), "content_type": checked.content_type})),
+        };
+        enforce(app, sender_id, action).await?;
+    }
+    let thread_id = checked.thread_id.clone().unwrap_or_else(new_id);
+    let from = me.address.to_string();
+    let at = now_ms();
+    let (t, f, m, c, r) = (&thread_id, &from, &me, &checked, &recipients);
+    let close = req.close_thread;
+    let rows = transaction!(app.db, |tx| async move {
+        let state = store::thread_state(&mut *tx, t, f).await?;
+        if state.exists && !state.participant {
+            return Err(MessagingError::NotFound("thread"));
+        }
+        if state.closed {
+            return Err(MessagingError::ThreadClosed(t.clone()));
+        }
+        if !state.exists {
+            store::insert_thread(&mut *tx, t, at).await?;
+        }
+        let mut rows = Vec::new();
+        for to in r {
+            let mut row = MessageRow {
+                id: new_id(),
+                thread_id: t.clone(),
+                from_address: f.clone(),
+                from_key: m.public_key.clone(),
+                to_address: to.address.to_string(),
+                sender_agent_id: Some(m.agent_id.clone()),
+                recipient_agent_id: Some(to.agent_id.clone()),
+                inbox_seq: Some(store::next_inbox_seq(&mut *tx, &to.agent_id).await?),
+                reply_to: c.reply_to.clone(),
+                content_type: c.content_type.clone(),
+                body: c.body.clone(),
+                signature: String::new(),
+                status: "delivered".into(),
+                created_at: at,
+            };
+            row.signature = m.sign(&row.signed_bytes());
+            store::insert_message(&mut *tx, &row).await?;
+            rows.push(row);
+        }
+        if close {
+            store::close_thread(&mut *tx, t, f, at).await?;
+        }
+        Ok::<_, MessagingError>(rows)
+    })?;
+    for to in &recipients {
+        app.inboxes.wake(&to.agent_id);
+    }
+    Ok(Sent {
+        id: rows[0].id.clone(),
+        thread_id,
+        status: "delivered".into(),
+        thread_closed: close,
+        messages: rows.iter().map(MessageRow::view).collect(),
+    })
+}
+
+/// What the history shows: messages the agent sent or received.
+pub struct HistoryQuery {
+    pub limit: i64,
+    pub from: Option<String>,
+    pub since: Option<i64>,
+    pub thread_id: Option<String>,
+    pub cursor: Option<String>,
+}
+
+pub async fn history(app: &App, agent_id: &str, q: HistoryQuery) -> Result<(Vec<MessageRow>, bool), MessagingError> {
+    if !(1..=500).contains(&q.limit) {
+        return Err(MessagingError::Invalid("limit must be 1 to 500".into()));
+    }
+    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => Some(crate::db::page::decode_cursor(c).map_err(|e| MessagingError::Invalid(e.to_string()))?),
+        None => None,
+    };
+    let filter = HistoryFilter {
+        from: q.from.as_deref(),
+        thread_id: q.thread_id.as_deref(),
+        since: q.since,
+        after,
+        limit: q.limit + 1,
+    };
+    let mut rows = store::history(&app.db, agent_id, &filter).await?;
+    let more = rows.len() as i64 > q.limit;
+    rows.truncate(q.limit as usize);
+    Ok((rows, more))
+}
+
+/// Checks a stream's filters.
+pub fn stream_filter(from: Option<String>, kind: Option<String>) -> Result<StreamFilter, MessagingError> {
+    if let Some(from) = &from {
+        Address::parse(from)?;
+    }
+    Ok(StreamFilter { from, kind })
+}

@@ -1,0 +1,59 @@
+-- messaging
+
+-- An agent's messaging identity: its Ed25519 key pair (the private key sealed with the host's
+-- secrets key) under the agent's handle, and the last position of its inbox (`last_seq`,
+-- taken under this row's lock, so an inbox's positions commit in order).
+CREATE TABLE messaging_identities (
+    agent_id        TEXT PRIMARY KEY REFERENCES agents(id),
+    public_key      TEXT NOT NULL UNIQUE,
+    sealed_secret   TEXT NOT NULL,
+    connection_mode TEXT NOT NULL DEFAULT 'open'
+                    CHECK (connection_mode IN ('open', 'approval', 'allowlist', 'closed')),
+    last_seq        BIGINT NOT NULL DEFAULT 0,
+    created_at      BIGINT NOT NULL,
+    rotated_at      BIGINT
+);
+
+-- Each key an agent had, and the statement by which the old key named its successor: a peer
+-- that knew an old key follows the chain to the current one.
+CREATE TABLE messaging_key_rotations (
+    agent_id   TEXT NOT NULL REFERENCES agents(id),
+    old_key    TEXT NOT NULL,
+    new_key    TEXT NOT NULL,
+    statement  TEXT NOT NULL,
+    signature  TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (agent_id, new_key)
+);
+CREATE INDEX messaging_key_rotations_old ON messaging_key_rotations (old_key);
+
+-- Conversations: a thread is open until a participant closes it.
+CREATE TABLE messaging_threads (
+    id         TEXT PRIMARY KEY,
+    closed_at  BIGINT,
+    closed_by  TEXT,
+    created_at BIGINT NOT NULL
+);
+
+-- One row per message and recipient. A local sender's copy is the same row
+-- (`sender_agent_id`); a local recipient's inbox is ordered by `inbox_seq`, which SSE streams
+-- give as event ids. `signature` is the sender's Ed25519 signature over the envelope.
+CREATE TABLE messages (
+    id                 TEXT PRIMARY KEY,
+    thread_id          TEXT NOT NULL REFERENCES messaging_threads(id),
+    from_address       TEXT NOT NULL,
+    from_key           TEXT NOT NULL,
+    to_address         TEXT NOT NULL,
+    sender_agent_id    TEXT REFERENCES agents(id),
+    recipient_agent_id TEXT REFERENCES agents(id),
+    inbox_seq          BIGINT,
+    reply_to           TEXT,
+    content_type       TEXT NOT NULL,
+    body               TEXT NOT NULL,
+    signature          TEXT NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN ('delivered', 'queued', 'failed')),
+    created_at         BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX messages_inbox ON messages (recipient_agent_id, inbox_seq);
+CREATE INDEX messages_sent ON messages (sender_agent_id, created_at, id);
+CREATE INDEX messages_thread ON messages (thread_id, created_at, id);

@@ -1,0 +1,211 @@
+//! Agent messaging: signed messages between agents in threads, incoming messages as a resumable
+//! event stream, history, key rotation, and every bad send refused whole.
+
+use std::time::Duration;
+
+use agora_e2e::fixtures::sse::SseStream;
+use agora_e2e::{Options, Server, StatusCode};
+use base64::Engine as _;
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use serde_json::{json, Value};
+
+const SOON: Duration = Duration::from_secs(10);
+
+async fn agent(s: &Server, name: &str) -> (String, String) {
+    let (_, key) = s.register(name, json!({})).await;
+    let card = s.get("/v1/card", Some(&key)).await;
+    assert_eq!(card.status, StatusCode::OK, "{}", card.body);
+    (key, card.body["address"].as_str().unwrap().to_string())
+}
+
+async fn send(s: &Server, key: &str, body: Value) -> agora_e2e::Reply {
+    s.post("/v1/messages", Some(key), body).await
+}
+
+fn verifies(key: &str, bytes: &[u8], signature: &str) -> bool {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let raw: [u8; 32] = b64.decode(key.strip_prefix("ed25519:").unwrap()).unwrap().try_into().unwrap();
+    let signature = Signature::from_slice(&b64.decode(signature).unwrap()).unwrap();
+    VerifyingKey::from_bytes(&raw).unwrap().verify(bytes, &signature).is_ok()
+}
+
+/// The envelope a message's signature covers, as docs/api.md describes it.
+fn envelope(m: &Value, created_at: i64) -> Vec<u8> {
+    json!([
+        "agora-message/1",
+        m["id"],
+        m["thread_id"],
+        m["from"],
+        m["from_key"],
+        m["to"],
+        m["reply_to"],
+        m["content_type"],
+        m["body"].to_string(),
+        created_at
+    ])
+    .to_string()
+    .into_bytes()
+}
+
+fn millis(rfc3339: &Value) -> i64 {
+    chrono_free_millis(rfc3339.as_str().unwrap())
+}
+
+/// `2026-01-02T03:04:05.678Z` in ms since the epoch, without a date library.
+fn chrono_free_millis(t: &str) -> i64 {
+    let (date, time) = t.trim_end_matches('Z').split_once('T').unwrap();
+    let d: Vec<i64> = date.split('-').map(|p| p.parse().unwrap()).collect();
+    let (hms, ms) = time.split_once('.').unwrap_or((time, "0"));
+    let h: Vec<i64> = hms.split(':').map(|p| p.parse().unwrap()).collect();
+    let (y, m) = if d[1] <= 2 { (d[0] - 1, d[1] + 9) } else { (d[0], d[1] - 3) };
+    let days = 365 * y + y / 4 - y / 100 + y / 400 + (153 * m + 2) / 5 + d[2] - 1 - 719_468;
+    ((days * 24 + h[0]) * 60 + h[1]) * 60_000 + h[2] * 1_000 + format!("{ms:0<3}")[..3].parse::<i64>().unwrap()
+}
+
+async fn next_message(stream: &mut SseStream) -> (String, Value) {
+    let event = stream.next(SOON).await.expect("a message arrives on the stream");
+    assert_eq!(event.event, "message", "{event:?}");
+    (event.id.clone().expect("an event id"), event.json())
+}
+
+#[tokio::test]
+async fn messages_reach_agents_signed_live_and_in_threads() {
+    let s = Server::start().await;
+    let (alice, alice_at) = agent(&s, "Alice Sender").await;
+    let (bob, bob_at) = agent(&s, "Bob Receiver").await;
+    let alice_card = s.get("/v1/card", Some(&alice)).await.body;
+    assert!(
+        alice_at.starts_with("toq://127.0.0.1:") && alice_card["public_key"].as_str().unwrap().starts_with("ed25519:")
+    );
+    let mut live = s.sse("/v1/messages", &bob, &[]).await;
+
+    let sent = send(&s, &alice, json!({"to": bob_at, "body": {"text": "hello"}})).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    assert_eq!(sent.body["status"], "delivered");
+    let (id, got) = next_message(&mut live).await;
+    assert_eq!(id, "1");
+    assert_eq!(
+        (got["from"].clone(), got["to"].clone(), got["body"]["text"].clone()),
+        (json!(alice_at), json!(bob_at), json!("hello"))
+    );
+    assert_eq!(got["id"], sent.body["id"]);
+    let signed = envelope(&got, millis(&got["timestamp"]));
+    assert!(verifies(alice_card["public_key"].as_str().unwrap(), &signed, got["signature"].as_str().unwrap()));
+    assert!(!verifies(
+        alice_card["public_key"].as_str().unwrap(),
+        b"something else",
+        got["signature"].as_str().unwrap()
+    ));
+
+    // Bob answers in the thread and closes it; Alice can no longer write in it.
+    let thread = got["thread_id"].as_str().unwrap().to_string();
+    let reply = send(
+        &s,
+        &bob,
+        json!({"to": alice_at, "body": {"text": "hi, and bye"}, "thread_id": thread,
+                                      "reply_to": got["id"], "close_thread": true}),
+    )
+    .await;
+    assert_eq!((reply.status, reply.body["thread_closed"].clone()), (StatusCode::OK, json!(true)), "{}", reply.body);
+    send(&s, &alice, json!({"to": bob_at, "body": {"text": "wait"}, "thread_id": thread}))
+        .await
+        .assert_error(409, "thread_closed");
+    let history = s.get(&format!("/v1/messages/history?thread_id={thread}"), Some(&alice)).await.body;
+    let texts: Vec<&str> =
+        history["messages"].as_array().unwrap().iter().map(|m| m["body"]["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["hi, and bye", "hello"], "newest first: {history}");
+
+    // A stranger cannot write into their thread, nor read it.
+    let (carol, carol_at) = agent(&s, "Carol Stranger").await;
+    send(&s, &carol, json!({"to": bob_at, "body": {"text": "me too"}, "thread_id": thread}))
+        .await
+        .assert_error(404, "not_found");
+    let theirs = s.get(&format!("/v1/messages/history?thread_id={thread}"), Some(&carol)).await.body;
+    assert_eq!(theirs["messages"], json!([]), "{theirs}");
+
+    // One send to two agents: both inboxes, one new thread.
+    let both = send(&s, &alice, json!({"to": [bob_at, carol_at], "body": {"text": "to you both"}})).await;
+    assert_eq!(both.body["messages"].as_array().unwrap().len(), 2, "{}", both.body);
+    let (id, got) = next_message(&mut live).await;
+    assert_eq!((id.as_str(), got["body"]["text"].as_str()), ("2", Some("to you both")));
+    assert_eq!(got["thread_id"], both.body["thread_id"]);
+    let carols = s.get("/v1/messages/history", Some(&carol)).await.body;
+    assert_eq!(carols["messages"][0]["body"]["text"], "to you both", "{carols}");
+
+    // A stream resumed after event 1 gets what came after it, filtered by sender.
+    send(&s, &carol, json!({"to": bob_at, "body": {"text": "from carol"}})).await;
+    let mut resumed = s.sse("/v1/messages", &bob, &[("Last-Event-ID", "1")]).await;
+    assert_eq!(next_message(&mut resumed).await.0, "2");
+    assert_eq!(next_message(&mut resumed).await.1["body"]["text"], "from carol");
+    let from_carol = format!("/v1/messages?after=0&from={}", carol_at);
+    let mut filtered = s.sse(&from_carol, &bob, &[]).await;
+    assert_eq!(next_message(&mut filtered).await.1["from"], json!(carol_at));
+    assert!(filtered.next(Duration::from_millis(300)).await.is_none(), "only carol's message");
+}
+
+#[tokio::test]
+async fn a_bad_send_is_refused_whole_and_keys_rotate() {
+    let s = Server::start_with(Options::default().env("AGORA_MESSAGING_MAX_MESSAGE_BYTES", "2048")).await;
+    let (alice, alice_at) = agent(&s, "Alice Rotates").await;
+    let (bob, bob_at) = agent(&s, "Bob Checks").await;
+    let host = bob_at.trim_start_matches("toq://").split('/').next().unwrap().to_string();
+    for (to, status, code) in [
+        (json!("bob"), 400, "invalid_address"),
+        (json!("toq://nohandle"), 400, "invalid_address"),
+        (json!([bob_at, "mailto:x"]), 400, "invalid_address"),
+        (json!(format!("toq://{host}/nobody-here")), 404, "not_reachable"),
+        (json!("toq://other.example/bob"), 502, "not_reachable"),
+        (json!("https://agent.example/a2a"), 502, "a2a_send_failed"),
+        (json!([]), 400, "invalid_request"),
+    ] {
+        send(&s, &alice, json!({"to": to, "body": {"text": "x"}})).await.assert_error(status, code);
+    }
+    send(&s, &alice, json!({"to": bob_at, "body": "not an object"})).await.assert_error(400, "invalid_request");
+    send(&s, &alice, json!({"to": bob_at, "body": {"text": "x".repeat(3000)}}))
+        .await
+        .assert_error(413, "message_too_large");
+    send(&s, &alice, json!({"to": bob_at, "body": {}, "thread_id": "bad id!"}))
+        .await
+        .assert_error(400, "invalid_request");
+    s.get("/v1/messages?after=-1", Some(&bob)).await.assert_error(400, "invalid_request");
+    assert_eq!(s.get("/v1/messages/history", Some(&bob)).await.body["messages"], json!([]), "nothing was delivered");
+
+    // An operator's policy refuses messages to bob: nothing delivered, the refusal audited.
+    let op = s.operator_key.clone();
+    let policy =
+        json!({"name": "not-bob", "effect": "deny", "match": {"tool_ref": "agora.message", "operation": bob_at}});
+    assert_eq!(s.post("/v1/actions/policies", Some(&op), policy).await.status, StatusCode::CREATED);
+    send(&s, &alice, json!({"to": bob_at, "body": {"text": "x"}})).await.assert_error(403, "policy_denied");
+    assert_eq!(s.get("/v1/messages/history", Some(&bob)).await.body["messages"], json!([]));
+    let audit = s.get("/v1/actions/audit?tool_ref=agora.message", Some(&alice)).await.body;
+    assert_eq!(audit["data"][0]["decision"], "deny", "{audit}");
+
+    // Rotation: the old key signs the statement naming the new one; new messages use the new key.
+    let before = s.get("/v1/card", Some(&alice)).await.body;
+    let rotated = s.post("/v1/keys/rotate", Some(&alice), json!({})).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let statement = rotated.body["statement"].as_str().unwrap();
+    assert!(verifies(
+        before["public_key"].as_str().unwrap(),
+        statement.as_bytes(),
+        rotated.body["signature"].as_str().unwrap()
+    ));
+    let parsed: Value = serde_json::from_str(statement).unwrap();
+    assert_eq!((parsed["old_key"].clone(), parsed["address"].clone()), (before["public_key"].clone(), json!(alice_at)));
+    let after = s.get("/v1/card", Some(&alice)).await.body;
+    assert_eq!(after["public_key"], rotated.body["new_key"]);
+    assert_eq!(after["rotations"][0]["old_key"], before["public_key"], "{after}");
+    let (carol, carol_at) = agent(&s, "Carol Reads").await;
+    let sent = send(&s, &alice, json!({"to": carol_at, "body": {"text": "new key"}})).await.body;
+    assert_eq!(sent["messages"][0]["from_key"], after["public_key"]);
+    let got = &s.get("/v1/messages/history", Some(&carol)).await.body["messages"][0];
+    assert!(verifies(
+        after["public_key"].as_str().unwrap(),
+        &envelope(got, millis(&got["timestamp"])),
+        got["signature"].as_str().unwrap()
+    ));
+
+    // Only agent keys: no key is 401; an operator's key is refused.
+    assert_eq!(s.get("/v1/card", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(s.get("/v1/card", Some(&op)).await.status, StatusCode::FORBIDDEN);
+}
