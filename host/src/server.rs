@@ -277,11 +277,13 @@ fn start_workers(app: Arc<App>, stop: watch::Receiver<bool>) -> anyhow::Result<t
     marketplace::register(&mut jobs, &app.config);
     skills::register(&mut jobs, &app.config);
     gateway::register(&mut jobs, &app.config);
+    messaging::dispatch::register(&mut jobs);
     scheduler::register(&mut jobs);
     let owner = scheduler::host_id(&app.config.server.data_dir)?;
     let dispatcher = webhooks::dispatch::Dispatcher::new(app.clone(), owner.clone());
     let worker = scheduler::Scheduler::new(app.db.clone(), app.clone(), jobs, owner, WORKER_CONCURRENCY, WORKER_POLL);
-    let (scheduler, deliveries) = (tokio::spawn(worker.run(stop.clone())), tokio::spawn(dispatcher.run(stop)));
+    let (scheduler, deliveries) =
+        (tokio::spawn(worker.run(stop.clone(), app.jobs_due.clone())), tokio::spawn(dispatcher.run(stop)));
     Ok(tokio::spawn(async move {
         let _ = tokio::join!(scheduler, deliveries);
     }))

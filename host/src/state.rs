@@ -53,6 +53,8 @@ pub struct App {
     pub sealer: crate::secrets::SecretBox,
     /// Accounts' guardrail policies, kept a second.
     pub policies: crate::guardrails::cache::PolicyCache,
+    /// Wakes this host's scheduler when a job due now was added (after its commit).
+    pub jobs_due: Arc<tokio::sync::Notify>,
     /// Wakes the message streams of agents this host delivers to.
     pub inboxes: crate::messaging::live::Inboxes,
     /// This state itself, for work that outlives a borrow of it (a component's nested calls).
@@ -109,6 +111,7 @@ impl App {
             sealer,
             policies: Default::default(),
             inboxes: Default::default(),
+            jobs_due: Default::default(),
             me: me.clone(),
             db,
             config,

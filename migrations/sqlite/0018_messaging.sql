@@ -37,7 +37,8 @@ CREATE TABLE messaging_threads (
 
 -- One row per message and recipient. A local sender's copy is the same row
 -- (`sender_agent_id`); a local recipient's inbox is ordered by `inbox_seq`, which SSE streams
--- give as event ids. `signature` is the sender's Ed25519 signature over the envelope.
+-- give as event ids. `signature` is the sender's Ed25519 signature over the envelope;
+-- `sent_by_handler` names the sender's handler that wrote it (none: sent through the API).
 CREATE TABLE messages (
     id                 TEXT PRIMARY KEY,
     thread_id          TEXT NOT NULL REFERENCES messaging_threads(id),
@@ -52,8 +53,30 @@ CREATE TABLE messages (
     body               TEXT NOT NULL,
     signature          TEXT NOT NULL,
     status             TEXT NOT NULL CHECK (status IN ('delivered', 'queued', 'failed')),
+    sent_by_handler    TEXT,
     created_at         BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX messages_inbox ON messages (recipient_agent_id, inbox_seq);
 CREATE INDEX messages_sent ON messages (sender_agent_id, created_at, id);
 CREATE INDEX messages_thread ON messages (thread_id, created_at, id);
+
+-- What an agent does with incoming messages: a `handler` component, or a prompt answered through
+-- the model gateway (`llm`). Filters are JSON arrays (empty: any); `max_turns` bounds how many
+-- messages the handler writes in one thread.
+CREATE TABLE messaging_handlers (
+    agent_id     TEXT NOT NULL REFERENCES agents(id),
+    name         TEXT NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('component', 'llm')),
+    component_id TEXT REFERENCES components(id),
+    provider     TEXT,
+    model        TEXT,
+    prompt       TEXT,
+    max_turns    BIGINT NOT NULL,
+    auto_close   BIGINT NOT NULL DEFAULT 0,
+    filter_from  TEXT NOT NULL DEFAULT '[]',
+    filter_key   TEXT NOT NULL DEFAULT '[]',
+    filter_type  TEXT NOT NULL DEFAULT '[]',
+    created_at   BIGINT NOT NULL,
+    updated_at   BIGINT NOT NULL,
+    PRIMARY KEY (agent_id, name)
+);

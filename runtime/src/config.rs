@@ -89,4 +89,6 @@ pub struct Grants {
     pub marketplace: bool,
     /// `llm.chat`: the host's model gateway, paid from the run's budget.
     pub llm: bool,
+    /// `messaging.send`: messages from the component's agent.
+    pub messaging: bool,
 }

@@ -57,7 +57,7 @@ fn link(linker: &mut Linker<State>, interface: &str) -> wasmtime::Result<()> {
         "knowledge" => knowledge::add_to_linker::<_, CapData<Unserved>>(linker, State::unserved),
         "skills" => skills::add_to_linker::<_, CapData<Nested>>(linker, State::nested),
         "marketplace" => marketplace::add_to_linker::<_, CapData<Nested>>(linker, State::nested),
-        "messaging" => messaging::add_to_linker::<_, CapData<Unserved>>(linker, State::unserved),
+        "messaging" => messaging::add_to_linker::<_, CapData<Nested>>(linker, State::nested),
         other => Err(wasmtime::Error::msg(format!("the host has no implementation of agora:platform/{other}"))),
     }
 }

@@ -1,5 +1,6 @@
 //! The port through which a component calls out of its sandbox: to other components
-//! (`skills.call`, `marketplace.hire`) and to the host's model gateway (`llm.chat`), and through
+//! (`skills.call`, `marketplace.hire`), to the host's model gateway (`llm.chat`) and to other
+//! agents (`messaging.send`), and through
 //! which the host's policies decide the component's other outward actions (`authorize`) before
 //! they happen. The host implements it (licences, money, records, guardrails); the runtime only
 //! checks the grant, bounds the call by the execution's own deadline and maps the errors.
@@ -84,6 +85,15 @@ pub trait NestedCalls: Send + Sync {
 
     /// A chat completion through the model gateway, paid from the run's budget.
     fn chat<'a>(&'a self, call: ChatCall, time_left: Duration) -> BoxFuture<'a, Result<ChatReply, CallError>>;
+
+    /// Sends `content` (text/plain) from the component's agent to address `to`, in `thread_id`
+    /// or a new thread; the new message's id.
+    fn send_message<'a>(
+        &'a self,
+        to: &'a str,
+        thread_id: Option<&'a str>,
+        content: String,
+    ) -> BoxFuture<'a, Result<String, CallError>>;
 
     /// Whether the component may take `action`: `Denied` with the reason when a policy refuses
     /// it or holds it for approval.

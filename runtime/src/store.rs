@@ -84,7 +84,13 @@ pub(crate) fn new_store(
             client: http,
             policies: nested.clone(),
         },
-        nested: Nested { skills: grants.skills, marketplace: grants.marketplace, llm: grants.llm, port: nested },
+        nested: Nested {
+            skills: grants.skills,
+            marketplace: grants.marketplace,
+            llm: grants.llm,
+            messaging: grants.messaging,
+            port: nested,
+        },
         unserved: Unserved,
     };
     let state = State {

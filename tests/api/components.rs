@@ -158,7 +158,7 @@ async fn agents_run_only_their_own_agent_components() {
     assert_eq!(profile.body["agent"]["component"]["id"], component);
     assert_eq!(
         profile.body["agent"]["component"]["capabilities"],
-        json!({"kv": true, "http": [], "skills": false, "marketplace": false, "llm": false})
+        json!({"kv": true, "http": [], "skills": false, "marketplace": false, "llm": false, "messaging": false})
     );
 
     let (_, other) = s.register("Other", json!({})).await;

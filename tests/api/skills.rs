@@ -111,7 +111,7 @@ async fn skills_are_listed_described_browsed_and_delisted() {
     assert_eq!(skill["component"]["signatureStatus"], "verified");
     assert_eq!(
         skill["component"]["capabilities"],
-        json!({"kv": false, "http": [], "skills": false, "marketplace": false, "llm": false})
+        json!({"kv": false, "http": [], "skills": false, "marketplace": false, "llm": false, "messaging": false})
     );
     assert_eq!(skill["describe"]["name"], "markdown", "{skill}");
     assert!(skill["describe"]["inputSchema"].as_str().unwrap().contains("markdown"), "{skill}");

@@ -69,7 +69,7 @@ enum Command {
         version: String,
         #[arg(long)]
         description: Option<String>,
-        /// A capability to grant: `kv`, `skills`, `marketplace`, `llm` or `http=HOST[,HOST...]`; repeat for more.
+        /// A capability to grant: `kv`, `skills`, `marketplace`, `llm`, `messaging` or `http=HOST[,HOST...]`; repeat for more.
         #[arg(long = "grant")]
         grants: Vec<String>,
         #[arg(long)]

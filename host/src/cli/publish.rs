@@ -74,23 +74,22 @@ pub struct PublishArgs {
     pub unsigned: bool,
 }
 
-/// `--grant kv`, `--grant http=HOST[,HOST...]`, `--grant skills`, `--grant marketplace` and
-/// `--grant llm` into the manifest's capabilities.
+/// `--grant kv`, `--grant http=HOST[,HOST...]`, `--grant skills`, `--grant marketplace`,
+/// `--grant llm` and `--grant messaging` into the manifest's capabilities.
 pub fn parse_grants(grants: &[String]) -> anyhow::Result<Value> {
-    let (mut kv, mut http, mut skills, mut marketplace, mut llm) = (false, Vec::<String>::new(), false, false, false);
+    let mut caps = json!({"kv": false, "http": [], "skills": false, "marketplace": false, "llm": false,
+                          "messaging": false});
     for g in grants {
         match g.split_once('=') {
-            None if g == "kv" => kv = true,
-            None if g == "skills" => skills = true,
-            None if g == "marketplace" => marketplace = true,
-            None if g == "llm" => llm = true,
+            None if ["kv", "skills", "marketplace", "llm", "messaging"].contains(&g.as_str()) => caps[g] = true.into(),
             Some(("http", hosts)) => {
-                http.extend(hosts.split(',').map(str::trim).filter(|h| !h.is_empty()).map(String::from))
+                let list = caps["http"].as_array_mut().expect("an array");
+                list.extend(hosts.split(',').map(str::trim).filter(|h| !h.is_empty()).map(Value::from))
             }
-            _ => bail!("unknown grant {g:?}: use kv, skills, marketplace, llm or http=HOST[,HOST...]"),
+            _ => bail!("unknown grant {g:?}: use kv, skills, marketplace, llm, messaging or http=HOST[,HOST...]"),
         }
     }
-    Ok(json!({ "kv": kv, "http": http, "skills": skills, "marketplace": marketplace, "llm": llm }))
+    Ok(caps)
 }
 
 async fn call(req: reqwest::RequestBuilder) -> anyhow::Result<(u16, Value)> {
@@ -155,7 +154,8 @@ mod tests {
 
     #[test]
     fn grants() {
-        let none = json!({"kv": false, "http": [], "skills": false, "marketplace": false, "llm": false});
+        let none =
+            json!({"kv": false, "http": [], "skills": false, "marketplace": false, "llm": false, "messaging": false});
         assert_eq!(parse_grants(&[]).unwrap(), none);
         let g = parse_grants(&["kv".into(), "http=a.example.com, *.b.example.com".into(), "http=c.example.com".into()])
             .unwrap();
@@ -164,6 +164,7 @@ mod tests {
         let nested = parse_grants(&["skills".into(), "marketplace".into()]).unwrap();
         assert_eq!((nested["skills"].as_bool(), nested["marketplace"].as_bool()), (Some(true), Some(true)));
         assert_eq!(parse_grants(&["llm".into()]).unwrap()["llm"], true);
+        assert_eq!(parse_grants(&["messaging".into()]).unwrap()["messaging"], true);
         assert!(parse_grants(&["knowledge".into()]).is_err());
         assert!(parse_grants(&["disk=/".into()]).is_err());
     }

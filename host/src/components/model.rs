@@ -21,6 +21,9 @@ pub struct Capabilities {
     /// Chat through the host's model gateway (`llm.chat`), paid from the run's budget.
     #[serde(default)]
     pub llm: bool,
+    /// Messages from the component's agent (`messaging.send`), under its policies.
+    #[serde(default)]
+    pub messaging: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

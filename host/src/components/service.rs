@@ -47,7 +47,14 @@ fn check_capabilities(kind: Kind, caps: &Capabilities) -> Result<Capabilities, v
             http.push(h);
         }
     }
-    Ok(Capabilities { kv: caps.kv, http, skills: caps.skills, marketplace: caps.marketplace, llm: caps.llm })
+    Ok(Capabilities {
+        kv: caps.kv,
+        http,
+        skills: caps.skills,
+        marketplace: caps.marketplace,
+        llm: caps.llm,
+        messaging: caps.messaging,
+    })
 }
 
 /// Refuses a publish that would take the publisher past its quotas (count and bytes).

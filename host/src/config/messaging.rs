@@ -17,6 +17,11 @@ pub struct Messaging {
     /// How long an SSE stream of incoming messages waits before it looks in the database for
     /// messages another host delivered (this host's own deliveries wake it at once).
     pub messaging_poll_ms: u64,
+    /// What one handler run may cost its agent (held from its wallet, the compute billed).
+    pub messaging_handler_budget_cents: u64,
+    /// How many messages all handlers together may write in one thread: stops two agents
+    /// that answer each other for ever, whatever their own `max_turns`.
+    pub messaging_max_handler_turns: u64,
 }
 
 impl Default for Messaging {
@@ -26,6 +31,8 @@ impl Default for Messaging {
             messaging_max_message_bytes: 256 << 10,
             messaging_max_recipients: 20,
             messaging_poll_ms: 1_000,
+            messaging_handler_budget_cents: 5,
+            messaging_max_handler_turns: 50,
         }
     }
 }
@@ -37,6 +44,8 @@ impl Messaging {
         }
         within("messaging_max_message_bytes", self.messaging_max_message_bytes, 1_024, 16 << 20)?;
         within("messaging_max_recipients", self.messaging_max_recipients, 1, 1_000)?;
+        within("messaging_handler_budget_cents", self.messaging_handler_budget_cents, 1, 10_000)?;
+        within("messaging_max_handler_turns", self.messaging_max_handler_turns, 1, 10_000)?;
         within("messaging_poll_ms", self.messaging_poll_ms, 50, 60_000)
     }
 }

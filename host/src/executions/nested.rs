@@ -95,7 +95,7 @@ pub fn attach(
 ) -> Invocation {
     inv.limits.timeout = nesting.cap(inv.limits.timeout);
     let outward = !inv.grants.http_hosts.is_empty() && app.config.guardrails.guardrails_enforce;
-    if inv.grants.skills || inv.grants.marketplace || inv.grants.llm || outward {
+    if inv.grants.skills || inv.grants.marketplace || inv.grants.llm || inv.grants.messaging || outward {
         if let Some(app) = app.arc() {
             let mut nesting = nesting.clone();
             if !nesting.hired.iter().any(|a| a == agent_id) {
@@ -193,6 +193,27 @@ impl NestedCalls for Port {
                 completion_tokens: answered.tokens.output.clamp(0, u32::MAX as i64) as u32,
                 cost_cents: cents_up(answered.charged_micros) as u64,
             })
+        })
+    }
+
+    fn send_message<'a>(
+        &'a self,
+        to: &'a str,
+        thread_id: Option<&'a str>,
+        content: String,
+    ) -> BoxFuture<'a, Result<String, CallError>> {
+        Box::pin(async move {
+            let message = crate::messaging::model::NewMessage {
+                to: crate::messaging::model::Recipients::One(to.to_string()),
+                body: serde_json::json!({"text": content}),
+                thread_id: thread_id.map(str::to_string),
+                reply_to: None,
+                content_type: None,
+                close_thread: false,
+                a2a_auth: None,
+            };
+            let sent = crate::messaging::service::send(&self.app, &self.agent_id, message).await;
+            sent.map(|s| s.id).map_err(crate::messaging::call_error)
         })
     }
 

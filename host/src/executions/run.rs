@@ -49,6 +49,17 @@ pub struct RunError {
     pub message: String,
 }
 
+impl From<InsideError> for RunError {
+    fn from(e: InsideError) -> RunError {
+        match e {
+            InsideError::QuotaExceeded(m) => RunError { code: "budget_exceeded", message: m },
+            InsideError::Unavailable(m) => RunError { code: "unavailable", message: m },
+            InsideError::Invalid(m) => RunError { code: "invalid_input", message: m },
+            InsideError::Failed(m) => RunError { code: "upstream_error", message: m },
+        }
+    }
+}
+
 impl RunError {
     /// Nothing ran: no free execution slot, or the component could not be loaded on this host.
     /// Such a failure is the platform's, not the agent's, and the same request can succeed later.
@@ -205,6 +216,7 @@ pub fn invocation(app: &App, c: &ComponentRow, namespace: String, fuel: u64) -> 
             skills: caps.skills,
             marketplace: caps.marketplace,
             llm: caps.llm,
+            messaging: caps.messaging,
         },
         limits: limits(app, fuel),
         kv: app.kv.clone(),
@@ -264,12 +276,7 @@ async fn run_with(app: &App, r: &RunRequest<'_>, models: &Arc<RunModelBudget>) -
                     body["max_tokens"] = n.clone();
                 }
             }
-            let result = inside::chat(app, models, body).await.map(|a| a.content).map_err(|e| match e {
-                InsideError::QuotaExceeded(m) => RunError { code: "budget_exceeded", message: m },
-                InsideError::Unavailable(m) => RunError { code: "unavailable", message: m },
-                InsideError::Invalid(m) => RunError { code: "invalid_input", message: m },
-                InsideError::Failed(m) => RunError { code: "upstream_error", message: m },
-            });
+            let result = inside::chat(app, models, body).await.map(|a| a.content).map_err(RunError::from);
             RunOutcome::remote(result, started.elapsed())
         }
         Runner::Endpoint(url) => {

@@ -2,6 +2,8 @@
 //! (`identity`), messages between agents in threads (`service`), and incoming messages as a
 //! live, resumable stream (`live`).
 
+pub mod dispatch;
+pub mod handlers;
 pub mod identity;
 pub mod live;
 pub mod model;
@@ -43,6 +45,27 @@ pub enum MessagingError {
 }
 
 crate::transient_through!(MessagingError: Db);
+
+/// What a refused `messaging.send` means to the component.
+pub fn call_error(e: MessagingError) -> agora_runtime::CallError {
+    use agora_runtime::CallError;
+    let message = e.to_string();
+    match e {
+        MessagingError::Invalid(_)
+        | MessagingError::InvalidAddress(_)
+        | MessagingError::NotFound(_)
+        | MessagingError::ThreadClosed(_) => CallError::Invalid(message),
+        MessagingError::TooLarge(..) => CallError::TooLarge(message),
+        MessagingError::NoSuchAgent(_) | MessagingError::Unreachable(_) | MessagingError::A2aSendFailed(_) => {
+            CallError::Unavailable(message)
+        }
+        MessagingError::Guardrail(_) => CallError::Denied(message),
+        MessagingError::Conflict(_) | MessagingError::Internal(_) | MessagingError::Db(_) => {
+            tracing::warn!(error = %message, "a component's message failed");
+            CallError::Failed("the host could not send the message".into())
+        }
+    }
+}
 
 impl From<MessagingError> for ApiError {
     fn from(e: MessagingError) -> Self {

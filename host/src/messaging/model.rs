@@ -118,12 +118,13 @@ crate::row_struct! {
         pub body: String,
         pub signature: String,
         pub status: String,
+        pub sent_by_handler: Option<String>,
         pub created_at: i64,
     }
 }
 
 pub const MESSAGE_COLUMNS: &str = "id, thread_id, from_address, from_key, to_address, sender_agent_id, \
-    recipient_agent_id, inbox_seq, reply_to, content_type, body, signature, status, created_at";
+    recipient_agent_id, inbox_seq, reply_to, content_type, body, signature, status, sent_by_handler, created_at";
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MessageView {
@@ -141,6 +142,8 @@ pub struct MessageView {
     pub signature: String,
     /// `delivered`, `queued` (remote, waiting for its next attempt) or `failed`.
     pub status: String,
+    /// The sender's handler that wrote it; none when it was sent through the API.
+    pub handler: Option<String>,
     pub timestamp: String,
 }
 
@@ -175,6 +178,7 @@ impl MessageRow {
             body: serde_json::from_str(&self.body).unwrap_or(Value::Null),
             signature: self.signature.clone(),
             status: self.status.clone(),
+            handler: self.sent_by_handler.clone(),
             timestamp: rfc3339(self.created_at),
         }
     }

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use futures::{Stream, StreamExt};
@@ -14,13 +14,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::handlers::{self, HandlerSpec, HandlerView};
 use super::identity::{self, Card, RotationView};
 use super::live;
 use super::model::{MessageRow, MessageView, NewMessage, Sent};
 use super::service::{self, HistoryQuery};
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::AgentAuth;
-use crate::http::json::{ApiJson, ApiQuery};
+use crate::http::json::{ApiJson, ApiPath, ApiQuery};
 use crate::state::App;
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
@@ -29,6 +30,10 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(rotate_key))
         .routes(routes!(send_message, stream_incoming))
         .routes(routes!(history))
+        .routes(routes!(list_handlers, add_handler))
+        .routes(routes!(change_handler, remove_handler))
+        .routes(routes!(stop_handler))
+        .routes(routes!(reload_handlers))
 }
 
 /// This agent's card: its address, its public key and the keys it had before.
@@ -182,4 +187,82 @@ fn parse_time(text: &str) -> Option<i64> {
         return (ms >= 0).then_some(ms);
     }
     chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.timestamp_millis())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Handlers {
+    pub handlers: Vec<HandlerView>,
+}
+
+/// The agent's handlers, with how many messages each has waiting or in hand.
+#[utoipa::path(get, path = "/v1/handlers", tag = "messaging", security(("bearer" = [])),
+    responses((status = 200, body = Handlers)))]
+async fn list_handlers(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<Handlers>> {
+    Ok(Json(Handlers { handlers: handlers::list(&app, &who.agent_id).await? }))
+}
+
+/// Registers a handler: a `handler` component of yours (`component_id`) or an LLM (`provider`,
+/// `model`, `prompt`). A shell `command` is refused.
+#[utoipa::path(post, path = "/v1/handlers", tag = "messaging", security(("bearer" = [])),
+    request_body = HandlerSpec,
+    responses((status = 201, body = HandlerView), (status = 400, description = "A bad field, or a shell command"),
+        (status = 404, description = "No such handler component of yours"), (status = 409, description = "The name is taken")))]
+async fn add_handler(
+    State(app): State<Arc<App>>,
+    who: AgentAuth,
+    ApiJson(spec): ApiJson<HandlerSpec>,
+) -> ApiResult<(StatusCode, Json<HandlerView>)> {
+    Ok((StatusCode::CREATED, Json(handlers::create(&app, &who.agent_id, spec).await?)))
+}
+
+/// Changes a handler: the fields given replace its own.
+#[utoipa::path(put, path = "/v1/handlers/{name}", tag = "messaging", security(("bearer" = [])),
+    params(("name" = String, Path)), request_body = HandlerSpec,
+    responses((status = 200, body = HandlerView), (status = 400, description = "A bad field"),
+        (status = 404, description = "No such handler (or component) of yours")))]
+async fn change_handler(
+    State(app): State<Arc<App>>,
+    who: AgentAuth,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(spec): ApiJson<HandlerSpec>,
+) -> ApiResult<Json<HandlerView>> {
+    Ok(Json(handlers::update(&app, &who.agent_id, &name, spec).await?))
+}
+
+/// Removes a handler; messages already waiting for it are not handled.
+#[utoipa::path(delete, path = "/v1/handlers/{name}", tag = "messaging", security(("bearer" = [])),
+    params(("name" = String, Path)), responses((status = 200, body = Object), (status = 404, description = "No such handler")))]
+async fn remove_handler(
+    State(app): State<Arc<App>>,
+    who: AgentAuth,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    handlers::delete(&app, &who.agent_id, &name).await?;
+    Ok(Json(serde_json::json!({"name": name, "removed": true})))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopHandler {
+    pub name: String,
+}
+
+/// Drops the messages waiting for a handler (a run in progress ends within its limits).
+#[utoipa::path(post, path = "/v1/handlers/stop", tag = "messaging", security(("bearer" = [])),
+    request_body = StopHandler, responses((status = 200, body = Object), (status = 404, description = "No such handler")))]
+async fn stop_handler(
+    State(app): State<Arc<App>>,
+    who: AgentAuth,
+    ApiJson(req): ApiJson<StopHandler>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let stopped = handlers::stop(&app, &who.agent_id, &req.name).await?;
+    Ok(Json(serde_json::json!({"name": req.name, "stopped": stopped})))
+}
+
+/// Reads the handlers again from the agent's stored configuration (the database: every host
+/// reads it for each message, so a change is in force at once) and lists them.
+#[utoipa::path(post, path = "/v1/handlers/reload", tag = "messaging", security(("bearer" = [])),
+    responses((status = 200, body = Handlers)))]
+async fn reload_handlers(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<Handlers>> {
+    Ok(Json(Handlers { handlers: handlers::list(&app, &who.agent_id).await? }))
 }

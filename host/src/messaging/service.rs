@@ -10,7 +10,7 @@ use super::identity::{self, Identity};
 use super::live::StreamFilter;
 use super::model::{Address, MessageRow, NewMessage, Sent};
 use super::store::{self, HistoryFilter};
-use super::MessagingError;
+use super::{dispatch, MessagingError};
 use crate::db::{new_id, now_ms};
 use crate::guardrails::enforce::{enforce, HostAction};
 use crate::state::App;
@@ -109,6 +109,16 @@ pub async fn me(app: &App, agent_id: &str) -> Result<Identity, MessagingError> {
 
 /// Sends a message from `sender_id` to every address of `req.to`.
 pub async fn send(app: &App, sender_id: &str, req: NewMessage) -> Result<Sent, MessagingError> {
+    send_from(app, sender_id, req, None).await
+}
+
+/// `send`, by one of the sender's handlers when `handler` names it.
+pub async fn send_from(
+    app: &App,
+    sender_id: &str,
+    req: NewMessage,
+    handler: Option<&str>,
+) -> Result<Sent, MessagingError> {
     let checked = check(app, &req)?;
     let me = me(app, sender_id).await?;
     let recipients = resolve(app, checked.recipients.clone()).await?;
@@ -129,7 +139,7 @@ pub async fn send(app: &App, sender_id: &str, req: NewMessage) -> Result<Sent, M
     let at = now_ms();
     let (t, f, m, c, r) = (&thread_id, &from, &me, &checked, &recipients);
     let close = req.close_thread;
-    let rows = transaction!(app.db, |tx| async move {
+    let (rows, handled) = transaction!(app.db, |tx| async move {
         let state = store::thread_state(&mut *tx, t, f).await?;
         if state.exists && !state.participant {
             return Err(MessagingError::NotFound("thread"));
@@ -156,19 +166,27 @@ pub async fn send(app: &App, sender_id: &str, req: NewMessage) -> Result<Sent, M
                 body: c.body.clone(),
                 signature: String::new(),
                 status: "delivered".into(),
+                sent_by_handler: handler.map(str::to_string),
                 created_at: at,
             };
             row.signature = m.sign(&row.signed_bytes());
             store::insert_message(&mut *tx, &row).await?;
             rows.push(row);
         }
+        let mut handled = false;
+        for row in &rows {
+            handled |= dispatch::enqueue_in(&mut *tx, row).await?;
+        }
         if close {
             store::close_thread(&mut *tx, t, f, at).await?;
         }
-        Ok::<_, MessagingError>(rows)
+        Ok::<_, MessagingError>((rows, handled))
     })?;
     for to in &recipients {
         app.inboxes.wake(&to.agent_id);
+    }
+    if handled {
+        app.jobs_due.notify_one();
     }
     Ok(Sent {
         id: rows[0].id.clone(),
@@ -176,6 +194,20 @@ pub async fn send(app: &App, sender_id: &str, req: NewMessage) -> Result<Sent, M
         status: "delivered".into(),
         thread_closed: close,
         messages: rows.iter().map(MessageRow::view).collect(),
+    })
+}
+
+/// Closes a thread the agent is in.
+pub async fn close(app: &App, agent_id: &str, thread_id: &str) -> Result<(), MessagingError> {
+    let me = me(app, agent_id).await?.address.to_string();
+    let m = &me;
+    transaction!(app.db, |c| async move {
+        let state = store::thread_state(&mut *c, thread_id, m).await?;
+        if !state.participant {
+            return Err(MessagingError::NotFound("thread"));
+        }
+        store::close_thread(c, thread_id, m, now_ms()).await?;
+        Ok::<_, MessagingError>(())
     })
 }
 

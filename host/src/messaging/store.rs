@@ -172,7 +172,7 @@ pub async fn close_thread(c: &mut Conn, id: &str, by: &str, at: i64) -> Result<(
 
 pub async fn insert_message(c: &mut Conn, m: &MessageRow) -> Result<(), sqlx::Error> {
     crate::db::query(&format!(
-        "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(&m.id)
     .bind(&m.thread_id)
@@ -187,6 +187,7 @@ pub async fn insert_message(c: &mut Conn, m: &MessageRow) -> Result<(), sqlx::Er
     .bind(&m.body)
     .bind(&m.signature)
     .bind(&m.status)
+    .bind(&m.sent_by_handler)
     .bind(m.created_at)
     .execute(c)
     .await?;

@@ -101,8 +101,9 @@ impl<C: Send + Sync + 'static> Scheduler<C> {
         Ok(())
     }
 
-    /// Runs until `stop` turns true, then waits for the jobs it started.
-    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+    /// Runs until `stop` turns true, then waits for the jobs it started. `due` wakes it when
+    /// this host adds a job that is due now (it would otherwise see it within `poll`).
+    pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>, due: Arc<tokio::sync::Notify>) {
         match self.release_previous_claims().await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(jobs = n, "took back the jobs a previous run of this host held"),
@@ -130,6 +131,7 @@ impl<C: Send + Sync + 'static> Scheduler<C> {
             tokio::select! {
                 Some(_) = running.join_next(), if !running.is_empty() => {}
                 () = tokio::time::sleep(wait), if !full => {}
+                () = due.notified(), if !full => {}
                 _ = stop.changed() => break,
             }
         }

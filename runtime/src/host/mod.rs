@@ -113,11 +113,13 @@ pub(crate) struct Contexts {
     pub(crate) unserved: Unserved,
 }
 
-/// The context of `skills`, `marketplace` and `llm`: their grants and the host's port.
+/// The context of `skills`, `marketplace`, `llm` and `messaging`: their grants and the host's
+/// port.
 pub(crate) struct Nested {
     pub(crate) skills: bool,
     pub(crate) marketplace: bool,
     pub(crate) llm: bool,
+    pub(crate) messaging: bool,
     pub(crate) port: Option<Arc<dyn NestedCalls>>,
 }
 
@@ -141,8 +143,8 @@ impl From<CallError> for CapabilityError {
     }
 }
 
-/// The context of the interfaces the host does not serve yet (`knowledge`, `messaging`) and of
-/// the function-less `types`: they answer `unavailable`.
+/// The context of the interface the host does not serve yet (`knowledge`) and of the
+/// function-less `types`: it answers `unavailable`.
 pub(crate) struct Unserved;
 
 #[cfg(test)]
@@ -155,14 +157,13 @@ pub(crate) mod testing {
 
     #[tokio::test]
     async fn capabilities_not_served_yet_are_unavailable_not_denied() {
+        use crate::bindings::knowledge;
         use crate::bindings::types::CapabilityError;
-        use crate::bindings::{knowledge, messaging};
         let is_unavailable = |result: Result<(), CapabilityError>| matches!(result, Err(CapabilityError::Unavailable(m)) if m.ends_with("is not available yet"));
         let mut state = call();
         let mut cap = Cap { ctx: &mut Unserved, call: &mut state };
         assert!(is_unavailable(knowledge::Host::search(&mut cap, "q".into(), 3).await.map(drop)));
         assert!(is_unavailable(knowledge::Host::add_note(&mut cap, "t".into(), "b".into()).await.map(drop)));
-        assert!(is_unavailable(messaging::Host::send(&mut cap, "a".into(), None, "hi".into()).await.map(drop)));
         assert_eq!(state.denied, None);
     }
 

@@ -105,6 +105,15 @@ impl NestedCalls for Policies {
         Box::pin(async { Err(CallError::Unavailable("not in this test".into())) })
     }
 
+    fn send_message<'a>(
+        &'a self,
+        _: &'a str,
+        _: Option<&'a str>,
+        _: String,
+    ) -> BoxFuture<'a, Result<String, CallError>> {
+        Box::pin(async { Err(CallError::Unavailable("not in this test".into())) })
+    }
+
     fn authorize<'a>(&'a self, action: Guarded<'a>) -> BoxFuture<'a, Result<(), CallError>> {
         Box::pin(async move {
             let Guarded::Http { method, host } = action;

@@ -63,6 +63,18 @@ impl NestedCalls for FakePort {
         })
     }
 
+    fn send_message<'a>(
+        &'a self,
+        to: &'a str,
+        thread: Option<&'a str>,
+        content: String,
+    ) -> BoxFuture<'a, Result<String, CallError>> {
+        Box::pin(async move {
+            self.asked.lock().unwrap().push(format!("message {to} {thread:?} {content}"));
+            Ok("message-1".into())
+        })
+    }
+
     fn authorize<'a>(&'a self, _: Guarded<'a>) -> BoxFuture<'a, Result<(), CallError>> {
         Box::pin(async { Ok(()) })
     }
@@ -172,4 +184,28 @@ async fn model_calls_go_through_the_port_when_granted() {
         ungranted.result
     );
     assert_eq!(port.asked.lock().unwrap().len(), 3, "an ungranted call never reaches the host");
+}
+
+#[tokio::test]
+async fn messages_go_through_the_port_when_granted() {
+    let runtime = shared();
+    let digest = prepare(runtime, "relay", Kind::Agent);
+    let port = Arc::new(FakePort::default());
+    let params = Some(r#"{"to": "toq://host/bob", "thread_id": "t-1"}"#);
+    let granted = Grants { messaging: true, ..Grants::default() };
+    let run =
+        runtime.run_agent(&digest, task("hello bob", params), with_port(&port, granted, Duration::from_secs(5))).await;
+    let output: serde_json::Value = serde_json::from_str(&run.result.expect("relay succeeds").output).unwrap();
+    assert_eq!(output, serde_json::json!({"message_id": "message-1"}));
+    assert_eq!(port.asked.lock().unwrap().as_slice(), [r#"message toq://host/bob Some("t-1") hello bob"#]);
+
+    let ungranted = runtime
+        .run_agent(&digest, task("hello bob", params), with_port(&port, Grants::default(), Duration::from_secs(5)))
+        .await;
+    assert!(
+        matches!(ungranted.result, Err(ExecError::CapabilityDenied(ref m)) if m.contains("messaging")),
+        "{:?}",
+        ungranted.result
+    );
+    assert_eq!(port.asked.lock().unwrap().len(), 1, "an ungranted message never reaches the host");
 }

@@ -1,6 +1,8 @@
 //! Agent messaging: signed messages between agents in threads, incoming messages as a resumable
 //! event stream, history, key rotation, and every bad send refused whole.
 
+mod handlers;
+
 use std::time::Duration;
 
 use agora_e2e::fixtures::sse::SseStream;
@@ -11,14 +13,14 @@ use serde_json::{json, Value};
 
 const SOON: Duration = Duration::from_secs(10);
 
-async fn agent(s: &Server, name: &str) -> (String, String) {
+pub(super) async fn agent(s: &Server, name: &str) -> (String, String) {
     let (_, key) = s.register(name, json!({})).await;
     let card = s.get("/v1/card", Some(&key)).await;
     assert_eq!(card.status, StatusCode::OK, "{}", card.body);
     (key, card.body["address"].as_str().unwrap().to_string())
 }
 
-async fn send(s: &Server, key: &str, body: Value) -> agora_e2e::Reply {
+pub(super) async fn send(s: &Server, key: &str, body: Value) -> agora_e2e::Reply {
     s.post("/v1/messages", Some(key), body).await
 }
 
