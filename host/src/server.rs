@@ -134,6 +134,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(gateway::routes::router())
         .merge(guardrails::routes::router())
         .merge(messaging::routes::router())
+        .merge(messaging::peer_routes::router())
         .merge(webhooks::routes::router())
         .merge(payments::routes::router())
         .merge(payments::billing_routes::router())

@@ -52,13 +52,14 @@ CREATE TABLE messages (
     content_type       TEXT NOT NULL,
     body               TEXT NOT NULL,
     signature          TEXT NOT NULL,
-    status             TEXT NOT NULL CHECK (status IN ('delivered', 'queued', 'failed')),
+    status             TEXT NOT NULL CHECK (status IN ('delivered', 'held', 'rejected', 'queued', 'failed')),
     sent_by_handler    TEXT,
     created_at         BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX messages_inbox ON messages (recipient_agent_id, inbox_seq);
 CREATE INDEX messages_sent ON messages (sender_agent_id, created_at, id);
 CREATE INDEX messages_thread ON messages (thread_id, created_at, id);
+CREATE INDEX messages_held ON messages (recipient_agent_id, from_key, status);
 
 -- What an agent does with incoming messages: a `handler` component, or a prompt answered through
 -- the model gateway (`llm`). Filters are JSON arrays (empty: any); `max_turns` bounds how many
@@ -80,3 +81,40 @@ CREATE TABLE messaging_handlers (
     updated_at   BIGINT NOT NULL,
     PRIMARY KEY (agent_id, name)
 );
+
+-- Who an agent talks with: each key that wrote to it or that it wrote to, with the address it
+-- was last seen at.
+CREATE TABLE messaging_peers (
+    agent_id   TEXT NOT NULL REFERENCES agents(id),
+    public_key TEXT NOT NULL,
+    address    TEXT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen  BIGINT NOT NULL,
+    PRIMARY KEY (agent_id, public_key)
+);
+
+-- An agent's rules: `block` or `approve` a sender by key, or by address pattern (`from`, a
+-- trailing `*` matching any rest).
+CREATE TABLE messaging_rules (
+    id         TEXT PRIMARY KEY,
+    agent_id   TEXT NOT NULL REFERENCES agents(id),
+    action     TEXT NOT NULL CHECK (action IN ('block', 'approve')),
+    public_key TEXT,
+    from_pattern TEXT,
+    created_at BIGINT NOT NULL,
+    CHECK ((public_key IS NULL) <> (from_pattern IS NULL))
+);
+CREATE UNIQUE INDEX messaging_rules_unique ON messaging_rules (agent_id, action, COALESCE(public_key, ''), COALESCE(from_pattern, ''));
+
+-- First contact from an unknown sender while the agent's mode is `approval`: its messages are
+-- held until the agent approves (they are delivered) or denies (they are rejected).
+CREATE TABLE messaging_approvals (
+    id          TEXT PRIMARY KEY,
+    agent_id    TEXT NOT NULL REFERENCES agents(id),
+    public_key  TEXT NOT NULL,
+    address     TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'revoked')),
+    created_at  BIGINT NOT NULL,
+    decided_at  BIGINT
+);
+CREATE INDEX messaging_approvals_by_agent ON messaging_approvals (agent_id, status, created_at);

@@ -7,6 +7,9 @@ pub mod handlers;
 pub mod identity;
 pub mod live;
 pub mod model;
+pub mod peer_routes;
+pub mod peers;
+pub mod permissions;
 pub mod routes;
 pub mod service;
 pub mod store;
@@ -32,6 +35,14 @@ pub enum MessagingError {
     A2aSendFailed(String),
     #[error("{0} not found")]
     NotFound(&'static str),
+    #[error("{0} does not take your messages")]
+    Blocked(String),
+    #[error("{0}")]
+    NotAccepted(String),
+    #[error("{0}")]
+    InvalidConfig(String),
+    #[error("this approval is {0}")]
+    AlreadyDecided(String),
     #[error("thread {0} is closed")]
     ThreadClosed(String),
     #[error("{0}")]
@@ -52,6 +63,7 @@ pub fn call_error(e: MessagingError) -> agora_runtime::CallError {
     let message = e.to_string();
     match e {
         MessagingError::Invalid(_)
+        | MessagingError::InvalidConfig(_)
         | MessagingError::InvalidAddress(_)
         | MessagingError::NotFound(_)
         | MessagingError::ThreadClosed(_) => CallError::Invalid(message),
@@ -59,8 +71,13 @@ pub fn call_error(e: MessagingError) -> agora_runtime::CallError {
         MessagingError::NoSuchAgent(_) | MessagingError::Unreachable(_) | MessagingError::A2aSendFailed(_) => {
             CallError::Unavailable(message)
         }
-        MessagingError::Guardrail(_) => CallError::Denied(message),
-        MessagingError::Conflict(_) | MessagingError::Internal(_) | MessagingError::Db(_) => {
+        MessagingError::Guardrail(_) | MessagingError::Blocked(_) | MessagingError::NotAccepted(_) => {
+            CallError::Denied(message)
+        }
+        MessagingError::Conflict(_)
+        | MessagingError::AlreadyDecided(_)
+        | MessagingError::Internal(_)
+        | MessagingError::Db(_) => {
             tracing::warn!(error = %message, "a component's message failed");
             CallError::Failed("the host could not send the message".into())
         }
@@ -78,6 +95,10 @@ impl From<MessagingError> for ApiError {
             MessagingError::Unreachable(_) => ApiError::new(StatusCode::BAD_GATEWAY, "not_reachable", message),
             MessagingError::A2aSendFailed(_) => ApiError::new(StatusCode::BAD_GATEWAY, "a2a_send_failed", message),
             MessagingError::NotFound(what) => ApiError::not_found(what),
+            MessagingError::Blocked(_) => ApiError::new(StatusCode::FORBIDDEN, "blocked", message),
+            MessagingError::NotAccepted(_) => ApiError::new(StatusCode::FORBIDDEN, "not_accepted", message),
+            MessagingError::InvalidConfig(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_config", message),
+            MessagingError::AlreadyDecided(status) => ApiError::invalid_transition(message, &status),
             MessagingError::ThreadClosed(_) => ApiError::conflict("thread_closed", message),
             MessagingError::Conflict(_) => ApiError::conflict("conflict", message),
             MessagingError::Internal(_) => ApiError::unavailable(message),

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::identity::{self, Identity};
 use super::live::StreamFilter;
 use super::model::{Address, MessageRow, NewMessage, Sent};
+use super::peers::{self, Admission};
 use super::store::{self, HistoryFilter};
 use super::{dispatch, MessagingError};
 use crate::db::{new_id, now_ms};
@@ -20,6 +21,7 @@ use crate::transaction;
 struct Local {
     address: Address,
     agent_id: String,
+    public_key: String,
 }
 
 /// The checked parts of a send.
@@ -95,8 +97,8 @@ async fn resolve(app: &App, recipients: Vec<Address>) -> Result<Vec<Local>, Mess
         };
         let agent_id = store::agent_by_handle(&app.db, &handle).await?;
         let agent_id = agent_id.ok_or_else(|| MessagingError::NoSuchAgent(address.to_string()))?;
-        identity::ensure(app, &agent_id, &handle).await?;
-        local.push(Local { address, agent_id });
+        let public_key = identity::ensure(app, &agent_id, &handle).await?.public_key;
+        local.push(Local { address, agent_id, public_key });
     }
     Ok(local)
 }
@@ -160,7 +162,7 @@ pub async fn send_from(
                 to_address: to.address.to_string(),
                 sender_agent_id: Some(m.agent_id.clone()),
                 recipient_agent_id: Some(to.agent_id.clone()),
-                inbox_seq: Some(store::next_inbox_seq(&mut *tx, &to.agent_id).await?),
+                inbox_seq: None,
                 reply_to: c.reply_to.clone(),
                 content_type: c.content_type.clone(),
                 body: c.body.clone(),
@@ -170,11 +172,15 @@ pub async fn send_from(
                 created_at: at,
             };
             row.signature = m.sign(&row.signed_bytes());
+            match peers::admit(&mut *tx, &row, &to.public_key).await? {
+                Admission::Deliver => row.inbox_seq = Some(store::next_inbox_seq(&mut *tx, &to.agent_id).await?),
+                Admission::Hold(_) => row.status = "held".into(),
+            }
             store::insert_message(&mut *tx, &row).await?;
             rows.push(row);
         }
         let mut handled = false;
-        for row in &rows {
+        for row in rows.iter().filter(|r| r.inbox_seq.is_some()) {
             handled |= dispatch::enqueue_in(&mut *tx, row).await?;
         }
         if close {
@@ -182,16 +188,17 @@ pub async fn send_from(
         }
         Ok::<_, MessagingError>((rows, handled))
     })?;
-    for to in &recipients {
-        app.inboxes.wake(&to.agent_id);
+    for row in rows.iter().filter(|r| r.inbox_seq.is_some()) {
+        app.inboxes.wake(row.recipient_agent_id.as_deref().unwrap_or_default());
     }
     if handled {
         app.jobs_due.notify_one();
     }
+    let held = rows.iter().any(|r| r.status == "held");
     Ok(Sent {
         id: rows[0].id.clone(),
         thread_id,
-        status: "delivered".into(),
+        status: if held { "pending_approval" } else { "delivered" }.into(),
         thread_closed: close,
         messages: rows.iter().map(MessageRow::view).collect(),
     })

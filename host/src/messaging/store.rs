@@ -225,11 +225,13 @@ pub struct HistoryFilter<'a> {
     pub limit: i64,
 }
 
-/// Messages the agent sent or received, newest first.
+/// Messages the agent sent or was delivered, newest first.
 pub async fn history(db: &Db, agent_id: &str, f: &HistoryFilter<'_>) -> Result<Vec<MessageRow>, sqlx::Error> {
     let mut q = SqlBuf::new("");
     let me = q.arg(Arg::Text(agent_id.to_string()));
-    let mut filters = vec![format!("(m.recipient_agent_id = {me} OR m.sender_agent_id = {me})")];
+    // A recipient sees what was delivered to it; messages held for its approval are not yet.
+    let mut filters =
+        vec![format!("((m.recipient_agent_id = {me} AND m.inbox_seq IS NOT NULL) OR m.sender_agent_id = {me})")];
     if let Some(from) = f.from {
         filters.push(format!("m.from_address = {}", q.arg(Arg::Text(from.to_string()))));
     }

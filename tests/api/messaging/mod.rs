@@ -211,3 +211,96 @@ async fn a_bad_send_is_refused_whole_and_keys_rotate() {
     assert_eq!(s.get("/v1/card", None).await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(s.get("/v1/card", Some(&op)).await.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn modes_rules_and_approvals_decide_who_gets_through() {
+    let s = Server::start().await;
+    let (bob, bob_at) = agent(&s, "Bob Guarded").await;
+    let (alice, alice_at) = agent(&s, "Alice Knocks").await;
+    let (carol, carol_at) = agent(&s, "Carol Blocked").await;
+    let hello = |to: &str| json!({"to": to, "body": {"text": "hello"}});
+    let key = |card: Value| card["public_key"].as_str().unwrap().to_string();
+    let alice_key = key(s.get("/v1/card", Some(&alice)).await.body);
+    let carol_key = key(s.get("/v1/card", Some(&carol)).await.body);
+
+    s.request("PATCH", "/v1/config", Some(&bob), Some(json!({"connection_mode": "sometimes"})))
+        .await
+        .assert_error(400, "invalid_config");
+    let changed = s.request("PATCH", "/v1/config", Some(&bob), Some(json!({"connection_mode": "approval"}))).await;
+    assert_eq!(changed.body["connection_mode"], "approval", "{}", changed.body);
+
+    // Approval mode: a first contact is held, twice, under one approval.
+    let first = send(&s, &alice, hello(&bob_at)).await;
+    assert_eq!(first.body["status"], "pending_approval", "{}", first.body);
+    send(&s, &alice, json!({"to": bob_at, "body": {"text": "still me"}})).await;
+    assert_eq!(s.get("/v1/messages/history", Some(&bob)).await.body["messages"], json!([]), "held, not delivered");
+    let pending = s.get("/v1/approvals", Some(&bob)).await.body;
+    assert_eq!(pending["approvals"].as_array().unwrap().len(), 1, "{pending}");
+    assert_eq!(
+        (pending["approvals"][0]["held"].clone(), pending["approvals"][0]["address"].clone()),
+        (json!(2), json!(alice_at))
+    );
+    let approval = pending["approvals"][0]["id"].as_str().unwrap().to_string();
+    let peers = s.get("/v1/peers", Some(&bob)).await.body;
+    assert_eq!(peers["peers"][0]["status"], "pending", "{peers}");
+
+    // Bob's answer to someone he wrote to first is welcome in approval mode.
+    send(&s, &bob, hello(&carol_at)).await;
+    assert_eq!(send(&s, &carol, hello(&bob_at)).await.body["status"], "delivered");
+
+    // Approving delivers the held messages in order, and approves alice's key.
+    s.post(&format!("/v1/approvals/{approval}"), Some(&bob), json!({"decision": "maybe"}))
+        .await
+        .assert_error(400, "invalid_request");
+    s.post(&format!("/v1/approvals/{approval}"), Some(&carol), json!({"decision": "approve"}))
+        .await
+        .assert_error(404, "not_found");
+    let decided = s.post(&format!("/v1/approvals/{approval}"), Some(&bob), json!({"decision": "approve"})).await;
+    assert_eq!(decided.body["delivered"], 2, "{}", decided.body);
+    s.post(&format!("/v1/approvals/{approval}"), Some(&bob), json!({"decision": "deny"}))
+        .await
+        .assert_error(409, "invalid_transition");
+    let mut inbox = s.sse("/v1/messages?after=0", &bob, &[]).await;
+    let texts: Vec<Value> =
+        [next_message(&mut inbox).await.1, next_message(&mut inbox).await.1, next_message(&mut inbox).await.1]
+            .iter()
+            .map(|m| m["body"]["text"].clone())
+            .collect();
+    assert_eq!(texts, [json!("hello"), json!("hello"), json!("still me")], "carol's, then alice's two in order");
+    assert_eq!(send(&s, &alice, hello(&bob_at)).await.body["status"], "delivered");
+    let rules = s.get("/v1/permissions", Some(&bob)).await.body;
+    assert_eq!(rules["approved"][0]["key"], json!(alice_key), "{rules}");
+
+    // Blocking by key refuses carol whatever the mode; unblocking lets her in again.
+    let encoded = carol_key.replace(':', "%3A").replace('/', "%2F").replace('+', "%2B").replace('=', "%3D");
+    assert_eq!(s.post(&format!("/v1/peers/{encoded}/block"), Some(&bob), json!({})).await.status, StatusCode::OK);
+    send(&s, &carol, hello(&bob_at)).await.assert_error(403, "blocked");
+    s.request("DELETE", &format!("/v1/peers/{encoded}/block"), Some(&bob), None).await;
+    assert_eq!(send(&s, &carol, hello(&bob_at)).await.status, StatusCode::OK);
+    // A block by address pattern; allowlist and closed modes.
+    let host = bob_at.trim_start_matches("toq://").split('/').next().unwrap();
+    let pattern = json!({"from": format!("toq://{host}/carol*")});
+    s.post("/v1/block", Some(&bob), pattern.clone()).await;
+    send(&s, &carol, hello(&bob_at)).await.assert_error(403, "blocked");
+    assert_eq!(s.request("DELETE", "/v1/block", Some(&bob), Some(pattern.clone())).await.status, StatusCode::OK);
+    s.request("DELETE", "/v1/block", Some(&bob), Some(pattern)).await.assert_error(404, "not_found");
+    s.request("PATCH", "/v1/config", Some(&bob), Some(json!({"connection_mode": "allowlist"}))).await;
+    send(&s, &carol, hello(&bob_at)).await.assert_error(403, "not_accepted");
+    assert_eq!(send(&s, &alice, hello(&bob_at)).await.status, StatusCode::OK, "alice is approved");
+    s.post("/v1/revoke", Some(&bob), json!({"key": alice_key})).await;
+    send(&s, &alice, hello(&bob_at)).await.assert_error(403, "not_accepted");
+    s.request("PATCH", "/v1/config", Some(&bob), Some(json!({"connection_mode": "closed"}))).await;
+    send(&s, &alice, hello(&bob_at)).await.assert_error(403, "not_accepted");
+    s.post("/v1/block", Some(&bob), json!({"key": "rsa:nope"})).await.assert_error(400, "invalid_request");
+
+    // Denying a first contact rejects what it held.
+    let (dave, _) = agent(&s, "Dave Denied").await;
+    s.request("PATCH", "/v1/config", Some(&bob), Some(json!({"connection_mode": "approval"}))).await;
+    send(&s, &dave, hello(&bob_at)).await;
+    let id = s.get("/v1/approvals", Some(&bob)).await.body["approvals"][0]["id"].as_str().unwrap().to_string();
+    let denied = s.post(&format!("/v1/approvals/{id}"), Some(&bob), json!({"decision": "deny"})).await;
+    assert_eq!((denied.body["status"].clone(), denied.body["delivered"].clone()), (json!("denied"), json!(0)));
+    let sent = s.get("/v1/messages/history", Some(&dave)).await.body;
+    assert_eq!(sent["messages"][0]["status"], "rejected", "{sent}");
+    s.post(&format!("/v1/approvals/{id}/revoke"), Some(&bob), json!({})).await.assert_error(409, "invalid_transition");
+}
