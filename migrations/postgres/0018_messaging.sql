@@ -118,3 +118,33 @@ CREATE TABLE messaging_approvals (
     decided_at  BIGINT
 );
 CREATE INDEX messaging_approvals_by_agent ON messaging_approvals (agent_id, status, created_at);
+
+-- A message sent in pieces: each chunk takes the next position in the recipient's inbox (its
+-- stream sees it live and resumes over it), and ending the stream delivers the assembled
+-- message (`message_id`).
+CREATE TABLE messaging_streams (
+    id                 TEXT PRIMARY KEY,
+    sender_agent_id    TEXT NOT NULL REFERENCES agents(id),
+    recipient_agent_id TEXT NOT NULL REFERENCES agents(id),
+    from_address       TEXT NOT NULL,
+    to_address         TEXT NOT NULL,
+    thread_id          TEXT NOT NULL REFERENCES messaging_threads(id),
+    content_type       TEXT NOT NULL,
+    text               TEXT NOT NULL DEFAULT '',
+    chunks             BIGINT NOT NULL DEFAULT 0,
+    status             TEXT NOT NULL CHECK (status IN ('open', 'ended')),
+    message_id         TEXT,
+    created_at         BIGINT NOT NULL,
+    updated_at         BIGINT NOT NULL
+);
+
+CREATE TABLE messaging_stream_chunks (
+    stream_id          TEXT NOT NULL REFERENCES messaging_streams(id),
+    idx                BIGINT NOT NULL,
+    recipient_agent_id TEXT NOT NULL REFERENCES agents(id),
+    inbox_seq          BIGINT NOT NULL,
+    text               TEXT NOT NULL,
+    created_at         BIGINT NOT NULL,
+    PRIMARY KEY (stream_id, idx)
+);
+CREATE UNIQUE INDEX messaging_stream_chunks_inbox ON messaging_stream_chunks (recipient_agent_id, inbox_seq);

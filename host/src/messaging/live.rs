@@ -1,5 +1,5 @@
-//! Incoming messages as a live stream (SSE): each event is a message of the agent's inbox, with
-//! its inbox position as the event id, so a client that reconnects with `Last-Event-ID` misses
+//! Incoming messages as a live stream (SSE): each event is a message of the agent's inbox, or a
+//! chunk of a stream to it, with its inbox position as the event id, so a client that reconnects with `Last-Event-ID` misses
 //! nothing and sees nothing twice. The stream reads the inbox from the database; this host's
 //! deliveries wake it at once (`Inboxes::wake`), another host's within `messaging_poll_ms`.
 
@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use super::model::MessageRow;
 use super::store;
+use super::streams::ChunkRow;
 use crate::state::App;
 
 /// One watch per agent that has a stream open, bumped when this host delivers to it.
@@ -46,10 +47,52 @@ pub struct StreamFilter {
 }
 
 impl StreamFilter {
-    fn admits(&self, m: &MessageRow) -> bool {
-        self.from.as_deref().is_none_or(|f| f == m.from_address)
-            && self.kind.as_deref().is_none_or(|t| t == m.content_type)
+    fn admits(&self, event: &InboxEvent) -> bool {
+        match event {
+            InboxEvent::Message(m) => {
+                self.from.as_deref().is_none_or(|f| f == m.from_address)
+                    && self.kind.as_deref().is_none_or(|t| t == m.content_type)
+            }
+            InboxEvent::Chunk(c) => self.from.as_deref().is_none_or(|f| f == c.from_address),
+        }
     }
+}
+
+/// What an inbox position holds.
+pub enum InboxEvent {
+    Message(Box<MessageRow>),
+    Chunk(ChunkRow),
+}
+
+impl InboxEvent {
+    pub fn seq(&self) -> i64 {
+        match self {
+            InboxEvent::Message(m) => m.inbox_seq.unwrap_or_default(),
+            InboxEvent::Chunk(c) => c.inbox_seq,
+        }
+    }
+}
+
+/// The inbox after `after`: messages and chunks in position order, at most a page of each and
+/// never past the end of a full page (what lies beyond it comes in the next read).
+async fn read_after(app: &App, agent_id: &str, after: i64) -> Result<Vec<InboxEvent>, sqlx::Error> {
+    let messages = store::inbox_after(&app.db, agent_id, after, PAGE).await?;
+    let chunks = store::chunks_after(&app.db, agent_id, after, PAGE).await?;
+    let mut horizon = i64::MAX;
+    if messages.len() as i64 == PAGE {
+        horizon = horizon.min(messages.last().and_then(|m| m.inbox_seq).unwrap_or(i64::MAX));
+    }
+    if chunks.len() as i64 == PAGE {
+        horizon = horizon.min(chunks.last().map_or(i64::MAX, |c| c.inbox_seq));
+    }
+    let mut events: Vec<InboxEvent> = messages
+        .into_iter()
+        .map(|m| InboxEvent::Message(Box::new(m)))
+        .chain(chunks.into_iter().map(InboxEvent::Chunk))
+        .collect();
+    events.retain(|e| e.seq() <= horizon);
+    events.sort_by_key(InboxEvent::seq);
+    Ok(events)
 }
 
 const PAGE: i64 = 100;
@@ -61,14 +104,14 @@ pub fn incoming(
     agent_id: String,
     after: Option<i64>,
     filter: StreamFilter,
-) -> impl Stream<Item = Result<MessageRow, sqlx::Error>> {
+) -> impl Stream<Item = Result<InboxEvent, sqlx::Error>> {
     struct State {
         app: Arc<App>,
         agent_id: String,
         cursor: Option<i64>,
         filter: StreamFilter,
         woken: watch::Receiver<()>,
-        ready: std::collections::VecDeque<MessageRow>,
+        ready: std::collections::VecDeque<InboxEvent>,
     }
     let woken = app.inboxes.watch(&agent_id);
     let state = State { app, agent_id, cursor: after, filter, woken, ready: Default::default() };
@@ -86,10 +129,10 @@ pub fn incoming(
             };
             // Marked seen before reading, so a delivery during the read wakes the next wait.
             s.woken.borrow_and_update();
-            match store::inbox_after(&s.app.db, &s.agent_id, cursor, PAGE).await {
-                Ok(rows) if !rows.is_empty() => {
-                    s.cursor = rows.last().and_then(|m| m.inbox_seq);
-                    s.ready.extend(rows.into_iter().filter(|m| s.filter.admits(m)));
+            match read_after(&s.app, &s.agent_id, cursor).await {
+                Ok(events) if !events.is_empty() => {
+                    s.cursor = events.last().map(InboxEvent::seq);
+                    s.ready.extend(events.into_iter().filter(|e| s.filter.admits(e)));
                 }
                 Ok(_) => {
                     let poll = Duration::from_millis(s.app.config.messaging.messaging_poll_ms);

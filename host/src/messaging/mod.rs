@@ -13,6 +13,7 @@ pub mod permissions;
 pub mod routes;
 pub mod service;
 pub mod store;
+pub mod streams;
 
 use axum::http::StatusCode;
 

@@ -16,9 +16,10 @@ use utoipa_axum::routes;
 
 use super::handlers::{self, HandlerSpec, HandlerView};
 use super::identity::{self, Card, RotationView};
-use super::live;
+use super::live::{self, InboxEvent};
 use super::model::{MessageRow, MessageView, NewMessage, Sent};
 use super::service::{self, HistoryQuery};
+use super::streams::{self, Chunk, EndStream, StartStream, StreamStarted};
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::AgentAuth;
 use crate::http::json::{ApiJson, ApiPath, ApiQuery};
@@ -34,6 +35,9 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(change_handler, remove_handler))
         .routes(routes!(stop_handler))
         .routes(routes!(reload_handlers))
+        .routes(routes!(start_stream))
+        .routes(routes!(stream_chunk))
+        .routes(routes!(end_stream))
 }
 
 /// This agent's card: its address, its public key and the keys it had before.
@@ -124,13 +128,16 @@ async fn stream_incoming(
     if last_seen.is_some_and(|n| n < 0) {
         return Err(ApiError::invalid("after must be 0 or more"));
     }
-    let events = live::incoming(app, who.agent_id, last_seen, filter).map(|m| {
-        Ok(match m {
-            Ok(m) => Event::default()
-                .id(m.inbox_seq.unwrap_or_default().to_string())
-                .event("message")
-                .json_data(m.view())
-                .unwrap_or_else(|_| Event::default().event("error")),
+    let events = live::incoming(app, who.agent_id, last_seen, filter).map(|e| {
+        Ok(match e {
+            Ok(e) => {
+                let event = Event::default().id(e.seq().to_string());
+                match e {
+                    InboxEvent::Message(m) => event.event("message").json_data(m.view()),
+                    InboxEvent::Chunk(c) => event.event("stream.chunk").json_data(c.view()),
+                }
+                .unwrap_or_else(|_| Event::default().event("error"))
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "reading an inbox for its stream failed");
                 Event::default().event("error").data("the inbox could not be read; reconnect with Last-Event-ID")
@@ -265,4 +272,47 @@ async fn stop_handler(
     responses((status = 200, body = Handlers)))]
 async fn reload_handlers(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<Handlers>> {
     Ok(Json(Handlers { handlers: handlers::list(&app, &who.agent_id).await? }))
+}
+
+/// Opens a stream to one agent; its chunks reach the recipient's event stream live.
+#[utoipa::path(post, path = "/v1/stream/start", tag = "messaging", security(("bearer" = [])),
+    request_body = StartStream,
+    responses((status = 200, body = StreamStarted), (status = 400, description = "invalid_request, invalid_address"),
+        (status = 403, description = "blocked, not_accepted (also while a first contact waits), or a policy's refusal"),
+        (status = 404, description = "not_reachable, or a thread you are not in"), (status = 409, description = "thread_closed"),
+        (status = 502, description = "not_reachable (another host), a2a_send_failed")))]
+async fn start_stream(
+    State(app): State<Arc<App>>,
+    who: AgentAuth,
+    ApiJson(req): ApiJson<StartStream>,
+) -> ApiResult<Json<StreamStarted>> {
+    Ok(Json(streams::start(&app, &who.agent_id, req).await?))
+}
+
+/// Sends a piece of an open stream: `{stream_id, index}`.
+#[utoipa::path(post, path = "/v1/stream/chunk", tag = "messaging", security(("bearer" = [])),
+    request_body = Chunk,
+    responses((status = 200, body = Object), (status = 400, description = "Empty text"),
+        (status = 404, description = "No such stream of yours"), (status = 409, description = "The stream has ended"),
+        (status = 413, description = "message_too_large: the stream's text would pass the limit")))]
+async fn stream_chunk(
+    State(app): State<Arc<App>>,
+    who: AgentAuth,
+    ApiJson(req): ApiJson<Chunk>,
+) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(streams::chunk(&app, &who.agent_id, req).await?))
+}
+
+/// Ends a stream: the assembled text is delivered as one message (`{"text", "stream_id",
+/// "chunks"}`), which this answers.
+#[utoipa::path(post, path = "/v1/stream/end", tag = "messaging", security(("bearer" = [])),
+    request_body = EndStream,
+    responses((status = 200, body = MessageView), (status = 403, description = "The recipient no longer takes your messages"),
+        (status = 404, description = "No such stream of yours"), (status = 409, description = "The stream has ended, or the thread closed")))]
+async fn end_stream(
+    State(app): State<Arc<App>>,
+    who: AgentAuth,
+    ApiJson(req): ApiJson<EndStream>,
+) -> ApiResult<Json<MessageView>> {
+    Ok(Json(streams::end(&app, &who.agent_id, req).await?))
 }

@@ -12,16 +12,16 @@ use super::model::{Address, MessageRow, NewMessage, Sent};
 use super::peers::{self, Admission};
 use super::store::{self, HistoryFilter};
 use super::{dispatch, MessagingError};
-use crate::db::{new_id, now_ms};
+use crate::db::{new_id, now_ms, Conn};
 use crate::guardrails::enforce::{enforce, HostAction};
 use crate::state::App;
 use crate::transaction;
 
-/// A recipient on this host: its address and agent.
-struct Local {
-    address: Address,
-    agent_id: String,
-    public_key: String,
+/// A recipient on this host: its address, agent and key.
+pub(super) struct Local {
+    pub(super) address: Address,
+    pub(super) agent_id: String,
+    pub(super) public_key: String,
 }
 
 /// The checked parts of a send.
@@ -78,7 +78,7 @@ fn check(app: &App, req: &NewMessage) -> Result<Checked, MessagingError> {
 
 /// Finds the agents the addresses name on this host; another host or an A2A agent cannot be
 /// reached from here yet.
-async fn resolve(app: &App, recipients: Vec<Address>) -> Result<Vec<Local>, MessagingError> {
+pub(super) async fn resolve(app: &App, recipients: Vec<Address>) -> Result<Vec<Local>, MessagingError> {
     let here = identity::host_name(app);
     let mut local = Vec::new();
     for address in recipients {
@@ -125,16 +125,7 @@ pub async fn send_from(
     let me = me(app, sender_id).await?;
     let recipients = resolve(app, checked.recipients.clone()).await?;
     for to in &recipients {
-        let action = HostAction {
-            tool_ref: "agora.message",
-            action_type: "communication",
-            access_level: None,
-            operation: Some(to.address.to_string()),
-            amount_cents: None,
-            approval_id: None,
-            metadata: Some(json!({"to": to.address.to_string(), "content_type": checked.content_type})),
-        };
-        enforce(app, sender_id, action).await?;
+        allowed(app, sender_id, to, &checked.content_type).await?;
     }
     let thread_id = checked.thread_id.clone().unwrap_or_else(new_id);
     let from = me.address.to_string();
@@ -142,42 +133,12 @@ pub async fn send_from(
     let (t, f, m, c, r) = (&thread_id, &from, &me, &checked, &recipients);
     let close = req.close_thread;
     let (rows, handled) = transaction!(app.db, |tx| async move {
-        let state = store::thread_state(&mut *tx, t, f).await?;
-        if state.exists && !state.participant {
-            return Err(MessagingError::NotFound("thread"));
-        }
-        if state.closed {
-            return Err(MessagingError::ThreadClosed(t.clone()));
-        }
-        if !state.exists {
-            store::insert_thread(&mut *tx, t, at).await?;
-        }
+        enter_thread(&mut *tx, t, f, at).await?;
         let mut rows = Vec::new();
         for to in r {
-            let mut row = MessageRow {
-                id: new_id(),
-                thread_id: t.clone(),
-                from_address: f.clone(),
-                from_key: m.public_key.clone(),
-                to_address: to.address.to_string(),
-                sender_agent_id: Some(m.agent_id.clone()),
-                recipient_agent_id: Some(to.agent_id.clone()),
-                inbox_seq: None,
-                reply_to: c.reply_to.clone(),
-                content_type: c.content_type.clone(),
-                body: c.body.clone(),
-                signature: String::new(),
-                status: "delivered".into(),
-                sent_by_handler: handler.map(str::to_string),
-                created_at: at,
-            };
-            row.signature = m.sign(&row.signed_bytes());
-            match peers::admit(&mut *tx, &row, &to.public_key).await? {
-                Admission::Deliver => row.inbox_seq = Some(store::next_inbox_seq(&mut *tx, &to.agent_id).await?),
-                Admission::Hold(_) => row.status = "held".into(),
-            }
-            store::insert_message(&mut *tx, &row).await?;
-            rows.push(row);
+            let row =
+                Envelope { thread_id: t, reply_to: c.reply_to.as_deref(), content_type: &c.content_type, handler, at };
+            rows.push(deliver_in(&mut *tx, m, to, &row, c.body.clone()).await?);
         }
         let mut handled = false;
         for row in rows.iter().filter(|r| r.inbox_seq.is_some()) {
@@ -202,6 +163,78 @@ pub async fn send_from(
         thread_closed: close,
         messages: rows.iter().map(MessageRow::view).collect(),
     })
+}
+
+/// The sender's policies on a message to `to`.
+pub(super) async fn allowed(app: &App, sender_id: &str, to: &Local, content_type: &str) -> Result<(), MessagingError> {
+    let action = HostAction {
+        tool_ref: "agora.message",
+        action_type: "communication",
+        access_level: None,
+        operation: Some(to.address.to_string()),
+        amount_cents: None,
+        approval_id: None,
+        metadata: Some(json!({"to": to.address.to_string(), "content_type": content_type})),
+    };
+    Ok(enforce(app, sender_id, action).await?)
+}
+
+/// Checks that `from` may write in thread `t` (a participant, and open), making it when new.
+pub(super) async fn enter_thread(tx: &mut Conn, t: &str, from: &str, at: i64) -> Result<(), MessagingError> {
+    let state = store::thread_state(&mut *tx, t, from).await?;
+    if state.exists && !state.participant {
+        return Err(MessagingError::NotFound("thread"));
+    }
+    if state.closed {
+        return Err(MessagingError::ThreadClosed(t.to_string()));
+    }
+    if !state.exists {
+        store::insert_thread(tx, t, at).await?;
+    }
+    Ok(())
+}
+
+/// What every copy of a message shares.
+pub(super) struct Envelope<'a> {
+    pub(super) thread_id: &'a str,
+    pub(super) reply_to: Option<&'a str>,
+    pub(super) content_type: &'a str,
+    pub(super) handler: Option<&'a str>,
+    pub(super) at: i64,
+}
+
+/// Signs and stores `to`'s copy: at its next inbox position, or held, as its rules decide.
+pub(super) async fn deliver_in(
+    tx: &mut Conn,
+    me: &Identity,
+    to: &Local,
+    e: &Envelope<'_>,
+    body: String,
+) -> Result<MessageRow, MessagingError> {
+    let mut row = MessageRow {
+        id: new_id(),
+        thread_id: e.thread_id.to_string(),
+        from_address: me.address.to_string(),
+        from_key: me.public_key.clone(),
+        to_address: to.address.to_string(),
+        sender_agent_id: Some(me.agent_id.clone()),
+        recipient_agent_id: Some(to.agent_id.clone()),
+        inbox_seq: None,
+        reply_to: e.reply_to.map(str::to_string),
+        content_type: e.content_type.to_string(),
+        body,
+        signature: String::new(),
+        status: "delivered".into(),
+        sent_by_handler: e.handler.map(str::to_string),
+        created_at: e.at,
+    };
+    row.signature = me.sign(&row.signed_bytes());
+    match peers::admit(&mut *tx, &row, &to.public_key).await? {
+        Admission::Deliver => row.inbox_seq = Some(store::next_inbox_seq(&mut *tx, &to.agent_id).await?),
+        Admission::Hold(_) => row.status = "held".into(),
+    }
+    store::insert_message(tx, &row).await?;
+    Ok(row)
 }
 
 /// Closes a thread the agent is in.

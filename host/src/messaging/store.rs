@@ -137,9 +137,11 @@ pub async fn thread_state(c: &mut Conn, thread_id: &str, address: &str) -> Resul
             .await?;
     let participant = match closed {
         None => false,
+        // A participant wrote or was written to in the thread, by message or stream.
         Some(_) => {
             crate::db::query_scalar::<i64>(
-                "SELECT COUNT(*) FROM messages WHERE thread_id = $1 AND (from_address = $2 OR to_address = $2)",
+                "SELECT (SELECT COUNT(*) FROM messages WHERE thread_id = $1 AND (from_address = $2 OR to_address = $2)) \
+                 + (SELECT COUNT(*) FROM messaging_streams WHERE thread_id = $1 AND (from_address = $2 OR to_address = $2))",
             )
             .bind(thread_id)
             .bind(address)
@@ -200,6 +202,25 @@ pub async fn inbox_after(db: &Db, agent_id: &str, after: i64, limit: i64) -> Res
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE recipient_agent_id = $1 AND inbox_seq > $2 \
          ORDER BY inbox_seq LIMIT $3"
     ))
+    .bind(agent_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&db.read)
+    .await
+}
+
+/// The chunks of streams to the agent after inbox position `after`, oldest first.
+pub async fn chunks_after(
+    db: &Db,
+    agent_id: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<super::streams::ChunkRow>, sqlx::Error> {
+    crate::db::query_as::<super::streams::ChunkRow>(
+        "SELECT c.stream_id, c.idx, c.inbox_seq, c.text, s.from_address, s.thread_id, c.created_at \
+         FROM messaging_stream_chunks c JOIN messaging_streams s ON s.id = c.stream_id \
+         WHERE c.recipient_agent_id = $1 AND c.inbox_seq > $2 ORDER BY c.inbox_seq LIMIT $3",
+    )
     .bind(agent_id)
     .bind(after)
     .bind(limit)

@@ -304,3 +304,53 @@ async fn modes_rules_and_approvals_decide_who_gets_through() {
     assert_eq!(sent["messages"][0]["status"], "rejected", "{sent}");
     s.post(&format!("/v1/approvals/{id}/revoke"), Some(&bob), json!({})).await.assert_error(409, "invalid_transition");
 }
+
+#[tokio::test]
+async fn streams_arrive_in_chunks_live_and_whole_in_history() {
+    let s = Server::start().await;
+    let (alice, alice_at) = agent(&s, "Alice Streams").await;
+    let (bob, bob_at) = agent(&s, "Bob Watches").await;
+    let (carol, _) = agent(&s, "Carol Meddles").await;
+    let mut live = s.sse("/v1/messages", &bob, &[]).await;
+
+    let started = s.post("/v1/stream/start", Some(&alice), json!({"to": bob_at})).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let stream = started.body["stream_id"].as_str().unwrap().to_string();
+    for (i, text) in ["Hel", "lo"].iter().enumerate() {
+        let r = s.post("/v1/stream/chunk", Some(&alice), json!({"stream_id": stream, "text": text})).await;
+        assert_eq!(r.body["index"], i, "{}", r.body);
+    }
+    s.post("/v1/stream/chunk", Some(&carol), json!({"stream_id": stream, "text": "x"}))
+        .await
+        .assert_error(404, "not_found");
+    for (id, index, text) in [("1", 0, "Hel"), ("2", 1, "lo")] {
+        let event = live.next(SOON).await.expect("a chunk");
+        assert_eq!((event.event.as_str(), event.id.as_deref()), ("stream.chunk", Some(id)), "{event:?}");
+        let chunk = event.json();
+        assert_eq!(
+            (chunk["index"].clone(), chunk["text"].clone(), chunk["from"].clone()),
+            (json!(index), json!(text), json!(alice_at))
+        );
+    }
+    let ended = s.post("/v1/stream/end", Some(&alice), json!({"stream_id": stream})).await;
+    assert_eq!(ended.body["body"], json!({"text": "Hello", "stream_id": stream, "chunks": 2}), "{}", ended.body);
+    let (id, whole) = next_message(&mut live).await;
+    assert_eq!((id.as_str(), whole["id"].clone()), ("3", ended.body["id"].clone()));
+    s.post("/v1/stream/chunk", Some(&alice), json!({"stream_id": stream, "text": "late"}))
+        .await
+        .assert_error(409, "conflict");
+    s.post("/v1/stream/end", Some(&alice), json!({"stream_id": stream})).await.assert_error(409, "conflict");
+    let history = s.get("/v1/messages/history", Some(&bob)).await.body;
+    assert_eq!(history["messages"].as_array().unwrap().len(), 1, "one message, not its chunks: {history}");
+
+    // A stream resumed after the first chunk gets the second and the message.
+    let mut resumed = s.sse("/v1/messages", &bob, &[("Last-Event-ID", "1")]).await;
+    assert_eq!(resumed.next(SOON).await.unwrap().event, "stream.chunk");
+    assert_eq!(next_message(&mut resumed).await.0, "3");
+
+    // A recipient who blocks the sender cannot be streamed to.
+    let alice_key = s.get("/v1/card", Some(&alice)).await.body["public_key"].clone();
+    s.post("/v1/block", Some(&bob), json!({"key": alice_key})).await;
+    s.post("/v1/stream/start", Some(&alice), json!({"to": bob_at})).await.assert_error(403, "blocked");
+    s.post("/v1/stream/start", Some(&alice), json!({"to": "nobody"})).await.assert_error(400, "invalid_address");
+}
