@@ -135,6 +135,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(guardrails::routes::router())
         .merge(messaging::routes::router())
         .merge(messaging::peer_routes::router())
+        .merge(messaging::daemon::router())
         .merge(webhooks::routes::router())
         .merge(payments::routes::router())
         .merge(payments::billing_routes::router())
@@ -202,8 +203,9 @@ pub async fn serve(app: Arc<App>) -> anyhow::Result<()> {
     tokio::pin!(connections);
     tokio::select! {
         result = &mut connections => result?,
-        () = shutdown_signal() => {
+        () = shutdown_signal(&app.shutdown) => {
             let _ = stop_tx.send(true);
+            app.stopping.send_replace(true);
             connections.await?;
         }
     }
@@ -310,7 +312,7 @@ fn raise_open_file_limit() {
     }
 }
 
-async fn shutdown_signal() {
+async fn shutdown_signal(asked: &tokio::sync::Notify) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -328,5 +330,6 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+        () = asked.notified() => {},
     }
 }

@@ -53,6 +53,10 @@ pub struct App {
     pub sealer: crate::secrets::SecretBox,
     /// Accounts' guardrail policies, kept a second.
     pub policies: crate::guardrails::cache::PolicyCache,
+    /// Asks the server to stop, as SIGTERM does (`POST /v1/daemon/shutdown`).
+    pub shutdown: Arc<tokio::sync::Notify>,
+    /// Turns true when the server stops: endless responses (event streams) end then.
+    pub stopping: tokio::sync::watch::Sender<bool>,
     /// Wakes this host's scheduler when a job due now was added (after its commit).
     pub jobs_due: Arc<tokio::sync::Notify>,
     /// Wakes the message streams of agents this host delivers to.
@@ -112,6 +116,8 @@ impl App {
             policies: Default::default(),
             inboxes: Default::default(),
             jobs_due: Default::default(),
+            shutdown: Default::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
             me: me.clone(),
             db,
             config,

@@ -33,6 +33,11 @@ impl Inboxes {
         }
     }
 
+    /// The agent's streams open on this host.
+    pub fn watchers(&self, agent_id: &str) -> usize {
+        self.watching.get(agent_id).map_or(0, |sender| sender.receiver_count())
+    }
+
     fn watch(&self, agent_id: &str) -> watch::Receiver<()> {
         self.watching.entry(agent_id.to_string()).or_insert_with(|| watch::channel(()).0).subscribe()
     }
@@ -111,12 +116,17 @@ pub fn incoming(
         cursor: Option<i64>,
         filter: StreamFilter,
         woken: watch::Receiver<()>,
+        stopping: watch::Receiver<bool>,
         ready: std::collections::VecDeque<InboxEvent>,
     }
     let woken = app.inboxes.watch(&agent_id);
-    let state = State { app, agent_id, cursor: after, filter, woken, ready: Default::default() };
+    let stopping = app.stopping.subscribe();
+    let state = State { app, agent_id, cursor: after, filter, woken, stopping, ready: Default::default() };
     futures::stream::unfold(state, |mut s| async move {
         loop {
+            if *s.stopping.borrow() {
+                return None; // the server stops: the client reconnects elsewhere or later
+            }
             if let Some(m) = s.ready.pop_front() {
                 return Some((Ok(m), s));
             }
@@ -136,8 +146,13 @@ pub fn incoming(
                 }
                 Ok(_) => {
                     let poll = Duration::from_millis(s.app.config.messaging.messaging_poll_ms);
-                    if let Ok(Err(_)) = tokio::time::timeout(poll, s.woken.changed()).await {
-                        tokio::time::sleep(poll).await; // no sender: only the poll is left
+                    tokio::select! {
+                        woken = tokio::time::timeout(poll, s.woken.changed()) => {
+                            if let Ok(Err(_)) = woken {
+                                tokio::time::sleep(poll).await; // no sender: only the poll is left
+                            }
+                        }
+                        _ = s.stopping.changed() => {}
                     }
                 }
                 Err(e) => return Some((Err(e), s)),

@@ -2,6 +2,7 @@
 //! (`identity`), messages between agents in threads (`service`), and incoming messages as a
 //! live, resumable stream (`live`).
 
+pub mod daemon;
 pub mod dispatch;
 pub mod handlers;
 pub mod identity;

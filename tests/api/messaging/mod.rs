@@ -354,3 +354,36 @@ async fn streams_arrive_in_chunks_live_and_whole_in_history() {
     s.post("/v1/stream/start", Some(&alice), json!({"to": bob_at})).await.assert_error(403, "blocked");
     s.post("/v1/stream/start", Some(&alice), json!({"to": "nobody"})).await.assert_error(400, "invalid_address");
 }
+
+#[tokio::test]
+async fn the_daemon_surface_reports_and_the_operator_stops_the_host() {
+    let mut s = Server::start().await;
+    let (alice, _) = agent(&s, "Alice Status").await;
+    let (bob, bob_at) = agent(&s, "Bob Status").await;
+    assert_eq!(s.get("/v1/health", None).await.body["status"], "ok");
+    let _live = s.sse("/v1/messages", &bob, &[]).await;
+    send(&s, &alice, json!({"to": bob_at, "body": {"text": "hi"}})).await;
+    let status = s.get("/v1/status", Some(&bob)).await.body;
+    assert_eq!((status["address"].clone(), status["connections"].clone()), (json!(bob_at), json!(1)), "{status}");
+    assert_eq!(status["messages"], json!({"received": 1, "sent": 0, "held": 0}));
+    assert_eq!(s.get("/v1/status", Some(&alice)).await.body["messages"]["sent"], 1);
+    let upgrade = s.get("/v1/upgrade/check", None).await.body;
+    assert!(
+        upgrade["latest"].is_null() && upgrade["message"].as_str().unwrap().contains("no update source"),
+        "{upgrade}"
+    );
+
+    let op = s.operator_key.clone();
+    assert_eq!(s.get("/v1/diagnostics", Some(&bob)).await.status, StatusCode::FORBIDDEN);
+    let diagnostics = s.get("/v1/diagnostics", Some(&op)).await.body;
+    assert_eq!(
+        (diagnostics["database"]["ok"].clone(), diagnostics["secrets_key"]["ok"].clone()),
+        (json!(true), json!(true))
+    );
+    assert!(diagnostics["data_dir"]["free_bytes"].as_u64().unwrap() > 0, "{diagnostics}");
+
+    assert_eq!(s.post("/v1/daemon/shutdown", Some(&bob), json!({})).await.status, StatusCode::FORBIDDEN);
+    let stopping = s.post("/v1/daemon/shutdown", Some(&op), json!({"graceful": true})).await;
+    assert_eq!(stopping.status, StatusCode::ACCEPTED, "{}", stopping.body);
+    assert!(s.stop_after_signal().await.success(), "a clean exit; log:\n{}", s.log());
+}
