@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::backup::{self, ExportRequest, Exported, ImportRequest};
 use super::service;
 use crate::error::ApiResult;
 use crate::http::auth::{AgentAuth, OperatorAuth};
@@ -24,6 +25,34 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(upgrade_check))
         .routes(routes!(diagnostics))
         .routes(routes!(shutdown))
+        .routes(routes!(export_backup))
+        .routes(routes!(import_backup))
+}
+
+/// An encrypted backup of the agent's identity, mode, rules, handlers and newest 10,000 messages.
+#[utoipa::path(post, path = "/v1/backup/export", tag = "messaging", security(("bearer" = [])),
+    request_body = ExportRequest,
+    responses((status = 200, body = Exported), (status = 400, description = "A passphrase shorter than 8 characters")))]
+async fn export_backup(
+    State(app): State<Arc<App>>,
+    who: AgentAuth,
+    ApiJson(req): ApiJson<ExportRequest>,
+) -> ApiResult<Json<Exported>> {
+    Ok(Json(backup::export(&app, &who.agent_id, req).await?))
+}
+
+/// Restores a backup into the calling agent, all or nothing; a wrong passphrase is
+/// `invalid_passphrase` and changes nothing.
+#[utoipa::path(post, path = "/v1/backup/import", tag = "messaging", security(("bearer" = [])),
+    request_body = ImportRequest,
+    responses((status = 200, body = Object), (status = 400, description = "invalid_passphrase, or not a backup"),
+        (status = 409, description = "Another agent of this host has the backup's key")))]
+async fn import_backup(
+    State(app): State<Arc<App>>,
+    who: AgentAuth,
+    ApiJson(req): ApiJson<ImportRequest>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(backup::import(&app, &who.agent_id, req).await?))
 }
 
 /// Answers `ok` while the host runs.

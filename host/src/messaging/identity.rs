@@ -37,7 +37,7 @@ pub fn verify(key: &str, bytes: &[u8], signature: &str) -> bool {
 }
 
 /// What a sealed secret key is bound to: the agent, so that it opens for no other row.
-fn context(agent_id: &str) -> String {
+pub(super) fn context(agent_id: &str) -> String {
     format!("messaging_identity:{agent_id}")
 }
 

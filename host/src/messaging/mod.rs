@@ -2,6 +2,7 @@
 //! (`identity`), messages between agents in threads (`service`), and incoming messages as a
 //! live, resumable stream (`live`).
 
+pub mod backup;
 pub mod daemon;
 pub mod dispatch;
 pub mod handlers;
@@ -45,6 +46,8 @@ pub enum MessagingError {
     InvalidConfig(String),
     #[error("this approval is {0}")]
     AlreadyDecided(String),
+    #[error("the passphrase does not open this backup")]
+    InvalidPassphrase,
     #[error("thread {0} is closed")]
     ThreadClosed(String),
     #[error("{0}")]
@@ -66,6 +69,7 @@ pub fn call_error(e: MessagingError) -> agora_runtime::CallError {
     match e {
         MessagingError::Invalid(_)
         | MessagingError::InvalidConfig(_)
+        | MessagingError::InvalidPassphrase
         | MessagingError::InvalidAddress(_)
         | MessagingError::NotFound(_)
         | MessagingError::ThreadClosed(_) => CallError::Invalid(message),
@@ -101,6 +105,7 @@ impl From<MessagingError> for ApiError {
             MessagingError::NotAccepted(_) => ApiError::new(StatusCode::FORBIDDEN, "not_accepted", message),
             MessagingError::InvalidConfig(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_config", message),
             MessagingError::AlreadyDecided(status) => ApiError::invalid_transition(message, &status),
+            MessagingError::InvalidPassphrase => ApiError::new(StatusCode::BAD_REQUEST, "invalid_passphrase", message),
             MessagingError::ThreadClosed(_) => ApiError::conflict("thread_closed", message),
             MessagingError::Conflict(_) => ApiError::conflict("conflict", message),
             MessagingError::Internal(_) => ApiError::unavailable(message),

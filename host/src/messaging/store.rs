@@ -112,6 +112,14 @@ pub async fn agent_by_handle(db: &Db, handle: &str) -> Result<Option<String>, sq
         .await
 }
 
+/// `agent_by_handle`, in the caller's transaction.
+pub async fn agent_by_handle_in(c: &mut Conn, handle: &str) -> Result<Option<String>, sqlx::Error> {
+    crate::db::query_scalar::<String>("SELECT id FROM agents WHERE slug = $1 AND status = 'active'")
+        .bind(handle)
+        .fetch_optional(c)
+        .await
+}
+
 /// Takes the next position in the agent's inbox, holding its identity row until commit.
 pub async fn next_inbox_seq(c: &mut Conn, agent_id: &str) -> Result<i64, sqlx::Error> {
     crate::db::query_scalar::<i64>(

@@ -387,3 +387,64 @@ async fn the_daemon_surface_reports_and_the_operator_stops_the_host() {
     assert_eq!(stopping.status, StatusCode::ACCEPTED, "{}", stopping.body);
     assert!(s.stop_after_signal().await.success(), "a clean exit; log:\n{}", s.log());
 }
+
+#[tokio::test]
+async fn a_backup_restores_identity_rules_handlers_and_history() {
+    let s = Server::start().await;
+    let (alice, _) = agent(&s, "Alice Backs Up").await;
+    let (bob, bob_at) = agent(&s, "Bob Talks").await;
+    let (carol, _) = agent(&s, "Carol Blocked Again").await;
+    let carol_key = s.get("/v1/card", Some(&carol)).await.body["public_key"].clone();
+    let alice_at = s.get("/v1/card", Some(&alice)).await.body["address"].clone();
+    send(&s, &alice, json!({"to": bob_at, "body": {"text": "one"}})).await;
+    send(&s, &bob, json!({"to": alice_at, "body": {"text": "two"}})).await;
+    s.post("/v1/block", Some(&alice), json!({"key": carol_key})).await;
+    s.post("/v1/handlers", Some(&alice), json!({"name": "chat", "provider": "openai", "model": "fast"})).await;
+    s.request("PATCH", "/v1/config", Some(&alice), Some(json!({"connection_mode": "approval"}))).await;
+    let key = s.get("/v1/card", Some(&alice)).await.body["public_key"].clone();
+
+    s.post("/v1/backup/export", Some(&alice), json!({"passphrase": "short"}))
+        .await
+        .assert_error(400, "invalid_request");
+    let exported = s.post("/v1/backup/export", Some(&alice), json!({"passphrase": "correct horse battery"})).await;
+    assert_eq!((exported.status, exported.body["messages"].clone()), (StatusCode::OK, json!(2)), "{}", exported.body);
+    let data = exported.body["data"].as_str().unwrap().to_string();
+    assert!(!data.contains("one") && !data.contains(key.as_str().unwrap()), "sealed");
+
+    // Alice loses her setup; a wrong passphrase changes nothing; the right one restores it all.
+    s.post("/v1/keys/rotate", Some(&alice), json!({})).await;
+    s.request("DELETE", "/v1/block", Some(&alice), Some(json!({"key": carol_key}))).await;
+    s.request("DELETE", "/v1/handlers/chat", Some(&alice), None).await;
+    let rotated = s.get("/v1/card", Some(&alice)).await.body["public_key"].clone();
+    let wrong = json!({"passphrase": "wrong horse battery", "data": data});
+    s.post("/v1/backup/import", Some(&alice), wrong).await.assert_error(400, "invalid_passphrase");
+    assert_eq!(s.get("/v1/card", Some(&alice)).await.body["public_key"], rotated);
+    s.post("/v1/backup/import", Some(&alice), json!({"passphrase": "x", "data": "garbage"}))
+        .await
+        .assert_error(400, "invalid_request");
+    let right = json!({"passphrase": "correct horse battery", "data": data});
+    let restored = s.post("/v1/backup/import", Some(&alice), right.clone()).await;
+    assert_eq!(restored.status, StatusCode::OK, "{}", restored.body);
+    assert_eq!(restored.body["restored"]["messages"], 0, "the history was still here: {}", restored.body);
+    assert_eq!(s.get("/v1/card", Some(&alice)).await.body["public_key"], key);
+    assert_eq!(s.get("/v1/config", Some(&alice)).await.body["connection_mode"], "approval");
+    assert_eq!(s.get("/v1/permissions", Some(&alice)).await.body["blocked"][0]["key"], carol_key);
+    assert_eq!(s.get("/v1/handlers", Some(&alice)).await.body["handlers"][0]["name"], "chat");
+    send(&s, &carol, json!({"to": alice_at, "body": {"text": "let me in"}})).await.assert_error(403, "blocked");
+
+    // Another agent of this host cannot take alice's key; an agent of another host can.
+    let (dave, _) = agent(&s, "Dave Copies").await;
+    s.post("/v1/backup/import", Some(&dave), right.clone()).await.assert_error(409, "conflict");
+    let other = Server::start().await;
+    let (erin, _) = agent(&other, "Erin Elsewhere").await;
+    let moved = other.post("/v1/backup/import", Some(&erin), right).await;
+    assert_eq!(moved.body["restored"]["messages"], 2, "{}", moved.body);
+    assert_eq!(other.get("/v1/card", Some(&erin)).await.body["public_key"], key);
+    let texts: Vec<Value> = other.get("/v1/messages/history", Some(&erin)).await.body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"]["text"].clone())
+        .collect();
+    assert_eq!(texts, [json!("two"), json!("one")]);
+}
