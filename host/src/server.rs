@@ -136,6 +136,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(messaging::routes::router())
         .merge(messaging::peer_routes::router())
         .merge(messaging::daemon::router())
+        .merge(messaging::federation_routes::router())
         .merge(webhooks::routes::router())
         .merge(payments::routes::router())
         .merge(payments::billing_routes::router())
@@ -281,6 +282,7 @@ fn start_workers(app: Arc<App>, stop: watch::Receiver<bool>) -> anyhow::Result<t
     skills::register(&mut jobs, &app.config);
     gateway::register(&mut jobs, &app.config);
     messaging::dispatch::register(&mut jobs);
+    messaging::federation::register(&mut jobs);
     scheduler::register(&mut jobs);
     let owner = scheduler::host_id(&app.config.server.data_dir)?;
     let dispatcher = webhooks::dispatch::Dispatcher::new(app.clone(), owner.clone());

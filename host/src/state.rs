@@ -59,6 +59,8 @@ pub struct App {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Wakes this host's scheduler when a job due now was added (after its commit).
     pub jobs_due: Arc<tokio::sync::Notify>,
+    /// Cards of agents on other hosts, for verifying their messages.
+    pub cards: crate::messaging::federation::Cards,
     /// Wakes the message streams of agents this host delivers to.
     pub inboxes: crate::messaging::live::Inboxes,
     /// This state itself, for work that outlives a borrow of it (a component's nested calls).
@@ -115,6 +117,7 @@ impl App {
             sealer,
             policies: Default::default(),
             inboxes: Default::default(),
+            cards: Default::default(),
             jobs_due: Default::default(),
             shutdown: Default::default(),
             stopping: tokio::sync::watch::Sender::new(false),

@@ -22,6 +22,12 @@ pub struct Messaging {
     /// How many messages all handlers together may write in one thread: stops two agents
     /// that answer each other for ever, whatever their own `max_turns`.
     pub messaging_max_handler_turns: u64,
+    /// How this host reaches other Agora hosts: `https`, or `http` (on a trusted network, and
+    /// in tests).
+    pub messaging_federation_scheme: String,
+    /// How far an envelope's time may be from this host's: older or newer ones are refused, so a
+    /// captured envelope cannot be replayed later.
+    pub messaging_federation_window_ms: u64,
 }
 
 impl Default for Messaging {
@@ -33,6 +39,8 @@ impl Default for Messaging {
             messaging_poll_ms: 1_000,
             messaging_handler_budget_cents: 5,
             messaging_max_handler_turns: 50,
+            messaging_federation_scheme: "https".into(),
+            messaging_federation_window_ms: 300_000,
         }
     }
 }
@@ -46,6 +54,10 @@ impl Messaging {
         within("messaging_max_recipients", self.messaging_max_recipients, 1, 1_000)?;
         within("messaging_handler_budget_cents", self.messaging_handler_budget_cents, 1, 10_000)?;
         within("messaging_max_handler_turns", self.messaging_max_handler_turns, 1, 10_000)?;
+        if !matches!(self.messaging_federation_scheme.as_str(), "https" | "http") {
+            return Err("messaging_federation_scheme must be https or http".into());
+        }
+        within("messaging_federation_window_ms", self.messaging_federation_window_ms, 1_000, 86_400_000)?;
         within("messaging_poll_ms", self.messaging_poll_ms, 50, 60_000)
     }
 }

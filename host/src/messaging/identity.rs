@@ -190,10 +190,30 @@ pub async fn rotate(app: &App, agent_id: &str) -> Result<RotationView, Messaging
         if !store::replace_key(&mut *c, agent_id, &r.old_key, k, s, at).await? {
             return Err(MessagingError::Conflict("the key was rotated by another request at the same time"));
         }
-        store::insert_rotation(c, agent_id, r).await?;
+        store::insert_rotation(&mut *c, agent_id, r).await?;
+        follow_rotation(c, &r.old_key, k).await?;
         Ok::<_, MessagingError>(())
     })?;
     Ok(rotation.into())
+}
+
+/// Moves every local agent's rules and peer records about `old` to `new`: the key rotated (its
+/// statement was verified, or made here), and a block or approval stays with its owner.
+pub async fn follow_rotation(c: &mut crate::db::Conn, old: &str, new: &str) -> Result<(), sqlx::Error> {
+    crate::db::query("UPDATE messaging_rules SET public_key = $1 WHERE public_key = $2")
+        .bind(new)
+        .bind(old)
+        .execute(&mut *c)
+        .await?;
+    crate::db::query(
+        "UPDATE messaging_peers SET public_key = $1 WHERE public_key = $2 AND NOT EXISTS \
+         (SELECT 1 FROM messaging_peers p WHERE p.agent_id = messaging_peers.agent_id AND p.public_key = $1)",
+    )
+    .bind(new)
+    .bind(old)
+    .execute(c)
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

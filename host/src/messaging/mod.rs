@@ -5,6 +5,8 @@
 pub mod backup;
 pub mod daemon;
 pub mod dispatch;
+pub mod federation;
+pub mod federation_routes;
 pub mod handlers;
 pub mod identity;
 pub mod live;
@@ -48,6 +50,10 @@ pub enum MessagingError {
     AlreadyDecided(String),
     #[error("the passphrase does not open this backup")]
     InvalidPassphrase,
+    #[error("the envelope is more than {0} ms away from this host's time")]
+    StaleEnvelope(i64),
+    #[error("the envelope is not the sender's: {0}")]
+    InvalidSignature(String),
     #[error("thread {0} is closed")]
     ThreadClosed(String),
     #[error("{0}")]
@@ -70,6 +76,8 @@ pub fn call_error(e: MessagingError) -> agora_runtime::CallError {
         MessagingError::Invalid(_)
         | MessagingError::InvalidConfig(_)
         | MessagingError::InvalidPassphrase
+        | MessagingError::StaleEnvelope(_)
+        | MessagingError::InvalidSignature(_)
         | MessagingError::InvalidAddress(_)
         | MessagingError::NotFound(_)
         | MessagingError::ThreadClosed(_) => CallError::Invalid(message),
@@ -106,6 +114,10 @@ impl From<MessagingError> for ApiError {
             MessagingError::InvalidConfig(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_config", message),
             MessagingError::AlreadyDecided(status) => ApiError::invalid_transition(message, &status),
             MessagingError::InvalidPassphrase => ApiError::new(StatusCode::BAD_REQUEST, "invalid_passphrase", message),
+            MessagingError::StaleEnvelope(_) => ApiError::new(StatusCode::BAD_REQUEST, "stale_envelope", message),
+            MessagingError::InvalidSignature(_) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", message)
+            }
             MessagingError::ThreadClosed(_) => ApiError::conflict("thread_closed", message),
             MessagingError::Conflict(_) => ApiError::conflict("conflict", message),
             MessagingError::Internal(_) => ApiError::unavailable(message),

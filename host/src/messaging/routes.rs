@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::federation;
 use super::handlers::{self, HandlerSpec, HandlerView};
 use super::identity::{self, Card, RotationView};
 use super::live::{self, InboxEvent};
@@ -75,17 +76,36 @@ pub struct SendParams {
         (status = 404, description = "not_reachable: no agent at the address; or not_found: a thread you are not in"),
         (status = 409, description = "thread_closed"),
         (status = 413, description = "message_too_large"),
-        (status = 502, description = "not_reachable (another host), a2a_send_failed")))]
+        (status = 502, description = "not_reachable (another host refused it, with wait), a2a_send_failed"),
+        (status = 504, description = "delivery_timeout: no acknowledgement within the timeout (with wait)")))]
 async fn send_message(
     State(app): State<Arc<App>>,
     who: AgentAuth,
     ApiQuery(params): ApiQuery<SendParams>,
     ApiJson(req): ApiJson<NewMessage>,
 ) -> ApiResult<Json<Sent>> {
-    if params.wait == Some(true) && params.timeout.is_some_and(|t| !(1..=60).contains(&t)) {
+    if params.timeout.is_some_and(|t| !(1..=60).contains(&t)) {
         return Err(ApiError::invalid("timeout must be 1 to 60 seconds"));
     }
-    Ok(Json(service::send(&app, &who.agent_id, req).await?))
+    let mut sent = service::send(&app, &who.agent_id, req).await?;
+    let queued: Vec<String> = sent.messages.iter().filter(|m| m.status == "queued").map(|m| m.id.clone()).collect();
+    if params.wait == Some(true) && !queued.is_empty() {
+        let timeout = std::time::Duration::from_secs(params.timeout.unwrap_or(10));
+        if !federation::wait_for(&app, &queued, timeout).await? {
+            let message =
+                format!("no acknowledgement within {} s; delivery goes on in the background", timeout.as_secs());
+            return Err(ApiError::new(StatusCode::GATEWAY_TIMEOUT, "delivery_timeout", message));
+        }
+        sent = service::refresh(&app, sent).await?;
+        if sent.messages.iter().any(|m| m.status == "failed") {
+            return Err(ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "not_reachable",
+                "the receiving host refused the message",
+            ));
+        }
+    }
+    Ok(Json(sent))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -76,17 +76,25 @@ fn check(app: &App, req: &NewMessage) -> Result<Checked, MessagingError> {
     })
 }
 
-/// Finds the agents the addresses name on this host; another host or an A2A agent cannot be
-/// reached from here yet.
-pub(super) async fn resolve(app: &App, recipients: Vec<Address>) -> Result<Vec<Local>, MessagingError> {
+/// Finds the agents the addresses name on this host, and (when `remote` may be reached) the
+/// addresses on other Agora hosts; an A2A agent cannot be reached from here yet.
+pub(super) async fn resolve(
+    app: &App,
+    recipients: Vec<Address>,
+    remote: bool,
+) -> Result<(Vec<Local>, Vec<Address>), MessagingError> {
     let here = identity::host_name(app);
-    let mut local = Vec::new();
+    let (mut local, mut others) = (Vec::new(), Vec::new());
     for address in recipients {
         let handle = match &address {
             Address::Agent { host, handle } if *host == here => handle.clone(),
+            Address::Agent { .. } if remote => {
+                others.push(address);
+                continue;
+            }
             Address::Agent { .. } => {
                 return Err(MessagingError::Unreachable(format!(
-                    "{address} is on another host; delivery between hosts is not available on this host yet"
+                    "{address} is on another host: this needs a local agent"
                 )))
             }
             Address::A2a(url) => {
@@ -100,7 +108,7 @@ pub(super) async fn resolve(app: &App, recipients: Vec<Address>) -> Result<Vec<L
         let public_key = identity::ensure(app, &agent_id, &handle).await?.public_key;
         local.push(Local { address, agent_id, public_key });
     }
-    Ok(local)
+    Ok((local, others))
 }
 
 /// The sender's identity: the agent behind the key.
@@ -123,14 +131,17 @@ pub async fn send_from(
 ) -> Result<Sent, MessagingError> {
     let checked = check(app, &req)?;
     let me = me(app, sender_id).await?;
-    let recipients = resolve(app, checked.recipients.clone()).await?;
+    let (recipients, remote) = resolve(app, checked.recipients.clone(), true).await?;
     for to in &recipients {
+        allowed(app, sender_id, &to.address, &checked.content_type).await?;
+    }
+    for to in &remote {
         allowed(app, sender_id, to, &checked.content_type).await?;
     }
     let thread_id = checked.thread_id.clone().unwrap_or_else(new_id);
     let from = me.address.to_string();
     let at = now_ms();
-    let (t, f, m, c, r) = (&thread_id, &from, &me, &checked, &recipients);
+    let (t, f, m, c, r, far) = (&thread_id, &from, &me, &checked, &recipients, &remote);
     let close = req.close_thread;
     let (rows, handled) = transaction!(app.db, |tx| async move {
         enter_thread(&mut *tx, t, f, at).await?;
@@ -139,6 +150,11 @@ pub async fn send_from(
             let row =
                 Envelope { thread_id: t, reply_to: c.reply_to.as_deref(), content_type: &c.content_type, handler, at };
             rows.push(deliver_in(&mut *tx, m, to, &row, c.body.clone()).await?);
+        }
+        for to in far {
+            let row =
+                Envelope { thread_id: t, reply_to: c.reply_to.as_deref(), content_type: &c.content_type, handler, at };
+            rows.push(super::federation::queue_in(&mut *tx, m, to, &row, c.body.clone()).await?);
         }
         let mut handled = false;
         for row in rows.iter().filter(|r| r.inbox_seq.is_some()) {
@@ -152,29 +168,58 @@ pub async fn send_from(
     for row in rows.iter().filter(|r| r.inbox_seq.is_some()) {
         app.inboxes.wake(row.recipient_agent_id.as_deref().unwrap_or_default());
     }
-    if handled {
+    if handled || !remote.is_empty() {
         app.jobs_due.notify_one();
     }
-    let held = rows.iter().any(|r| r.status == "held");
+    let status = if rows.iter().any(|r| r.status == "held") {
+        "pending_approval"
+    } else if rows.iter().any(|r| r.status == "queued") {
+        "queued"
+    } else {
+        "delivered"
+    };
     Ok(Sent {
         id: rows[0].id.clone(),
         thread_id,
-        status: if held { "pending_approval" } else { "delivered" }.into(),
+        status: status.into(),
         thread_closed: close,
         messages: rows.iter().map(MessageRow::view).collect(),
     })
 }
 
+/// `sent` with its messages as they are now (a remote delivery may have moved on).
+pub async fn refresh(app: &App, mut sent: Sent) -> Result<Sent, MessagingError> {
+    for m in sent.messages.iter_mut() {
+        let status = crate::db::query_scalar::<String>("SELECT status FROM messages WHERE id = $1")
+            .bind(m.id.as_str())
+            .fetch_one(&app.db.read)
+            .await?;
+        m.status = status;
+    }
+    let all = |s: &str| sent.messages.iter().all(|m| m.status == s);
+    if all("delivered") {
+        sent.status = "delivered".into();
+    } else if sent.messages.iter().any(|m| m.status == "failed") {
+        sent.status = "failed".into();
+    }
+    Ok(sent)
+}
+
 /// The sender's policies on a message to `to`.
-pub(super) async fn allowed(app: &App, sender_id: &str, to: &Local, content_type: &str) -> Result<(), MessagingError> {
+pub(super) async fn allowed(
+    app: &App,
+    sender_id: &str,
+    to: &Address,
+    content_type: &str,
+) -> Result<(), MessagingError> {
     let action = HostAction {
         tool_ref: "agora.message",
         action_type: "communication",
         access_level: None,
-        operation: Some(to.address.to_string()),
+        operation: Some(to.to_string()),
         amount_cents: None,
         approval_id: None,
-        metadata: Some(json!({"to": to.address.to_string(), "content_type": content_type})),
+        metadata: Some(json!({"to": to.to_string(), "content_type": content_type})),
     };
     Ok(enforce(app, sender_id, action).await?)
 }

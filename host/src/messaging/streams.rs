@@ -111,8 +111,8 @@ pub async fn start(app: &App, agent_id: &str, req: StartStream) -> Result<Stream
         return Err(MessagingError::Invalid("thread_id must be 1 to 100 characters".into()));
     }
     let me = service::me(app, agent_id).await?;
-    let to = service::resolve(app, vec![address]).await?.remove(0);
-    service::allowed(app, agent_id, &to, &content_type).await?;
+    let to = service::resolve(app, vec![address], false).await?.0.remove(0);
+    service::allowed(app, agent_id, &to.address, &content_type).await?;
     let thread_id = req.thread_id.unwrap_or_else(new_id);
     let (id, at, from) = (new_id(), now_ms(), me.address.to_string());
     let (i, t, f, ct, m, to_ref) = (&id, &thread_id, &from, &content_type, &me, &to);

@@ -1,6 +1,7 @@
 //! Agent messaging: signed messages between agents in threads, incoming messages as a resumable
 //! event stream, history, key rotation, and every bad send refused whole.
 
+mod federation;
 mod handlers;
 
 use std::time::Duration;
@@ -49,7 +50,7 @@ fn envelope(m: &Value, created_at: i64) -> Vec<u8> {
     .into_bytes()
 }
 
-fn millis(rfc3339: &Value) -> i64 {
+pub(super) fn millis(rfc3339: &Value) -> i64 {
     chrono_free_millis(rfc3339.as_str().unwrap())
 }
 
@@ -64,7 +65,7 @@ fn chrono_free_millis(t: &str) -> i64 {
     ((days * 24 + h[0]) * 60 + h[1]) * 60_000 + h[2] * 1_000 + format!("{ms:0<3}")[..3].parse::<i64>().unwrap()
 }
 
-async fn next_message(stream: &mut SseStream) -> (String, Value) {
+pub(super) async fn next_message(stream: &mut SseStream) -> (String, Value) {
     let event = stream.next(SOON).await.expect("a message arrives on the stream");
     assert_eq!(event.event, "message", "{event:?}");
     (event.id.clone().expect("an event id"), event.json())
@@ -156,12 +157,14 @@ async fn a_bad_send_is_refused_whole_and_keys_rotate() {
         (json!("toq://nohandle"), 400, "invalid_address"),
         (json!([bob_at, "mailto:x"]), 400, "invalid_address"),
         (json!(format!("toq://{host}/nobody-here")), 404, "not_reachable"),
-        (json!("toq://other.example/bob"), 502, "not_reachable"),
         (json!("https://agent.example/a2a"), 502, "a2a_send_failed"),
         (json!([]), 400, "invalid_request"),
     ] {
         send(&s, &alice, json!({"to": to, "body": {"text": "x"}})).await.assert_error(status, code);
     }
+    // Another host's agent: accepted, queued for delivery (and retried while that host is away).
+    let far = send(&s, &alice, json!({"to": "toq://other.example/bob", "body": {"text": "x"}})).await;
+    assert_eq!(far.body["status"], "queued", "{}", far.body);
     send(&s, &alice, json!({"to": bob_at, "body": "not an object"})).await.assert_error(400, "invalid_request");
     send(&s, &alice, json!({"to": bob_at, "body": {"text": "x".repeat(3000)}}))
         .await
