@@ -21,7 +21,7 @@ use super::model::{Address, MessageRow, MESSAGE_COLUMNS};
 use super::peers::{self, Admission};
 use super::service::{Envelope as Shared, Local};
 use super::{dispatch, store, MessagingError};
-use crate::db::{new_id, now_ms, Conn};
+use crate::db::{now_ms, Conn};
 use crate::scheduler::{Backoff, KindSpec, Registry};
 use crate::state::App;
 use crate::transaction;
@@ -99,24 +99,8 @@ pub(super) async fn queue_in(
     e: &Shared<'_>,
     body: String,
 ) -> Result<MessageRow, MessagingError> {
-    let mut row = MessageRow {
-        id: new_id(),
-        thread_id: e.thread_id.to_string(),
-        from_address: me.address.to_string(),
-        from_key: me.public_key.clone(),
-        to_address: to.to_string(),
-        sender_agent_id: Some(me.agent_id.clone()),
-        recipient_agent_id: None,
-        inbox_seq: None,
-        reply_to: e.reply_to.map(str::to_string),
-        content_type: e.content_type.to_string(),
-        body,
-        signature: String::new(),
-        status: "queued".into(),
-        sent_by_handler: e.handler.map(str::to_string),
-        created_at: e.at,
-    };
-    row.signature = me.sign(&row.signed_bytes());
+    let mut row = e.signed(me, to, None, body);
+    row.status = "queued".into();
     store::insert_message(&mut *tx, &row).await?;
     crate::scheduler::enqueue(tx, DELIVER, Some(&row.id), &json!({"message_id": row.id}), None).await?;
     Ok(row)

@@ -1,8 +1,9 @@
 //! Sending and reading messages. A send is checked whole before anything is delivered (every
-//! address, the body's size, the thread, the sender's policies for each recipient), then
-//! delivered to every recipient in one transaction: each recipient's inbox gets the message at
-//! its next position, signed by the sender's key. A thread takes messages from its participants
-//! only, and none once closed.
+//! address, the body's size, the thread, the sender's policies for each recipient), then written
+//! for every recipient in one transaction, signed by the sender's key: a recipient on this host
+//! gets it at its inbox's next position (or held for its approval, as its rules decide), one on
+//! another host gets it queued for delivery (`federation`). A thread takes messages from its
+//! participants only, and none once closed.
 
 use serde_json::json;
 
@@ -146,15 +147,13 @@ pub async fn send_from(
     let (rows, handled) = transaction!(app.db, |tx| async move {
         enter_thread(&mut *tx, t, f, at).await?;
         let mut rows = Vec::new();
+        let envelope =
+            Envelope { thread_id: t, reply_to: c.reply_to.as_deref(), content_type: &c.content_type, handler, at };
         for to in r {
-            let row =
-                Envelope { thread_id: t, reply_to: c.reply_to.as_deref(), content_type: &c.content_type, handler, at };
-            rows.push(deliver_in(&mut *tx, m, to, &row, c.body.clone()).await?);
+            rows.push(deliver_in(&mut *tx, m, to, &envelope, c.body.clone()).await?);
         }
         for to in far {
-            let row =
-                Envelope { thread_id: t, reply_to: c.reply_to.as_deref(), content_type: &c.content_type, handler, at };
-            rows.push(super::federation::queue_in(&mut *tx, m, to, &row, c.body.clone()).await?);
+            rows.push(super::federation::queue_in(&mut *tx, m, to, &envelope, c.body.clone()).await?);
         }
         let mut handled = false;
         for row in rows.iter().filter(|r| r.inbox_seq.is_some()) {
@@ -248,6 +247,32 @@ pub(super) struct Envelope<'a> {
     pub(super) at: i64,
 }
 
+impl Envelope<'_> {
+    /// A copy of the message from `me` to `to` (an agent of this host when `recipient` names
+    /// it), signed.
+    pub(super) fn signed(&self, me: &Identity, to: &Address, recipient: Option<&str>, body: String) -> MessageRow {
+        let mut row = MessageRow {
+            id: new_id(),
+            thread_id: self.thread_id.to_string(),
+            from_address: me.address.to_string(),
+            from_key: me.public_key.clone(),
+            to_address: to.to_string(),
+            sender_agent_id: Some(me.agent_id.clone()),
+            recipient_agent_id: recipient.map(str::to_string),
+            inbox_seq: None,
+            reply_to: self.reply_to.map(str::to_string),
+            content_type: self.content_type.to_string(),
+            body,
+            signature: String::new(),
+            status: "delivered".into(),
+            sent_by_handler: self.handler.map(str::to_string),
+            created_at: self.at,
+        };
+        row.signature = me.sign(&row.signed_bytes());
+        row
+    }
+}
+
 /// Signs and stores `to`'s copy: at its next inbox position, or held, as its rules decide.
 pub(super) async fn deliver_in(
     tx: &mut Conn,
@@ -256,24 +281,7 @@ pub(super) async fn deliver_in(
     e: &Envelope<'_>,
     body: String,
 ) -> Result<MessageRow, MessagingError> {
-    let mut row = MessageRow {
-        id: new_id(),
-        thread_id: e.thread_id.to_string(),
-        from_address: me.address.to_string(),
-        from_key: me.public_key.clone(),
-        to_address: to.address.to_string(),
-        sender_agent_id: Some(me.agent_id.clone()),
-        recipient_agent_id: Some(to.agent_id.clone()),
-        inbox_seq: None,
-        reply_to: e.reply_to.map(str::to_string),
-        content_type: e.content_type.to_string(),
-        body,
-        signature: String::new(),
-        status: "delivered".into(),
-        sent_by_handler: e.handler.map(str::to_string),
-        created_at: e.at,
-    };
-    row.signature = me.sign(&row.signed_bytes());
+    let mut row = e.signed(me, &to.address, Some(&to.agent_id), body);
     match peers::admit(&mut *tx, &row, &to.public_key).await? {
         Admission::Deliver => row.inbox_seq = Some(store::next_inbox_seq(&mut *tx, &to.agent_id).await?),
         Admission::Hold(_) => row.status = "held".into(),
