@@ -197,3 +197,29 @@ async fn components_send_messages_as_their_agent_under_its_policies() {
     assert_eq!(all["messages"].as_array().unwrap().len(), 1, "{all}");
     s.assert_ledger_sound().await;
 }
+
+#[tokio::test]
+async fn a_hostile_handler_is_stopped_and_billed_and_the_host_goes_on() {
+    let s = Server::start().await;
+    let (_, bob, bob_at) = funded(&s, "Bob Hosts A Rogue").await;
+    let (_, alice, _) = funded(&s, "Alice Provokes").await;
+    let publisher = s.publisher(&bob).await;
+    let r = s.publish(&publisher, &agora_e2e::guest("rogue-handler"), "handler", "rogue", json!({})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let made = json!({"name": "rogue", "component_id": r.body["component"]["id"], "max_turns": 10});
+    assert_eq!(s.post("/v1/handlers", Some(&bob), made).await.status, StatusCode::CREATED);
+    let before = s.balance(&bob).await;
+
+    let mut live = s.sse("/v1/messages", &alice, &[]).await;
+    for text in ["spin", "hog", "panic"] {
+        send(&s, &alice, json!({"to": bob_at, "body": {"text": text}})).await;
+    }
+    handlers_idle(&s).await;
+    assert!(live.next(Duration::from_millis(200)).await.is_none(), "no answer to a run that was stopped");
+    assert!(s.balance(&bob).await < before, "bob pays for what his handler burned");
+    send(&s, &alice, json!({"to": bob_at, "body": {"text": "hello"}})).await;
+    let reply = live.next(SOON).await.expect("the next message is answered").json();
+    assert_eq!(reply["body"]["text"], "still here: hello");
+    assert_eq!(s.get("/health", None).await.status, StatusCode::OK);
+    s.assert_ledger_sound().await;
+}
