@@ -211,8 +211,10 @@ pub async fn follow_rotation(c: &mut crate::db::Conn, old: &str, new: &str) -> R
     )
     .bind(new)
     .bind(old)
-    .execute(c)
+    .execute(&mut *c)
     .await?;
+    // What is left under the old key is an agent that already knew the new one too.
+    crate::db::query("DELETE FROM messaging_peers WHERE public_key = $1").bind(old).execute(c).await?;
     Ok(())
 }
 
