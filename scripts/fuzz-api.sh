@@ -25,6 +25,7 @@ key=$(curl -sf -X POST "$base/api/agents/register" -H 'content-type: application
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --header "X-API-Key: $key" \
   --exclude-operation-id stream_incoming \
+  --exclude-operation-id read_logs \
   --max-examples "${FUZZ_EXAMPLES:-40}" \
   --phases examples,coverage,fuzzing \
   --request-timeout 30 \

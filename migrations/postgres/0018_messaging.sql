@@ -148,3 +148,15 @@ CREATE TABLE messaging_stream_chunks (
     PRIMARY KEY (stream_id, idx)
 );
 CREATE UNIQUE INDEX messaging_stream_chunks_inbox ON messaging_stream_chunks (recipient_agent_id, inbox_seq);
+
+-- What happened to an agent's messages, for `GET /v1/logs`: deliveries, holds, handler runs,
+-- remote deliveries. Ids are time-ordered (UUIDv7).
+CREATE TABLE messaging_logs (
+    id         TEXT PRIMARY KEY,
+    agent_id   TEXT NOT NULL REFERENCES agents(id),
+    level      TEXT NOT NULL CHECK (level IN ('info', 'warn')),
+    event      TEXT NOT NULL,
+    message    TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX messaging_logs_by_agent ON messaging_logs (agent_id, id);

@@ -12,11 +12,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::backup::{self, ExportRequest, Exported, ImportRequest};
-use super::service;
-use crate::error::ApiResult;
-use crate::http::auth::{AgentAuth, OperatorAuth};
-use crate::http::json::ApiJson;
+use super::{logs, service};
+use crate::error::{ApiError, ApiResult};
+use crate::http::auth::{AgentAuth, AnyAuth, OperatorAuth};
+use crate::http::json::{ApiJson, ApiQuery};
+use crate::identity::Principal;
 use crate::state::App;
+use futures::StreamExt;
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
@@ -27,6 +29,60 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(shutdown))
         .routes(routes!(export_backup))
         .routes(routes!(import_backup))
+        .routes(routes!(read_logs, clear_logs))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogsQuery {
+    /// The newest entries to show first (1-500, default 100).
+    pub limit: Option<i64>,
+    /// Keep the response open and send new entries as server-sent events (`event: log`).
+    pub follow: Option<bool>,
+}
+
+/// What happened to the agent's messages (an operator: to every agent's), oldest first; with
+/// `follow=true` an event stream that goes on with new entries.
+#[utoipa::path(get, path = "/v1/logs", tag = "messaging", security(("bearer" = [])), params(LogsQuery),
+    responses((status = 200, body = Object, description = "`{entries}`, or an event stream with follow=true"),
+        (status = 400, description = "A bad limit")))]
+async fn read_logs(
+    State(app): State<Arc<App>>,
+    who: AnyAuth,
+    ApiQuery(q): ApiQuery<LogsQuery>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let agent = match who.0 {
+        Principal::Agent { agent_id } => Some(agent_id),
+        Principal::Operator { .. } => None,
+        Principal::Runtime(_) => return Err(ApiError::forbidden("the logs need the agent's key or an operator's")),
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit must be 1 to 500"));
+    }
+    let first = logs::latest(&app, agent.as_deref(), limit).await?;
+    if q.follow != Some(true) {
+        let entries: Vec<_> = first.iter().map(logs::LogRow::view).collect();
+        return Ok(Json(json!({"entries": entries})).into_response());
+    }
+    let events = logs::follow(app, agent, first).map(|row| {
+        Ok::<_, std::convert::Infallible>(
+            axum::response::sse::Event::default()
+                .id(row.id.clone())
+                .event("log")
+                .json_data(row.view())
+                .unwrap_or_default(),
+        )
+    });
+    Ok(axum::response::sse::Sse::new(events).keep_alive(Default::default()).into_response())
+}
+
+/// Clears the agent's log.
+#[utoipa::path(delete, path = "/v1/logs", tag = "messaging", security(("bearer" = [])),
+    responses((status = 200, body = Object)))]
+async fn clear_logs(State(app): State<Arc<App>>, who: AgentAuth) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"cleared": logs::clear(&app, &who.agent_id).await?})))
 }
 
 /// An encrypted backup of the agent's identity, mode, rules, handlers and newest 10,000 messages.

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::handlers::{self, HandlerRow};
 use super::model::{MessageRow, NewMessage, Recipients, MESSAGE_COLUMNS};
-use super::{service, MessagingError};
+use super::{logs, service, MessagingError};
 use crate::agents::model::AgentRow;
 use crate::db::Conn;
 use crate::executions::nested;
@@ -64,7 +64,8 @@ async fn handle(app: &App, payload: &Value) -> Result<(), String> {
     let Some(m) = message(app, &message_id).await.map_err(failed)? else { return Ok(()) };
     let Some(agent) = crate::agents::store::get(&app.db, &agent_id).await.map_err(failed)? else { return Ok(()) };
     if let Some(why) = turns_left(app, &h, &m).await.map_err(failed)? {
-        tracing::info!(agent = %agent_id, handler = %name, thread = %m.thread_id, "handler not run: {why}");
+        let line = format!("handler {name} not run on message {message_id}: {why}");
+        logs::record(app, &agent_id, "info", "handler.skipped", &line).await;
         return Ok(());
     }
     let action = match run(app, &agent, &h, &m).await {
@@ -72,12 +73,21 @@ async fn handle(app: &App, payload: &Value) -> Result<(), String> {
         // Nothing ran (no free slot, the component not loadable here): try again later.
         Err(e) if e.never_started() => return Err(format!("{}: {}", e.code, e.message)),
         Err(e) => {
-            tracing::info!(agent = %agent_id, handler = %name, code = e.code, "handler failed: {}", e.message);
+            let line = format!("handler {name} on message {message_id}: {} ({})", e.message, e.code);
+            logs::record(app, &agent_id, "warn", "handler.failed", &line).await;
             return Ok(());
         }
     };
-    if let Err(e) = carry_out(app, &agent, &h, &m, action).await {
-        tracing::info!(agent = %agent_id, handler = %name, "the handler's action was refused: {e}");
+    let did = describe(&action);
+    match carry_out(app, &agent, &h, &m, action).await {
+        Ok(()) => {
+            let line = format!("handler {name} on message {message_id}: {did}");
+            logs::record(app, &agent_id, "info", "handler.ran", &line).await;
+        }
+        Err(e) => {
+            let line = format!("handler {name} on message {message_id}: its action was refused: {e}");
+            logs::record(app, &agent_id, "warn", "handler.refused", &line).await;
+        }
     }
     Ok(())
 }

@@ -18,7 +18,6 @@ use utoipa::ToSchema;
 
 use super::identity::{self, Identity};
 use super::model::{Address, MessageRow, MESSAGE_COLUMNS};
-use super::peers::{self, Admission};
 use super::service::{Envelope as Shared, Local};
 use super::{dispatch, store, MessagingError};
 use crate::db::{now_ms, Conn};
@@ -148,7 +147,17 @@ async fn deliver(app: &App, payload: &Value, last: bool) -> Result<(), String> {
         }
         Err(Failure::Retry(why)) => return Err(why.clone()),
     };
-    set_status(app, id, status).await.map_err(|e| e.to_string())
+    set_status(app, id, status).await.map_err(|e| e.to_string())?;
+    if let Some(sender) = &row.sender_agent_id {
+        let (level, line) = match &outcome {
+            Ok(()) => ("info", format!("message {id} delivered to {}", row.to_address)),
+            Err(Failure::Refused(why) | Failure::Retry(why)) => {
+                ("warn", format!("message {id} to {} failed: {why}", row.to_address))
+            }
+        };
+        super::logs::record(app, sender, level, &format!("remote.{status}"), &line).await;
+    }
+    Ok(())
 }
 
 enum Failure {
@@ -285,10 +294,7 @@ pub async fn receive(app: &App, e: Envelope) -> Result<&'static str, MessagingEr
             store::insert_thread(&mut *c, &r.thread_id, now_ms()).await?;
         }
         let mut row = r.clone();
-        match peers::admit(&mut *c, &row, &t.public_key).await? {
-            Admission::Deliver => row.inbox_seq = Some(store::next_inbox_seq(&mut *c, &t.agent_id).await?),
-            Admission::Hold(_) => row.status = "held".into(),
-        }
+        super::service::admit_in(&mut *c, &mut row, &t.public_key).await?;
         store::insert_message(&mut *c, &row).await?;
         let handled = row.inbox_seq.is_some() && dispatch::enqueue_in(&mut *c, &row).await?;
         Ok::<_, MessagingError>((if row.inbox_seq.is_some() { "delivered" } else { "held" }, handled))

@@ -10,6 +10,7 @@ pub mod federation_routes;
 pub mod handlers;
 pub mod identity;
 pub mod live;
+pub mod logs;
 pub mod model;
 pub mod peer_routes;
 pub mod peers;

@@ -282,12 +282,28 @@ pub(super) async fn deliver_in(
     body: String,
 ) -> Result<MessageRow, MessagingError> {
     let mut row = e.signed(me, &to.address, Some(&to.agent_id), body);
-    match peers::admit(&mut *tx, &row, &to.public_key).await? {
-        Admission::Deliver => row.inbox_seq = Some(store::next_inbox_seq(&mut *tx, &to.agent_id).await?),
-        Admission::Hold(_) => row.status = "held".into(),
-    }
+    admit_in(&mut *tx, &mut row, &to.public_key).await?;
     store::insert_message(tx, &row).await?;
     Ok(row)
+}
+
+/// Decides `row` for its local recipient by the recipient's rules: at its inbox's next position,
+/// or held; logged for the recipient.
+pub(super) async fn admit_in(tx: &mut Conn, row: &mut MessageRow, recipient_key: &str) -> Result<(), MessagingError> {
+    let recipient = row.recipient_agent_id.clone().unwrap_or_default();
+    match peers::admit(&mut *tx, row, recipient_key).await? {
+        Admission::Deliver => {
+            row.inbox_seq = Some(store::next_inbox_seq(&mut *tx, &recipient).await?);
+            let line = format!("message {} from {}", row.id, row.from_address);
+            super::logs::record_in(tx, &recipient, "info", "message.delivered", &line).await?;
+        }
+        Admission::Hold(approval) => {
+            row.status = "held".into();
+            let line = format!("message {} from {} held for approval {approval}", row.id, row.from_address);
+            super::logs::record_in(tx, &recipient, "info", "message.held", &line).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Closes a thread the agent is in.

@@ -376,7 +376,21 @@ async fn the_daemon_surface_reports_and_the_operator_stops_the_host() {
         "{upgrade}"
     );
 
+    // The log tells what happened to bob's messages; following it shows new entries.
+    let log = s.get("/v1/logs", Some(&bob)).await.body;
+    assert_eq!(log["entries"][0]["event"], "message.delivered", "{log}");
+    let mut follow = s.sse("/v1/logs?follow=true&limit=1", &bob, &[]).await;
+    assert_eq!(follow.next(SOON).await.expect("the entry so far").json()["event"], "message.delivered");
+    send(&s, &alice, json!({"to": bob_at, "body": {"text": "again"}})).await;
+    let next = follow.next(SOON).await.expect("a new entry").json();
+    assert!(next["message"].as_str().unwrap().contains("from toq://"), "{next}");
     let op = s.operator_key.clone();
+    let all = s.get("/v1/logs?limit=500", Some(&op)).await.body;
+    assert_eq!(all["entries"].as_array().unwrap().len(), 2, "every agent's, for an operator: {all}");
+    assert_eq!(s.request("DELETE", "/v1/logs", Some(&bob), None).await.body["cleared"], 2);
+    assert_eq!(s.get("/v1/logs", Some(&bob)).await.body["entries"], json!([]));
+    s.get("/v1/logs?limit=0", Some(&bob)).await.assert_error(400, "invalid_request");
+
     assert_eq!(s.get("/v1/diagnostics", Some(&bob)).await.status, StatusCode::FORBIDDEN);
     let diagnostics = s.get("/v1/diagnostics", Some(&op)).await.body;
     assert_eq!(
