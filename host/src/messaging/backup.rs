@@ -212,27 +212,24 @@ async fn restore_handlers(
                 continue;
             }
         }
-        crate::db::query(
-            "INSERT INTO messaging_handlers (agent_id, name, kind, component_id, provider, model, prompt, max_turns, \
-             auto_close, filter_from, filter_key, filter_type, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(agent_id)
-        .bind(name.as_str())
-        .bind(h["kind"].as_str().unwrap_or("llm"))
-        .bind(h["component_id"].as_str())
-        .bind(h["provider"].as_str())
-        .bind(h["model"].as_str())
-        .bind(h["prompt"].as_str())
-        .bind(h["max_turns"].as_i64().unwrap_or(10))
-        .bind(h["auto_close"].as_i64().unwrap_or(0))
-        .bind(h["filter_from"].as_str().unwrap_or("[]"))
-        .bind(h["filter_key"].as_str().unwrap_or("[]"))
-        .bind(h["filter_type"].as_str().unwrap_or("[]"))
-        .bind(h["created_at"].as_i64().unwrap_or_default())
-        .bind(h["updated_at"].as_i64().unwrap_or_default())
-        .execute(&mut *c)
-        .await?;
+        let text = |f: &str| h[f].as_str().map(str::to_string);
+        let row = HandlerRow {
+            agent_id: agent_id.to_string(),
+            name,
+            kind: text("kind").unwrap_or_else(|| "llm".into()),
+            component_id: text("component_id"),
+            provider: text("provider"),
+            model: text("model"),
+            prompt: text("prompt"),
+            max_turns: h["max_turns"].as_i64().unwrap_or(10),
+            auto_close: h["auto_close"].as_i64().unwrap_or(0),
+            filter_from: text("filter_from").unwrap_or_else(|| "[]".into()),
+            filter_key: text("filter_key").unwrap_or_else(|| "[]".into()),
+            filter_type: text("filter_type").unwrap_or_else(|| "[]".into()),
+            created_at: h["created_at"].as_i64().unwrap_or_default(),
+            updated_at: h["updated_at"].as_i64().unwrap_or_default(),
+        };
+        super::handlers::insert(&mut *c, &row).await?;
         restored += 1;
     }
     Ok((restored, skipped))

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::handlers::{self, HandlerRow};
 use super::model::{MessageRow, NewMessage, Recipients, MESSAGE_COLUMNS};
-use super::{logs, service, MessagingError};
+use super::{logs, service, store, MessagingError};
 use crate::agents::model::AgentRow;
 use crate::db::Conn;
 use crate::executions::nested;
@@ -61,7 +61,7 @@ async fn handle(app: &App, payload: &Value) -> Result<(), String> {
     let Some(h) = handlers::get(&app.db, &agent_id, &name).await.map_err(failed)? else {
         return Ok(()); // removed since
     };
-    let Some(m) = message(app, &message_id).await.map_err(failed)? else { return Ok(()) };
+    let Some(m) = store::message(&app.db, &message_id).await.map_err(failed)? else { return Ok(()) };
     let Some(agent) = crate::agents::store::get(&app.db, &agent_id).await.map_err(failed)? else { return Ok(()) };
     if let Some(why) = turns_left(app, &h, &m).await.map_err(failed)? {
         let line = format!("handler {name} not run on message {message_id}: {why}");
@@ -90,13 +90,6 @@ async fn handle(app: &App, payload: &Value) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-async fn message(app: &App, id: &str) -> Result<Option<MessageRow>, sqlx::Error> {
-    crate::db::query_as::<MessageRow>(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&app.db.read)
-        .await
 }
 
 /// Why the handler must not write in the thread again, if it must not.

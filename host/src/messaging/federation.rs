@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use super::identity::{self, Identity};
-use super::model::{Address, MessageRow, MESSAGE_COLUMNS};
+use super::model::{valid_id, Address, MessageRow};
 use super::service::{Envelope as Shared, Local};
 use super::{dispatch, store, MessagingError};
 use crate::db::{now_ms, Conn};
@@ -124,11 +124,7 @@ async fn set_status(app: &App, id: &str, status: &str) -> Result<(), sqlx::Error
 /// that cannot be reached or fails (5xx) is tried again, until the last attempt.
 async fn deliver(app: &App, payload: &Value, last: bool) -> Result<(), String> {
     let id = payload["message_id"].as_str().ok_or("no message_id in the job")?;
-    let row = crate::db::query_as::<MessageRow>(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&app.db.read)
-        .await
-        .map_err(|e| e.to_string())?;
+    let row = store::message(&app.db, id).await.map_err(|e| e.to_string())?;
     let Some(row) = row.filter(|r| r.status == "queued") else { return Ok(()) };
     let Ok(Address::Agent { host, .. }) = Address::parse(&row.to_address) else {
         set_status(app, id, "failed").await.map_err(|e| e.to_string())?;
@@ -244,9 +240,7 @@ pub async fn receive(app: &App, e: Envelope) -> Result<&'static str, MessagingEr
     if now_ms().abs_diff(e.created_ms) > window {
         return Err(MessagingError::StaleEnvelope(window as i64));
     }
-    let id_like =
-        |v: &str| !v.is_empty() && v.len() <= 100 && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
-    if !id_like(&e.id) || !id_like(&e.thread_id) || e.reply_to.as_deref().is_some_and(|r| !id_like(r)) {
+    if !valid_id(&e.id) || !valid_id(&e.thread_id) || e.reply_to.as_deref().is_some_and(|r| !valid_id(r)) {
         return Err(MessagingError::Invalid(
             "id, thread_id and reply_to must be 1 to 100 letters, digits, -, _, . or :".into(),
         ));
@@ -283,16 +277,7 @@ pub async fn receive(app: &App, e: Envelope) -> Result<&'static str, MessagingEr
     let to = Local { address: Address::parse(&e.to)?, agent_id: recipient.clone(), public_key: me.public_key };
     let (r, t) = (&row, &to);
     let (status, handled) = transaction!(app.db, |c| async move {
-        let state = store::thread_state(&mut *c, &r.thread_id, &r.from_address).await?;
-        if state.exists && !state.participant {
-            return Err(MessagingError::NotFound("thread"));
-        }
-        if state.closed {
-            return Err(MessagingError::ThreadClosed(r.thread_id.clone()));
-        }
-        if !state.exists {
-            store::insert_thread(&mut *c, &r.thread_id, now_ms()).await?;
-        }
+        super::service::enter_thread(&mut *c, &r.thread_id, &r.from_address, now_ms()).await?;
         let mut row = r.clone();
         super::service::admit_in(&mut *c, &mut row, &t.public_key).await?;
         store::insert_message(&mut *c, &row).await?;
@@ -370,11 +355,7 @@ pub async fn wait_for(app: &App, ids: &[String], timeout: Duration) -> Result<bo
     loop {
         let mut waiting = 0;
         for id in ids {
-            let status = crate::db::query_scalar::<String>("SELECT status FROM messages WHERE id = $1")
-                .bind(id.as_str())
-                .fetch_one(&app.db.read)
-                .await?;
-            waiting += usize::from(status == "queued");
+            waiting += usize::from(store::status(&app.db, id).await? == "queued");
         }
         if waiting == 0 {
             return Ok(true);

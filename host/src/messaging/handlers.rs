@@ -289,23 +289,17 @@ pub async fn get(db: &Db, agent_id: &str, name: &str) -> Result<Option<HandlerRo
     .await
 }
 
+fn of_agent_sql() -> String {
+    format!("SELECT {COLUMNS} FROM messaging_handlers WHERE agent_id = $1 ORDER BY name")
+}
+
 pub async fn of_agent(db: &Db, agent_id: &str) -> Result<Vec<HandlerRow>, sqlx::Error> {
-    crate::db::query_as::<HandlerRow>(&format!(
-        "SELECT {COLUMNS} FROM messaging_handlers WHERE agent_id = $1 ORDER BY name"
-    ))
-    .bind(agent_id)
-    .fetch_all(&db.read)
-    .await
+    crate::db::query_as::<HandlerRow>(&of_agent_sql()).bind(agent_id).fetch_all(&db.read).await
 }
 
 /// The agent's handlers, read in the caller's transaction.
 pub async fn of_agent_in(c: &mut Conn, agent_id: &str) -> Result<Vec<HandlerRow>, sqlx::Error> {
-    crate::db::query_as::<HandlerRow>(&format!(
-        "SELECT {COLUMNS} FROM messaging_handlers WHERE agent_id = $1 ORDER BY name"
-    ))
-    .bind(agent_id)
-    .fetch_all(c)
-    .await
+    crate::db::query_as::<HandlerRow>(&of_agent_sql()).bind(agent_id).fetch_all(c).await
 }
 
 /// The scheduler's key of a handler's run on one message: `<agent>:<handler>:<message>`.
@@ -349,7 +343,8 @@ pub async fn stop(app: &App, agent_id: &str, name: &str) -> Result<u64, Messagin
     Ok(dropped)
 }
 
-async fn insert(c: &mut Conn, r: &HandlerRow) -> Result<bool, sqlx::Error> {
+/// Adds the handler unless the agent has one of that name; false when it had.
+pub(super) async fn insert(c: &mut Conn, r: &HandlerRow) -> Result<bool, sqlx::Error> {
     let done = crate::db::query(&format!(
         "INSERT INTO messaging_handlers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (agent_id, name) DO NOTHING"

@@ -56,6 +56,21 @@ impl std::fmt::Display for Address {
     }
 }
 
+/// A message's or thread's id: 1 to 100 letters, digits, `-`, `_`, `.` or `:`.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 100
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+}
+
+/// A message's content type: a MIME type of at most 100 characters.
+pub fn check_content_type(content_type: &str) -> Result<(), MessagingError> {
+    if content_type.len() > 100 || !content_type.contains('/') || content_type.chars().any(char::is_control) {
+        return Err(MessagingError::Invalid("content_type must be a MIME type such as text/plain".into()));
+    }
+    Ok(())
+}
+
 fn valid_handle(handle: &str) -> bool {
     !handle.is_empty()
         && handle.len() <= 100

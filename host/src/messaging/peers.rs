@@ -32,7 +32,8 @@ crate::row_struct! {
 }
 
 impl RuleRow {
-    fn names(&self, address: &str, key: &str) -> bool {
+    /// Whether the rule names the sender at `address` with `key`.
+    pub fn names(&self, address: &str, key: &str) -> bool {
         match (&self.public_key, &self.from_pattern) {
             (Some(k), _) => k == key,
             (None, Some(pattern)) => match pattern.strip_suffix('*') {

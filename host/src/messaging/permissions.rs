@@ -47,16 +47,8 @@ pub async fn peers(app: &App, agent_id: &str) -> Result<Vec<PeerView>, Messaging
     .bind(agent_id)
     .fetch_all(&app.db.read)
     .await?;
-    let names = |action: &str, p: &PeerRow| {
-        rules.iter().any(|r| {
-            r.action == action
-                && match (&r.public_key, &r.from_pattern) {
-                    (Some(k), _) => *k == p.public_key,
-                    (None, Some(f)) => f.strip_suffix('*').map_or(*f == p.address, |pre| p.address.starts_with(pre)),
-                    _ => false,
-                }
-        })
-    };
+    let names =
+        |action: &str, p: &PeerRow| rules.iter().any(|r| r.action == action && r.names(&p.address, &p.public_key));
     Ok(rows
         .into_iter()
         .map(|p| {

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::identity::{self, Identity};
 use super::live::StreamFilter;
-use super::model::{Address, MessageRow, NewMessage, Sent};
+use super::model::{check_content_type, valid_id, Address, MessageRow, NewMessage, Sent};
 use super::peers::{self, Admission};
 use super::store::{self, HistoryFilter};
 use super::{dispatch, MessagingError};
@@ -55,15 +55,9 @@ fn check(app: &App, req: &NewMessage) -> Result<Checked, MessagingError> {
         return Err(MessagingError::TooLarge(body.len(), limit));
     }
     let content_type = req.content_type.as_deref().map(str::trim).unwrap_or("text/plain").to_string();
-    if content_type.len() > 100 || !content_type.contains('/') || content_type.chars().any(|c| c.is_control()) {
-        return Err(MessagingError::Invalid("content_type must be a MIME type such as text/plain".into()));
-    }
+    check_content_type(&content_type)?;
     let id_like = |field: &str, v: &Option<String>| match v.as_deref() {
-        Some(v)
-            if v.is_empty()
-                || v.len() > 100
-                || !v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')) =>
-        {
+        Some(v) if !valid_id(v) => {
             Err(MessagingError::Invalid(format!("{field} must be 1 to 100 letters, digits, -, _, . or :")))
         }
         _ => Ok(v.clone()),
@@ -189,11 +183,7 @@ pub async fn send_from(
 /// `sent` with its messages as they are now (a remote delivery may have moved on).
 pub async fn refresh(app: &App, mut sent: Sent) -> Result<Sent, MessagingError> {
     for m in sent.messages.iter_mut() {
-        let status = crate::db::query_scalar::<String>("SELECT status FROM messages WHERE id = $1")
-            .bind(m.id.as_str())
-            .fetch_one(&app.db.read)
-            .await?;
-        m.status = status;
+        m.status = store::status(&app.db, &m.id).await?;
     }
     let all = |s: &str| sent.messages.iter().all(|m| m.status == s);
     if all("delivered") {

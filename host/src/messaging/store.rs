@@ -106,18 +106,14 @@ pub async fn rotations(db: &Db, agent_id: &str) -> Result<Vec<RotationRow>, sqlx
 
 /// The agent (active) whose handle is `handle`.
 pub async fn agent_by_handle(db: &Db, handle: &str) -> Result<Option<String>, sqlx::Error> {
-    crate::db::query_scalar::<String>("SELECT id FROM agents WHERE slug = $1 AND status = 'active'")
-        .bind(handle)
-        .fetch_optional(&db.read)
-        .await
+    crate::db::query_scalar::<String>(AGENT_BY_HANDLE).bind(handle).fetch_optional(&db.read).await
 }
+
+const AGENT_BY_HANDLE: &str = "SELECT id FROM agents WHERE slug = $1 AND status = 'active'";
 
 /// `agent_by_handle`, in the caller's transaction.
 pub async fn agent_by_handle_in(c: &mut Conn, handle: &str) -> Result<Option<String>, sqlx::Error> {
-    crate::db::query_scalar::<String>("SELECT id FROM agents WHERE slug = $1 AND status = 'active'")
-        .bind(handle)
-        .fetch_optional(c)
-        .await
+    crate::db::query_scalar::<String>(AGENT_BY_HANDLE).bind(handle).fetch_optional(c).await
 }
 
 /// Takes the next position in the agent's inbox, holding its identity row until commit.
@@ -202,6 +198,18 @@ pub async fn insert_message(c: &mut Conn, m: &MessageRow) -> Result<(), sqlx::Er
     .execute(c)
     .await?;
     Ok(())
+}
+
+pub async fn message(db: &Db, id: &str) -> Result<Option<MessageRow>, sqlx::Error> {
+    crate::db::query_as::<MessageRow>(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&db.read)
+        .await
+}
+
+/// A message's status now.
+pub async fn status(db: &Db, id: &str) -> Result<String, sqlx::Error> {
+    crate::db::query_scalar::<String>("SELECT status FROM messages WHERE id = $1").bind(id).fetch_one(&db.read).await
 }
 
 /// The agent's incoming messages after inbox position `after`, oldest first.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::model::{Address, MessageRow, MessageView};
+use super::model::{check_content_type, Address, MessageRow, MessageView};
 use super::peers::{self, Admission};
 use super::service::{self, Envelope, Local};
 use super::{dispatch, store, MessagingError};
@@ -104,9 +104,7 @@ impl ChunkRow {
 pub async fn start(app: &App, agent_id: &str, req: StartStream) -> Result<StreamStarted, MessagingError> {
     let address = Address::parse(req.to.trim())?;
     let content_type = req.content_type.unwrap_or_else(|| "text/plain".into());
-    if content_type.len() > 100 || !content_type.contains('/') || content_type.chars().any(char::is_control) {
-        return Err(MessagingError::Invalid("content_type must be a MIME type such as text/plain".into()));
-    }
+    check_content_type(&content_type)?;
     if req.thread_id.as_deref().is_some_and(|t| t.is_empty() || t.len() > 100) {
         return Err(MessagingError::Invalid("thread_id must be 1 to 100 characters".into()));
     }
