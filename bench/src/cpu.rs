@@ -47,17 +47,45 @@ impl Snapshot {
         Snapshot { server_pid, machine_busy, machine_total, server, client }
     }
 
-    /// CPU per request since `self`, in µs, and how busy the machine was.
-    pub fn per_request(&self, requests: usize) -> Value {
+    /// The CPU spent since `self`.
+    pub fn since(&self) -> Usage {
         let now = Snapshot::take(self.server_pid);
+        Usage {
+            busy: now.machine_busy - self.machine_busy,
+            total: now.machine_total - self.machine_total,
+            server: now.server - self.server,
+            client: now.client - self.client,
+        }
+    }
+}
+
+/// CPU spent over a stretch of time (or several, added), in ticks.
+#[derive(Clone, Copy, Default)]
+pub struct Usage {
+    busy: u64,
+    total: u64,
+    server: u64,
+    client: u64,
+}
+
+impl std::ops::AddAssign for Usage {
+    fn add_assign(&mut self, o: Usage) {
+        self.busy += o.busy;
+        self.total += o.total;
+        self.server += o.server;
+        self.client += o.client;
+    }
+}
+
+impl Usage {
+    /// Per request, in µs, and how busy the machine was.
+    pub fn per_request(&self, requests: usize) -> Value {
         let per_request = |ticks: u64| ticks as f64 / ticks_per_second() * 1e6 / requests.max(1) as f64;
-        let busy = now.machine_busy - self.machine_busy;
-        let (server, client) = (now.server - self.server, now.client - self.client);
         json!({
-            "server_cpu_us": per_request(server),
-            "client_cpu_us": per_request(client),
-            "other_cpu_us": per_request(busy.saturating_sub(server + client)),
-            "machine_busy": busy as f64 / (now.machine_total - self.machine_total).max(1) as f64,
+            "server_cpu_us": per_request(self.server),
+            "client_cpu_us": per_request(self.client),
+            "other_cpu_us": per_request(self.busy.saturating_sub(self.server + self.client)),
+            "machine_busy": self.busy as f64 / self.total.max(1) as f64,
         })
     }
 }

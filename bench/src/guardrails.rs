@@ -11,7 +11,7 @@ use agora_e2e::{guest, Options, Server};
 use anyhow::Context;
 use serde_json::{json, Value};
 
-use crate::{cpu, load};
+use crate::{cpu, load, Stats};
 
 async fn start(backend: &str, enforce: bool) -> Server {
     std::env::set_var("AGORA_TEST_BACKEND", backend);
@@ -48,7 +48,12 @@ async fn decision_times(server: &Server, key: &str, n: usize) -> anyhow::Result<
     Ok((pct(0.5), pct(0.99)))
 }
 
-async fn executions(server: &Server, concurrency: usize, requests: usize, label: &str) -> anyhow::Result<Value> {
+/// An `echo` agent and `concurrency` funded buyers on `server`, and `/api/execute` requests
+/// spread over the buyers.
+async fn execute_requests(
+    server: &Server,
+    concurrency: usize,
+) -> anyhow::Result<impl Fn(usize) -> reqwest::RequestBuilder + Clone + Send + Sync + 'static> {
     let (echo, _, _) = server.component_agent("echo", 0, json!({})).await;
     let mut buyers = Vec::new();
     for _ in 0..concurrency {
@@ -58,19 +63,51 @@ async fn executions(server: &Server, concurrency: usize, requests: usize, label:
     let buyers = std::sync::Arc::new(buyers);
     let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     let base = server.base.clone();
-    let make = {
-        let (http, base, buyers, echo) = (http.clone(), base.clone(), buyers.clone(), echo.clone());
-        move |i: usize| {
-            http.post(format!("{base}/api/execute"))
-                .header("X-API-Key", &buyers[i % buyers.len()])
-                .json(&json!({"agent_id": echo, "task_description": "hello", "budget": 1}))
+    Ok(move |i: usize| {
+        http.post(format!("{base}/api/execute"))
+            .header("X-API-Key", &buyers[i % buyers.len()])
+            .json(&json!({"agent_id": echo, "task_description": "hello", "budget": 1}))
+    })
+}
+
+/// `/api/execute` on a server that enforces the policies and on one that does not, both up at
+/// once and measured in alternating rounds (so that neither gets the quieter moments of the
+/// machine), each round `requests` long; the rounds of each are pooled.
+async fn executions(backend: &str, concurrency: usize, requests: usize) -> anyhow::Result<Vec<Value>> {
+    const ROUNDS: usize = 5;
+    let enforced = start(backend, true).await;
+    let plain = start(backend, false).await;
+    let servers = [
+        (&enforced, "POST /api/execute (echo), policies enforced"),
+        (&plain, "POST /api/execute (echo), enforcement off"),
+    ];
+    let mut makes = Vec::new();
+    for (server, _) in &servers {
+        let make = execute_requests(server, concurrency).await?;
+        let _ = load(concurrency, concurrency * 4, make.clone()).await;
+        makes.push(make);
+    }
+    let mut pooled: Vec<(Stats, cpu::Usage)> = Vec::new();
+    for _ in 0..ROUNDS {
+        for (i, (server, _)) in servers.iter().enumerate() {
+            let cpu = cpu::Snapshot::take(server.pid());
+            let stats = load(concurrency, requests, makes[i].clone()).await;
+            let used = cpu.since();
+            match pooled.get_mut(i) {
+                Some((all, spent)) => {
+                    all.absorb(stats);
+                    *spent += used;
+                }
+                None => pooled.push((stats, used)),
+            }
         }
-    };
-    let _ = load(concurrency, concurrency * 4, make.clone()).await;
-    let cpu = cpu::Snapshot::take(server.pid());
-    let mut stats = load(concurrency, requests, make).await;
-    server.assert_ledger_sound().await;
-    Ok(stats.json(label, &cpu))
+    }
+    let mut results = Vec::new();
+    for ((server, label), (mut stats, cpu)) in servers.iter().zip(pooled) {
+        server.assert_ledger_sound().await;
+        results.push(stats.json_with(label, cpu));
+    }
+    Ok(results)
 }
 
 pub async fn measure(backend: &str, concurrency: usize, requests: usize) -> anyhow::Result<Value> {
@@ -120,11 +157,7 @@ pub async fn measure(backend: &str, concurrency: usize, requests: usize) -> anyh
     server.assert_ledger_sound().await;
     drop(server);
 
-    let enforced = start(backend, true).await;
-    results.push(executions(&enforced, concurrency, requests, "POST /api/execute (echo), policies enforced").await?);
-    drop(enforced);
-    let plain = start(backend, false).await;
-    results.push(executions(&plain, concurrency, requests, "POST /api/execute (echo), enforcement off").await?);
+    results.extend(executions(backend, concurrency, requests).await?);
     Ok(json!({
         "backend": backend,
         "concurrency": concurrency,

@@ -121,6 +121,11 @@ struct Stats {
 impl Stats {
     /// The results since `cpu` was taken, with the CPU they cost.
     fn json(&mut self, scenario: &str, cpu: &cpu::Snapshot) -> Value {
+        self.json_with(scenario, cpu.since())
+    }
+
+    /// The results, with the CPU they cost.
+    fn json_with(&mut self, scenario: &str, cpu: cpu::Usage) -> Value {
         self.latencies_us.sort_unstable();
         let pct = |p: f64| {
             let i = ((self.latencies_us.len() as f64 * p).ceil() as usize).clamp(1, self.latencies_us.len()) - 1;
@@ -136,6 +141,14 @@ impl Stats {
             "p99_ms": pct(0.99),
             "cpu": cpu.per_request(self.requests),
         })
+    }
+
+    /// Adds another run's results to these.
+    fn absorb(&mut self, other: Stats) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+        self.latencies_us.extend(other.latencies_us);
     }
 }
 

@@ -341,6 +341,32 @@ async fn the_hosts_own_actions_pass_the_policies_before_money_moves() {
     s.assert_ledger_sound().await;
 }
 
+/// An allowed host action's audit event is written in the action's own first transaction; an
+/// action that fails after the check (here: the money is not there) still leaves its event.
+#[tokio::test]
+async fn allowed_host_actions_are_audited_whether_or_not_they_go_through() {
+    let s = Server::start().await;
+    let (echo, _, _) = s.component_agent("echo", 5, json!({})).await;
+    let (_, buyer) = s.buyer(100).await;
+    assert_eq!(s.execute(&buyer, &echo, "hi", 10).await.status, StatusCode::OK);
+    s.execute(&buyer, &echo, "hi", 5_000).await.assert_error(402, "insufficient_funds");
+    let task = |budget: i64| json!({"title": "a poem", "description": "short", "budget": budget});
+    assert_eq!(s.post("/api/tasks", Some(&buyer), task(20)).await.status, StatusCode::CREATED);
+    s.post("/api/tasks", Some(&buyer), task(5_000)).await.assert_error(402, "insufficient_funds");
+
+    let audit = s.get("/v1/actions/audit?limit=100", Some(&buyer)).await.body;
+    let events: Vec<&Value> = audit["data"].as_array().unwrap().iter().collect();
+    for tool in ["agora.execute", "agora.task"] {
+        let mine: Vec<&&Value> = events.iter().filter(|e| e["tool_ref"] == tool).collect();
+        assert_eq!(mine.len(), 2, "one event per check of {tool}: {audit}");
+        for e in mine {
+            assert_eq!(e["decision"], "allow", "{e}");
+            assert!(e["elapsed_us"].as_i64().is_some_and(|us| us >= 0), "{e}");
+        }
+    }
+    s.assert_ledger_sound().await;
+}
+
 #[tokio::test]
 async fn policy_components_decide_and_fail_closed() {
     let s = Server::start().await;

@@ -187,6 +187,7 @@ pub async fn trial(
         input: &input,
         params: None,
         nesting: Default::default(),
+        cleared: None,
     };
     let started = executions::begin(app, &plan).await?;
     let invocation = invocation(app, &c, format!("trial:{agent_id}"), started.fuel());

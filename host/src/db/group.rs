@@ -21,7 +21,7 @@ use std::sync::Arc;
 use sqlx::AnyPool;
 use tokio::sync::{watch, Mutex, Notify, OwnedMutexGuard};
 
-use super::conn::Conn;
+use super::conn::{Conn, Link};
 use super::lite;
 
 /// How a batch ended, as its units see it.
@@ -140,6 +140,9 @@ async fn commit(batch: &mut Batch, stats: &Stats) {
     let (ended, outcome) = if open.broken {
         let ended = open.conn.batch("ROLLBACK").await;
         (ended, Err(BatchFailed { retry: true, message: "the batch this write was part of failed".into() }))
+    } else if let Err(e) = open.conn.write_appends().await {
+        let ended = open.conn.batch("ROLLBACK").await;
+        (ended, Err(BatchFailed { retry: true, message: format!("the batch this write was part of failed: {e}") }))
     } else {
         match open.conn.batch("COMMIT").await {
             Ok(()) => {
@@ -155,15 +158,15 @@ async fn commit(batch: &mut Batch, stats: &Stats) {
             }
         }
     };
-    match open.conn {
-        Conn::Sqlite(c) if ended.is_ok() => {
+    match open.conn.into_link() {
+        Link::Sqlite(c) if ended.is_ok() => {
             batch.idle = Some(c);
             if let (Some(checkpointer), Ok(())) = (batch.checkpointer.as_mut(), &outcome) {
                 checkpointer.committed();
             }
         }
         // The connection may be in any state: close it rather than use it again.
-        Conn::Postgres(mut c) if ended.is_err() => c.close_on_drop(),
+        Link::Postgres(mut c) if ended.is_err() => c.close_on_drop(),
         _ => {}
     }
     let _ = open.done.send(Some(outcome));
@@ -175,6 +178,8 @@ pub struct Unit {
     guard: Option<OwnedMutexGuard<Batch>>,
     /// Its savepoint, unless it opened the batch.
     savepoint: Option<String>,
+    /// How many rows the batch had appended when it started (`Conn::append`).
+    appended: usize,
     done: watch::Receiver<Outcome>,
 }
 
@@ -211,8 +216,8 @@ impl Unit {
                 Some(name)
             }
             None => {
-                let mut conn = match &lane.source {
-                    Source::Sqlite(path) => Conn::Sqlite(match guard.idle.take() {
+                let link = match &lane.source {
+                    Source::Sqlite(path) => Link::Sqlite(match guard.idle.take() {
                         Some(c) => c,
                         None => {
                             let c = lite::open_writer(path)?;
@@ -220,16 +225,18 @@ impl Unit {
                             c
                         }
                     }),
-                    Source::Pool(pool) => Conn::Postgres(pool.acquire().await?),
+                    Source::Pool(pool) => Link::Postgres(pool.acquire().await?),
                 };
+                let mut conn = Conn::new(link);
                 conn.batch(lane.begin).await?;
                 let (done, _) = watch::channel(None);
                 guard.open = Some(Open { conn, units: 1, kept: 0, broken: false, done });
                 None
             }
         };
-        let done = guard.open.as_ref().expect("a batch is open").done.subscribe();
-        Ok(Unit { lane, guard: Some(guard), savepoint, done })
+        let open = guard.open.as_ref().expect("a batch is open");
+        let (done, appended) = (open.done.subscribe(), open.conn.appended());
+        Ok(Unit { lane, guard: Some(guard), savepoint, appended, done })
     }
 
     pub fn conn(&mut self) -> &mut Conn {
@@ -260,16 +267,17 @@ impl Unit {
     /// Undoes the unit's writes; the rest of the batch goes on.
     pub async fn abandon(mut self) {
         let mut guard = self.guard.take().expect("abandoned once");
-        undo(&mut guard, self.savepoint.take()).await;
+        undo(&mut guard, self.savepoint.take(), self.appended).await;
     }
 }
 
 /// Rolls back a unit: to its savepoint, or the whole transaction if it opened it (then it is
 /// alone in it: it held the lock since).
-async fn undo(batch: &mut Batch, savepoint: Option<String>) {
+async fn undo(batch: &mut Batch, savepoint: Option<String>, appended: usize) {
     match savepoint {
         Some(name) => {
             if let Some(open) = batch.open.as_mut() {
+                open.conn.forget_appends_from(appended);
                 if open.conn.batch(&format!("ROLLBACK TO SAVEPOINT {name}")).await.is_err() {
                     open.broken = true;
                 }
@@ -279,12 +287,12 @@ async fn undo(batch: &mut Batch, savepoint: Option<String>) {
             if let Some(mut open) = batch.open.take() {
                 match open.conn.batch("ROLLBACK").await {
                     Ok(()) => {
-                        if let Conn::Sqlite(c) = open.conn {
+                        if let Link::Sqlite(c) = open.conn.into_link() {
                             batch.idle = Some(c);
                         }
                     }
                     Err(_) => {
-                        if let Conn::Postgres(c) = &mut open.conn {
+                        if let Link::Postgres(c) = &mut open.conn.link {
                             c.close_on_drop();
                         }
                     }
@@ -300,8 +308,8 @@ impl Drop for Unit {
     /// uses the lane: the task that undoes it takes over the lock.
     fn drop(&mut self) {
         if let Some(mut guard) = self.guard.take() {
-            let savepoint = self.savepoint.take();
-            tokio::spawn(async move { undo(&mut guard, savepoint).await });
+            let (savepoint, appended) = (self.savepoint.take(), self.appended);
+            tokio::spawn(async move { undo(&mut guard, savepoint, appended).await });
         }
     }
 }
@@ -396,5 +404,62 @@ mod tests {
         assert!(cancelled.await.unwrap_err().is_cancelled());
         insert(&db, 2, false).await.unwrap();
         assert_eq!(rows(&db).await, vec![2]);
+    }
+
+    async fn logged(db: &Db) -> Vec<i64> {
+        crate::db::query_scalar::<i64>("SELECT n FROM log ORDER BY n").fetch_all(&db.read).await.unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn appended_rows_commit_with_their_units_and_go_with_the_ones_undone() {
+        let db = db().await;
+        sqlx::query("CREATE TABLE log (n BIGINT PRIMARY KEY)").execute(&db.direct).await.unwrap();
+        let first = db.group.unit().await.unwrap();
+        let queued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..60i64)
+            .map(|n| {
+                let (db, queued) = (db.clone(), queued.clone());
+                tokio::spawn(async move {
+                    queued.fetch_add(1, Ordering::SeqCst);
+                    let done = transaction!(db, |c| async move {
+                        c.append(crate::db::Append::into("log").value("n", n));
+                        crate::db::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut *c).await?;
+                        if n % 3 == 0 {
+                            crate::db::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut *c).await?;
+                        }
+                        Ok::<_, sqlx::Error>(())
+                    });
+                    (n, done)
+                })
+            })
+            .collect();
+        while queued.load(Ordering::SeqCst) < 60 {
+            tokio::task::yield_now().await;
+        }
+        first.finish().await.unwrap();
+        for t in tasks {
+            let (n, result) = t.await.unwrap();
+            assert_eq!(result.is_err(), n % 3 == 0, "unit {n}: {result:?}");
+        }
+        let expected: Vec<i64> = (0..60).filter(|n| n % 3 != 0).collect();
+        assert_eq!(rows(&db).await, expected);
+        assert_eq!(logged(&db).await, expected, "a row appended by each unit kept, none by those undone");
+    }
+
+    #[tokio::test]
+    async fn an_append_that_fails_rolls_its_batch_back() {
+        let db = db().await;
+        sqlx::query("CREATE TABLE log (n BIGINT PRIMARY KEY)").execute(&db.direct).await.unwrap();
+        let failed = transaction!(db, |c| async move {
+            crate::db::query("INSERT INTO t (n) VALUES (1)").execute(&mut *c).await?;
+            c.append(crate::db::Append::into("log").value("n", 7i64));
+            c.append(crate::db::Append::into("log").value("n", 7i64));
+            Ok::<_, sqlx::Error>(())
+        });
+        assert!(failed.is_err());
+        assert_eq!(rows(&db).await, Vec::<i64>::new(), "the unit's own writes are gone too");
+        assert_eq!(logged(&db).await, Vec::<i64>::new());
+        insert(&db, 2, false).await.unwrap();
+        assert_eq!(rows(&db).await, vec![2], "the writer goes on");
     }
 }

@@ -20,7 +20,7 @@ mod row;
 pub mod sql;
 pub mod tx;
 
-pub use conn::Conn;
+pub use conn::{Append, Conn};
 pub use query::{query, query_as, query_scalar, Arg, Bind, Done, Query};
 pub use row::{Decode, FromRow, Row};
 pub use tx::Transient;

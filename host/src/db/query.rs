@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 
 use sqlx::{Any, AnyConnection};
 
-use super::conn::Conn;
+use super::conn::{Conn, Link};
 use super::lite;
 use super::row::{Decode, FromRow, Row};
 use super::ReadPool;
@@ -195,8 +195,10 @@ impl<'q> Query<'q> {
 
     pub async fn execute<'c>(self, on: impl Into<On<'c>>) -> Result<Done, sqlx::Error> {
         match on.into() {
-            On::Conn(Conn::Sqlite(c)) => lite::execute(c, &self.sql, &self.args).map(|n| Done { rows_affected: n }),
-            On::Conn(Conn::Postgres(c)) => self.sqlx().execute(&mut **c).await.map(done),
+            On::Conn(Conn { link: Link::Sqlite(c), .. }) => {
+                lite::execute(c, &self.sql, &self.args).map(|n| Done { rows_affected: n })
+            }
+            On::Conn(Conn { link: Link::Postgres(c), .. }) => self.sqlx().execute(&mut **c).await.map(done),
             On::Pool(p) => match p.sqlite() {
                 Some(readers) => {
                     readers.with(|c| lite::execute(c, &self.sql, &self.args)).map(|n| Done { rows_affected: n })
@@ -209,8 +211,8 @@ impl<'q> Query<'q> {
 
     pub async fn fetch_all<'c>(self, on: impl Into<On<'c>>) -> Result<Vec<Row>, sqlx::Error> {
         match on.into() {
-            On::Conn(Conn::Sqlite(c)) => lite::fetch(c, &self.sql, &self.args, usize::MAX),
-            On::Conn(Conn::Postgres(c)) => any_rows(self.sqlx().fetch_all(&mut **c).await),
+            On::Conn(Conn { link: Link::Sqlite(c), .. }) => lite::fetch(c, &self.sql, &self.args, usize::MAX),
+            On::Conn(Conn { link: Link::Postgres(c), .. }) => any_rows(self.sqlx().fetch_all(&mut **c).await),
             On::Pool(p) => match p.sqlite() {
                 Some(readers) => readers.with(|c| lite::fetch(c, &self.sql, &self.args, usize::MAX)),
                 None => any_rows(self.sqlx().fetch_all(&**p).await),
@@ -221,8 +223,10 @@ impl<'q> Query<'q> {
 
     pub async fn fetch_optional<'c>(self, on: impl Into<On<'c>>) -> Result<Option<Row>, sqlx::Error> {
         match on.into() {
-            On::Conn(Conn::Sqlite(c)) => Ok(lite::fetch(c, &self.sql, &self.args, 1)?.pop()),
-            On::Conn(Conn::Postgres(c)) => Ok(self.sqlx().fetch_optional(&mut **c).await?.map(Row::Any)),
+            On::Conn(Conn { link: Link::Sqlite(c), .. }) => Ok(lite::fetch(c, &self.sql, &self.args, 1)?.pop()),
+            On::Conn(Conn { link: Link::Postgres(c), .. }) => {
+                Ok(self.sqlx().fetch_optional(&mut **c).await?.map(Row::Any))
+            }
             On::Pool(p) => match p.sqlite() {
                 Some(readers) => Ok(readers.with(|c| lite::fetch(c, &self.sql, &self.args, 1))?.pop()),
                 None => Ok(self.sqlx().fetch_optional(&**p).await?.map(Row::Any)),

@@ -23,7 +23,7 @@ use super::ExecutionError;
 use crate::agents::model::{AgentRow, AgentStatus};
 use crate::agents::store as agents;
 use crate::db::new_id;
-use crate::guardrails::enforce::{enforce, HostAction};
+use crate::guardrails::enforce::{clear, Cleared, HostAction};
 use crate::idempotency::Answer;
 use crate::state::App;
 use crate::transaction;
@@ -64,6 +64,8 @@ pub struct Plan<'a> {
     pub params: Option<String>,
     /// Where the run sits among nested runs (top level: the default).
     pub nesting: Nesting,
+    /// The policies' check of the run, audited in the run's first transaction.
+    pub cleared: Option<&'a Cleared>,
 }
 
 /// A run that began: its record, its hold, and the agents' slots while it lasts.
@@ -85,8 +87,14 @@ impl Started {
 /// Takes a slot for the payer and one for the agent that works, then holds the payer's money
 /// and records the run, in one transaction.
 pub async fn begin(app: &App, plan: &Plan<'_>) -> Result<Started, ExecutionError> {
-    let slots = take_slots(app, plan.payer_id, &plan.agent.id)?;
-    begin_in_slots(app, plan, slots).await
+    let began = match take_slots(app, plan.payer_id, &plan.agent.id) {
+        Ok(slots) => begin_in_slots(app, plan, slots).await,
+        Err(e) => Err(e),
+    };
+    if let (Err(_), Some(cleared)) = (&began, plan.cleared) {
+        cleared.record_after_failure(app).await;
+    }
+    began
 }
 
 /// A slot for the payer and one for the agent that works, or 429 when either has as many runs
@@ -102,6 +110,9 @@ pub async fn begin_in_slots(app: &App, plan: &Plan<'_>, slots: SlotGuard) -> Res
     let execution_id = new_id();
     let backend = app.db.backend;
     let hold = transaction!(app.db, |c| async {
+        if let Some(cleared) = plan.cleared {
+            cleared.record_in(&mut *c);
+        }
         let hold = match plan.hold_cents {
             0 => None,
             cents => Some(
@@ -260,8 +271,8 @@ pub async fn execute_within(
         approval_id: req.approval_id.clone(),
         metadata: None,
     };
-    enforce(app, buyer_id, action).await?;
     let agent = with_endpoint_secret(app, agent, &runner).await?;
+    let cleared = clear(app, buyer_id, action).await?;
     let plan = Plan {
         agent: &agent,
         runner: &runner,
@@ -274,6 +285,7 @@ pub async fn execute_within(
         input: &input,
         params,
         nesting,
+        cleared: Some(&cleared),
     };
     let started = begin(app, &plan).await?;
     let outcome = run(app, &plan, &started).await;

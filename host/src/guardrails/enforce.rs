@@ -23,9 +23,11 @@
 //! goes through once, and while that approval waits it is refused with the same approval id
 //! rather than a new one.
 
-use super::model::Action;
-use super::service::{self, Who};
+use super::check::{self, Decided};
+use super::model::{Action, Effect};
+use super::service::Who;
 use super::GuardrailError;
+use crate::db::Conn;
 use crate::state::App;
 
 /// One of the host's actions, as the policies see it.
@@ -40,10 +42,46 @@ pub struct HostAction {
     pub metadata: Option<serde_json::Value>,
 }
 
-/// Passes when the policies allow the action; otherwise the refusal, audited.
+/// Passes when the policies allow the action, its check audited; otherwise the refusal, audited.
 pub async fn enforce(app: &App, agent_id: &str, h: HostAction) -> Result<(), GuardrailError> {
+    clear(app, agent_id, h).await?.record_alone(app).await
+}
+
+/// An action the policies allowed outright, whose audit event is still to be written: in the
+/// action's first transaction (`record_in`), or on its own (`record_alone`) when the action
+/// fails before that transaction commits. Either way every check is audited, and an allowed
+/// action costs no transaction of its own.
+#[must_use = "the check's audit event must be recorded"]
+pub struct Cleared(Option<Decided>);
+
+impl Cleared {
+    pub fn record_in(&self, c: &mut Conn) {
+        if let Some(d) = &self.0 {
+            d.audit_in(c, Effect::Allow, d.reason(), None);
+        }
+    }
+
+    pub async fn record_alone(&self, app: &App) -> Result<(), GuardrailError> {
+        match &self.0 {
+            Some(d) => check::record(app, d).await.map(drop),
+            None => Ok(()),
+        }
+    }
+
+    /// `record_alone` after the action failed: the action's own error is what its caller
+    /// hears, so a failure to write the event is logged rather than returned.
+    pub async fn record_after_failure(&self, app: &App) {
+        if let Err(e) = self.record_alone(app).await {
+            tracing::error!(error = %e, "the audit event of a failed action could not be written");
+        }
+    }
+}
+
+/// `enforce`, leaving an allowed action's audit event to the action (`Cleared`). A refusal,
+/// or an action an approval lets through, is recorded here.
+pub async fn clear(app: &App, agent_id: &str, h: HostAction) -> Result<Cleared, GuardrailError> {
     if !app.config.guardrails.guardrails_enforce {
-        return Ok(());
+        return Ok(Cleared(None));
     }
     let action = Action {
         app: "agora".into(),
@@ -57,9 +95,13 @@ pub async fn enforce(app: &App, agent_id: &str, h: HostAction) -> Result<(), Gua
         ..Action::default()
     };
     let who = Who::Account { agent_id: agent_id.to_string(), key_id: None, workspace: None };
-    let answer = service::check_standing(app, &who, action, true).await?;
+    let decided = check::decide(app, &who, action, true).await?;
+    if decided.allowed_outright() {
+        return Ok(Cleared(Some(decided)));
+    }
+    let answer = check::record(app, &decided).await?;
     match answer.decision.as_str() {
-        "allow" => Ok(()),
+        "allow" => Ok(Cleared(None)),
         "deny" => Err(GuardrailError::Denied {
             reason: answer.reason,
             audit_id: answer.audit_id,

@@ -316,6 +316,9 @@ pub async fn record(app: &App, who: &Who, e: RecordedEvent) -> Result<String, Gu
         ..AuditEvent::default()
     };
     let ev = &event;
-    transaction!(app.db, |c| async move { store::insert_audit(c, ev).await })?;
+    transaction!(app.db, |c| async move {
+        store::append_audit(c, ev);
+        Ok::<_, sqlx::Error>(())
+    })?;
     Ok(id)
 }

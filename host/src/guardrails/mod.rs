@@ -7,6 +7,7 @@
 //! pass the same policies (`enforce`).
 
 pub mod cache;
+pub mod check;
 pub mod enforce;
 pub mod evaluate;
 pub mod listing;

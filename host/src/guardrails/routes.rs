@@ -13,9 +13,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::check::{self, CheckAnswer};
 use super::listing::{self, ApprovalQuery, AuditQuery, RecordedEvent};
 use super::model::Action;
-use super::service::{self, CheckAnswer, NewPolicy, PolicyView, Who};
+use super::service::{self, NewPolicy, PolicyView, Who};
 use super::GuardrailError;
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::AnyAuth;
@@ -111,7 +112,7 @@ async fn check(
     ApiJson(action): ApiJson<Action>,
 ) -> ApiResult<Json<CheckAnswer>> {
     let who = who(&app, auth).await?;
-    Ok(Json(service::check(&app, &who, action).await?))
+    Ok(Json(check::check(&app, &who, action).await?))
 }
 
 /// Approvals, newest first: `{object, data, next_cursor}`.

@@ -1,17 +1,13 @@
-//! The guardrails' operations: a check (evaluate, audit, and an approval when one is needed, in
-//! one transaction), policies (upserted by name per owner), and approval decisions.
-
-use std::collections::HashMap;
-use std::time::Instant;
+//! The guardrails' operations on policies (upserted by name per owner) and approval decisions;
+//! checks are in `check`.
 
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::evaluate::evaluate;
-use super::model::{Action, Effect, Match, Module, Policy, Risk};
+use super::model::{Effect, Match, Module, Policy, Risk};
 use super::modules;
-use super::store::{self, AuditEvent, NewApproval};
+use super::store::{self, AuditEvent};
 use super::GuardrailError;
 use crate::db::{new_id, now_ms};
 use crate::state::App;
@@ -40,170 +36,6 @@ impl Who {
             Who::Operator { .. } => None,
         }
     }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CheckAnswer {
-    /// `allow`, `deny` or `require_approval`.
-    pub decision: String,
-    pub policy_id: Option<String>,
-    pub reason: String,
-    pub approval_id: Option<String>,
-    pub audit_id: String,
-}
-
-fn check_action(a: &Action) -> Result<(), GuardrailError> {
-    let short = |field: &str, v: &str, required: bool| {
-        if (required && v.trim().is_empty()) || v.chars().count() > 200 {
-            Err(GuardrailError::Invalid(format!(
-                "{field} must be {}at most 200 characters",
-                if required { "1 to " } else { "" }
-            )))
-        } else {
-            Ok(())
-        }
-    };
-    short("app", &a.app, true)?;
-    short("tool_ref", &a.tool_ref, true)?;
-    short("action_type", &a.action_type, true)?;
-    for (field, v) in [
-        ("operation", &a.operation),
-        ("access_level", &a.access_level),
-        ("mission_id", &a.mission_id),
-        ("task_id", &a.task_id),
-        ("actor_ref", &a.actor_ref),
-        ("workspace_id", &a.workspace_id),
-        ("external_source", &a.external_source),
-        ("external_id", &a.external_id),
-    ] {
-        short(field, v.as_deref().unwrap_or(""), false)?;
-    }
-    if let Some(r) = &a.risk_level {
-        r.parse::<Risk>()
-            .map_err(|_| GuardrailError::Invalid("risk_level must be low, medium, high or critical".into()))?;
-    }
-    if a.requested_amount_usd.is_some_and(|v| !v.is_finite() || v < 0.0) {
-        return Err(GuardrailError::Invalid("requested_amount_usd must be a number of 0 or more".into()));
-    }
-    if a.metadata.as_ref().is_some_and(|m| !m.is_object() || m.to_string().len() > 16_384) {
-        return Err(GuardrailError::Invalid("metadata must be a JSON object of at most 16 KiB".into()));
-    }
-    Ok(())
-}
-
-/// Decides an action of the account `agent_id` and records the decision. An approved approval
-/// of the same action lets it through once.
-pub async fn check(app: &App, who: &Who, action: Action) -> Result<CheckAnswer, GuardrailError> {
-    check_standing(app, who, action, false).await
-}
-
-/// `check`; when `standing` and the action carries no approval id, the newest approval of the
-/// same action stands for it (the host's own actions, which a component cannot give an id).
-pub async fn check_standing(
-    app: &App,
-    who: &Who,
-    mut action: Action,
-    standing: bool,
-) -> Result<CheckAnswer, GuardrailError> {
-    let started = Instant::now();
-    let Who::Account { agent_id, workspace, .. } = who else {
-        return Err(GuardrailError::Forbidden("checks are made for an account: use its agent key or a runtime key"));
-    };
-    check_action(&action)?;
-    if workspace.is_some() {
-        // A runtime key bound to a workspace always acts in it.
-        action.workspace_id = workspace.clone();
-    }
-    let default: Effect = app.config.guardrails.guardrails_default_decision.parse().unwrap_or(Effect::Allow);
-    let cached = app.policies.for_account(&app.db, agent_id).await?;
-    let deciding_module = |p: &Policy| p.module.is_some() && p.applies(agent_id, &action);
-    let mut decided = Vec::new();
-    let mut digests = HashMap::new();
-    if cached.iter().any(deciding_module) {
-        // Module policies take the effect their module decides for this action.
-        decided = (*cached).clone();
-        for p in decided.iter_mut().filter(|p| deciding_module(p)) {
-            let verdict = modules::decide(app, p.module.as_ref().expect("filtered"), agent_id, &action).await;
-            p.effect = verdict.effect;
-            p.description = verdict.reason;
-            if let Some(digest) = verdict.digest {
-                digests.insert(p.id.clone(), digest);
-            }
-        }
-    }
-    let policies: &[Policy] = if decided.is_empty() { &cached } else { &decided };
-    let outcome = evaluate(policies, agent_id, &action, default);
-    let module_digest = outcome.policy_id.as_ref().and_then(|id| digests.get(id)).cloned();
-    let fingerprint = action.fingerprint(agent_id);
-    let input = serde_json::to_value(&action).expect("an action serialises");
-    let ttl = app.config.guardrails.guardrails_approval_ttl_ms as i64;
-    let (audit_id, actor) = (new_id(), who.actor());
-    let (a, o, f, i, aid, actor) = (&action, &outcome, &fingerprint, &input, &audit_id, &actor);
-    let digest = module_digest.as_deref();
-    let (decision, reason, approval_id) = transaction!(app.db, |c| async move {
-        let mut decision = o.effect;
-        let mut reason = o.reason.clone();
-        let mut approval_id = None;
-        if decision == Effect::RequireApproval {
-            let granted = match &a.approval_id {
-                None if standing => store::standing_approval(&mut *c, agent_id, f).await?,
-                carried => carried.clone(),
-            };
-            if let Some(granted) = &granted {
-                let same = store::approval_in(&mut *c, granted)
-                    .await?
-                    .filter(|r| r.agent_id == *agent_id && r.fingerprint == *f);
-                let approved = same.as_ref().is_some_and(|r| r.status == "approved");
-                let waiting = same.as_ref().is_some_and(|r| r.status == "pending" && r.expires_at > now_ms());
-                if approved && store::move_approval(&mut *c, granted, "approved", "used", None, None).await? {
-                    let by = same.and_then(|r| r.decided_by).unwrap_or_default();
-                    decision = Effect::Allow;
-                    reason = format!("approved ({by}); used once");
-                    approval_id = Some(granted.clone());
-                } else if waiting {
-                    approval_id = Some(granted.clone());
-                }
-            }
-            if approval_id.is_none() {
-                let id = new_id();
-                let new = NewApproval {
-                    id: &id,
-                    agent_id,
-                    workspace_id: a.workspace_id.as_deref(),
-                    mission_id: a.mission_id.as_deref(),
-                    task_id: a.task_id.as_deref(),
-                    policy_id: o.policy_id.as_deref(),
-                    fingerprint: f,
-                    action: i,
-                    reason: &o.reason,
-                    expires_at: now_ms() + ttl,
-                };
-                store::insert_approval(&mut *c, &new).await?;
-                approval_id = Some(id);
-            }
-        }
-        let event = AuditEvent {
-            id: aid,
-            agent_id: Some(agent_id),
-            actor,
-            event: "check",
-            decision: Some(decision.as_str()),
-            policy_id: o.policy_id.as_deref(),
-            module_digest: digest,
-            approval_id: approval_id.as_deref(),
-            app: Some(&a.app),
-            tool_ref: Some(&a.tool_ref),
-            action_type: Some(&a.action_type),
-            workspace_id: a.workspace_id.as_deref(),
-            mission_id: a.mission_id.as_deref(),
-            input: i.to_string(),
-            reason: Some(&reason),
-            elapsed_us: Some(started.elapsed().as_micros() as i64),
-        };
-        store::insert_audit(c, &event).await?;
-        Ok::<_, GuardrailError>((decision, reason, approval_id))
-    })?;
-    Ok(CheckAnswer { decision: decision.as_str().into(), policy_id: outcome.policy_id, reason, approval_id, audit_id })
 }
 
 /// A policy as the API takes it.
@@ -454,7 +286,7 @@ pub async fn decide(
             reason: n.as_deref(),
             elapsed_us: None,
         };
-        store::insert_audit(c, &event).await?;
+        store::append_audit(c, &event);
         Ok(json!({"id": id, "status": to, "decided_by": a, "note": n}))
     })
 }

@@ -1,9 +1,7 @@
 //! The guardrails' SQL: policies, approvals and the audit log.
 
-use serde_json::Value;
-
 use super::model::{Effect, Match, Module, Policy};
-use crate::db::{now_ms, Conn, Db};
+use crate::db::{now_ms, Append, Conn, Db};
 
 crate::row_struct! {
     pub struct PolicyRow {
@@ -185,7 +183,8 @@ pub struct NewApproval<'a> {
     pub task_id: Option<&'a str>,
     pub policy_id: Option<&'a str>,
     pub fingerprint: &'a str,
-    pub action: &'a Value,
+    /// The action, as JSON.
+    pub action: &'a str,
     pub reason: &'a str,
     pub expires_at: i64,
 }
@@ -202,7 +201,7 @@ pub async fn insert_approval(c: &mut Conn, a: &NewApproval<'_>) -> Result<(), sq
     .bind(a.task_id)
     .bind(a.policy_id)
     .bind(a.fingerprint)
-    .bind(a.action.to_string())
+    .bind(a.action)
     .bind(a.reason)
     .bind(a.expires_at)
     .bind(now_ms())
@@ -260,30 +259,27 @@ pub struct AuditEvent<'a> {
     pub elapsed_us: Option<i64>,
 }
 
-pub async fn insert_audit(c: &mut Conn, e: &AuditEvent<'_>) -> Result<(), sqlx::Error> {
-    crate::db::query(
-        "INSERT INTO guardrail_audit (id, agent_id, actor, event, decision, policy_id, approval_id, app, tool_ref, \
-         action_type, workspace_id, mission_id, input, reason, elapsed_us, created_at, module_digest) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-    )
-    .bind(e.id)
-    .bind(e.agent_id)
-    .bind(e.actor)
-    .bind(e.event)
-    .bind(e.decision)
-    .bind(e.policy_id)
-    .bind(e.approval_id)
-    .bind(e.app)
-    .bind(e.tool_ref)
-    .bind(e.action_type)
-    .bind(e.workspace_id)
-    .bind(e.mission_id)
-    .bind(&e.input)
-    .bind(e.reason)
-    .bind(e.elapsed_us)
-    .bind(now_ms())
-    .bind(e.module_digest)
-    .execute(c)
-    .await?;
-    Ok(())
+/// Appends the event when the transaction commits (the log is append-only: nothing reads it
+/// back before then).
+pub fn append_audit(c: &mut Conn, e: &AuditEvent<'_>) {
+    c.append(
+        Append::into("guardrail_audit")
+            .value("id", e.id)
+            .value("agent_id", e.agent_id)
+            .value("actor", e.actor)
+            .value("event", e.event)
+            .value("decision", e.decision)
+            .value("policy_id", e.policy_id)
+            .value("approval_id", e.approval_id)
+            .value("app", e.app)
+            .value("tool_ref", e.tool_ref)
+            .value("action_type", e.action_type)
+            .value("workspace_id", e.workspace_id)
+            .value("mission_id", e.mission_id)
+            .value("input", e.input.as_str())
+            .value("reason", e.reason)
+            .value("elapsed_us", e.elapsed_us)
+            .value("created_at", now_ms())
+            .value("module_digest", e.module_digest),
+    );
 }

@@ -65,6 +65,7 @@ pub async fn run(
         input,
         params: None,
         nesting: Default::default(),
+        cleared: None,
     };
     let started = executions::begin_in_slots(app, &plan, ready.slots).await?;
     let outcome = executions::run(app, &plan, &started).await;

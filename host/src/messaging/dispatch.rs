@@ -151,6 +151,7 @@ async fn run(app: &App, agent: &AgentRow, h: &HandlerRow, m: &MessageRow) -> Res
         input: &text,
         params: None,
         nesting: Default::default(),
+        cleared: None,
     };
     let started = executions::begin(app, &plan).await.map_err(|e| match e {
         crate::executions::ExecutionError::TooManyExecutions { .. } => {

@@ -18,7 +18,7 @@ use crate::executions::run::{ensure_prepared, invocation, RunOutcome, Runner};
 use crate::executions::service::{self as executions, Charge, Plan};
 use crate::executions::ExecutionError;
 use crate::gateway::inside::RunModelBudget;
-use crate::guardrails::enforce::{enforce, HostAction};
+use crate::guardrails::enforce::{clear, HostAction};
 use crate::state::App;
 use crate::transaction;
 use crate::wallet::ledger::Payee;
@@ -70,7 +70,7 @@ pub async fn call(
         approval_id: None,
         metadata: None,
     };
-    enforce(app, caller, action).await.map_err(|e| nested::hire_error(e.into()))?;
+    let cleared = clear(app, caller, action).await.map_err(|e| nested::hire_error(e.into()))?;
     let runner = Runner::Component(component.clone());
     let plan = Plan {
         agent: &author,
@@ -84,6 +84,7 @@ pub async fn call(
         input: &input,
         params: None,
         nesting,
+        cleared: Some(&cleared),
     };
     let started = executions::begin(app, &plan).await.map_err(nested::hire_error)?;
     let models = Arc::new(RunModelBudget::new(caller, &started.execution_id, compute));

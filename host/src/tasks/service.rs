@@ -12,7 +12,7 @@ use crate::db::new_id;
 use crate::executions::run::{RunError, RunOutcome};
 use crate::executions::service::{self as executions, Charge, Plan};
 use crate::executions::ExecutionError;
-use crate::guardrails::enforce::{enforce, HostAction};
+use crate::guardrails::enforce::{clear, HostAction};
 use crate::idempotency::Answer;
 use crate::state::App;
 use crate::transaction;
@@ -60,14 +60,15 @@ pub async fn post(
         approval_id: req.approval_id.clone(),
         metadata: None,
     };
-    enforce(app, poster_id, action).await.map_err(ExecutionError::from)?;
     let id = new_id();
     let backend = app.db.backend;
     // One more than are told inline says whether the job must tell them instead.
     let inline_limit = jobs::ANNOUNCE_INLINE as i64 + 1;
     let listeners = store::agents_to_announce(&app.db, poster_id, &capabilities, inline_limit).await?;
     let inline = listeners.len() <= jobs::ANNOUNCE_INLINE;
-    transaction!(app.db, |c| async {
+    let cleared = clear(app, poster_id, action).await.map_err(ExecutionError::from)?;
+    let posted = transaction!(app.db, |c| async {
+        cleared.record_in(&mut *c);
         let hold = ledger::hold_in(c, backend, poster_id, budget, &format!("Task: {title}"), Some(&id)).await?;
         let task = NewTask {
             id: &id,
@@ -92,7 +93,11 @@ pub async fn post(
         }
         answer.record_in(c, &done).await?;
         Ok::<_, TaskError>(done)
-    })
+    });
+    if posted.is_err() {
+        cleared.record_after_failure(app).await;
+    }
+    posted
 }
 
 /// Assigns an open task to the worker, who must list every capability it requires.
@@ -233,6 +238,7 @@ pub async fn run(app: &App, worker_id: &str, id: &str, answer: Answer<'_, TaskRu
         input: &task.description,
         params: None,
         nesting: Default::default(),
+        cleared: None,
     };
     let started = executions::begin(app, &plan).await?;
     transaction!(app.db, |c| store::set_execution(c, &task.id, &started.execution_id))?;
