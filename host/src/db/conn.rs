@@ -99,12 +99,12 @@ impl Conn {
     /// PostgreSQL multi-row inserts of rows of the same shape.
     pub(super) async fn write_appends(&mut self) -> Result<(), sqlx::Error> {
         let appends = std::mem::take(&mut self.appends);
+        let limit = match self.link {
+            Link::Sqlite(_) => 1,
+            Link::Postgres(_) => ROWS_PER_STATEMENT,
+        };
         let mut rest = appends.as_slice();
         while let Some(first) = rest.first() {
-            let limit = match self.link {
-                Link::Sqlite(_) => 1,
-                Link::Postgres(_) => ROWS_PER_STATEMENT,
-            };
             let rows = rest.iter().take(limit).take_while(|a| a.same_shape(first)).count();
             let args = rest[..rows].iter().flat_map(|a| a.args.iter().cloned()).collect();
             Query::with_args(insert_sql(first, rows), args).execute(&mut *self).await?;

@@ -92,7 +92,7 @@ impl Decided {
             action_type: Some(&a.action_type),
             workspace_id: a.workspace_id.as_deref(),
             mission_id: a.mission_id.as_deref(),
-            input: self.input.clone(),
+            input: &self.input,
             reason: Some(reason),
             elapsed_us: Some(self.elapsed_us),
         };

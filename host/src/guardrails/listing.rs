@@ -311,7 +311,7 @@ pub async fn record(app: &App, who: &Who, e: RecordedEvent) -> Result<String, Gu
         action_type: e.action_type.as_deref(),
         workspace_id: workspace_id.as_deref(),
         mission_id: e.mission_id.as_deref(),
-        input,
+        input: &input,
         reason: e.reason.as_deref(),
         ..AuditEvent::default()
     };

@@ -282,7 +282,7 @@ pub async fn decide(
             action_type: action["action_type"].as_str(),
             workspace_id: row.workspace_id.as_deref(),
             mission_id: row.mission_id.as_deref(),
-            input: json!({"decision": to, "note": n}).to_string(),
+            input: &json!({"decision": to, "note": n}).to_string(),
             reason: n.as_deref(),
             elapsed_us: None,
         };

@@ -254,7 +254,7 @@ pub struct AuditEvent<'a> {
     pub action_type: Option<&'a str>,
     pub workspace_id: Option<&'a str>,
     pub mission_id: Option<&'a str>,
-    pub input: String,
+    pub input: &'a str,
     pub reason: Option<&'a str>,
     pub elapsed_us: Option<i64>,
 }
@@ -276,7 +276,7 @@ pub fn append_audit(c: &mut Conn, e: &AuditEvent<'_>) {
             .value("action_type", e.action_type)
             .value("workspace_id", e.workspace_id)
             .value("mission_id", e.mission_id)
-            .value("input", e.input.as_str())
+            .value("input", e.input)
             .value("reason", e.reason)
             .value("elapsed_us", e.elapsed_us)
             .value("created_at", now_ms())
