@@ -5,7 +5,8 @@
 //!   /health`; the in-host decision time (policies read and evaluated, modules run; the audit
 //!   write excluded) is read back from the audit events' `elapsed_us`;
 //! - `POST /api/execute` of the `echo` component on a server that enforces against one that
-//!   does not (`AGORA_GUARDRAILS_ENFORCE=false`), the same requests on the same database kind.
+//!   does not (`AGORA_GUARDRAILS_ENFORCE=false`), the same requests on the same database kind,
+//!   from one client and from `concurrency` clients.
 
 use agora_e2e::{guest, Options, Server};
 use anyhow::Context;
@@ -71,27 +72,48 @@ async fn execute_requests(
 }
 
 /// `/api/execute` on a server that enforces the policies and on one that does not, both up at
-/// once and measured in alternating rounds (so that neither gets the quieter moments of the
-/// machine), each round `requests` long; the rounds of each are pooled.
+/// once, at two loads: one client at a time (what enforcement adds to a request's own latency)
+/// and `concurrency` clients (what it costs a saturated writer). Each load is measured in
+/// alternating rounds (so that neither server gets the quieter moments of the machine), and the
+/// rounds of each server are pooled.
 async fn executions(backend: &str, concurrency: usize, requests: usize) -> anyhow::Result<Vec<Value>> {
-    const ROUNDS: usize = 5;
     let enforced = start(backend, true).await;
     let plain = start(backend, false).await;
-    let servers = [
-        (&enforced, "POST /api/execute (echo), policies enforced"),
-        (&plain, "POST /api/execute (echo), enforcement off"),
-    ];
+    let servers = [(&enforced, "policies enforced"), (&plain, "enforcement off")];
     let mut makes = Vec::new();
     for (server, _) in &servers {
         let make = execute_requests(server, concurrency).await?;
         let _ = load(concurrency, concurrency * 4, make.clone()).await;
         makes.push(make);
     }
+    let mut results = Vec::new();
+    for (clients, per_round) in [(1, requests / 4), (concurrency, requests)] {
+        for (i, (mut stats, cpu)) in alternate(&servers, &makes, clients, per_round).await.into_iter().enumerate() {
+            let label = format!("POST /api/execute (echo), {}, {clients} client(s)", servers[i].1);
+            results.push(stats.json_with(&label, cpu));
+        }
+    }
+    for (server, _) in &servers {
+        server.assert_ledger_sound().await;
+    }
+    Ok(results)
+}
+
+async fn alternate<F>(
+    servers: &[(&Server, &str)],
+    makes: &[F],
+    clients: usize,
+    requests: usize,
+) -> Vec<(Stats, cpu::Usage)>
+where
+    F: Fn(usize) -> reqwest::RequestBuilder + Clone + Send + Sync + 'static,
+{
+    const ROUNDS: usize = 5;
     let mut pooled: Vec<(Stats, cpu::Usage)> = Vec::new();
     for _ in 0..ROUNDS {
         for (i, (server, _)) in servers.iter().enumerate() {
             let cpu = cpu::Snapshot::take(server.pid());
-            let stats = load(concurrency, requests, makes[i].clone()).await;
+            let stats = load(clients, requests, makes[i].clone()).await;
             let used = cpu.since();
             match pooled.get_mut(i) {
                 Some((all, spent)) => {
@@ -102,12 +124,7 @@ async fn executions(backend: &str, concurrency: usize, requests: usize) -> anyho
             }
         }
     }
-    let mut results = Vec::new();
-    for ((server, label), (mut stats, cpu)) in servers.iter().zip(pooled) {
-        server.assert_ledger_sound().await;
-        results.push(stats.json_with(label, cpu));
-    }
-    Ok(results)
+    pooled
 }
 
 pub async fn measure(backend: &str, concurrency: usize, requests: usize) -> anyhow::Result<Value> {
