@@ -40,4 +40,14 @@ if ! cmp -s tests/python/requirements.txt .venv/.requirements-installed 2>/dev/n
   .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
   cp tests/python/requirements.txt .venv/.requirements-installed
 fi
+# The A2A 0.3 client cannot share a virtualenv with the 1.x one: it has one of its own.
+if [ ! -x .venv-a2a-0.3/bin/python ] || ! .venv-a2a-0.3/bin/python -c 'import sys' 2>/dev/null; then
+  log "creating .venv-a2a-0.3"
+  python3 -m venv .venv-a2a-0.3
+fi
+if ! cmp -s tests/python/requirements-a2a-0.3.txt .venv-a2a-0.3/.requirements-installed 2>/dev/null; then
+  log "installing the A2A 0.3 test client"
+  .venv-a2a-0.3/bin/pip install -q --disable-pip-version-check -r tests/python/requirements-a2a-0.3.txt
+  cp tests/python/requirements-a2a-0.3.txt .venv-a2a-0.3/.requirements-installed
+fi
 log "ready"

@@ -5,6 +5,7 @@
 //! its HTTP handlers in `routes.rs`; `server` composes the HTTP side and is used by the CLI
 //! alone. The Wasm runtime is the `agora-runtime` crate.
 
+pub mod a2a;
 pub mod admin;
 pub mod agents;
 pub mod cli;
@@ -35,5 +36,6 @@ pub mod state;
 pub mod tasks;
 pub mod validate;
 pub mod verification;
+pub mod wakers;
 pub mod wallet;
 pub mod webhooks;

@@ -27,7 +27,7 @@ use crate::error::ApiError;
 use crate::http::{auth, idempotency, rate_limit, request};
 use crate::state::App;
 use crate::{
-    admin, agents, components, conversations, executions, feed, gateway, guardrails, health, idempotency as keys,
+    a2a, admin, agents, components, conversations, executions, feed, gateway, guardrails, health, idempotency as keys,
     marketplace, messaging, notifications, payments, scheduler, skills, tasks, verification, wallet, webhooks,
 };
 
@@ -35,7 +35,7 @@ use crate::{
 #[openapi(
     info(title = "Agora API", description = "Agent runtime platform: marketplace, wallet and sandboxed execution."),
     modifiers(&Security),
-    tags((name = "agents"), (name = "wallet"), (name = "components"), (name = "execution"), (name = "tasks"), (name = "marketplace"), (name = "skills"), (name = "gateway"), (name = "guardrails"), (name = "messaging"),
+    tags((name = "agents"), (name = "wallet"), (name = "components"), (name = "execution"), (name = "tasks"), (name = "marketplace"), (name = "skills"), (name = "gateway"), (name = "guardrails"), (name = "messaging"), (name = "a2a"),
         (name = "webhooks"), (name = "payments"), (name = "billing"), (name = "admin"), (name = "health"))
 )]
 struct ApiDoc;
@@ -137,6 +137,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(messaging::peer_routes::router())
         .merge(messaging::daemon::router())
         .merge(messaging::federation_routes::router())
+        .merge(a2a::routes::router())
         .merge(webhooks::routes::router())
         .merge(payments::routes::router())
         .merge(payments::billing_routes::router())
@@ -283,6 +284,7 @@ fn start_workers(app: Arc<App>, stop: watch::Receiver<bool>) -> anyhow::Result<t
     gateway::register(&mut jobs, &app.config);
     messaging::dispatch::register(&mut jobs);
     messaging::federation::register(&mut jobs);
+    a2a::push::register(&mut jobs);
     scheduler::register(&mut jobs);
     let owner = scheduler::host_id(&app.config.server.data_dir)?;
     let dispatcher = webhooks::dispatch::Dispatcher::new(app.clone(), owner.clone());

@@ -62,7 +62,9 @@ pub struct App {
     /// Cards of agents on other hosts, for verifying their messages.
     pub cards: crate::messaging::federation::Cards,
     /// Wakes the message streams of agents this host delivers to.
-    pub inboxes: crate::messaging::live::Inboxes,
+    pub inboxes: crate::wakers::Wakers,
+    /// Wakes the waiters on A2A tasks this host changed (by task id).
+    pub a2a_tasks: crate::wakers::Wakers,
     /// This state itself, for work that outlives a borrow of it (a component's nested calls).
     me: Weak<App>,
 }
@@ -117,6 +119,7 @@ impl App {
             sealer,
             policies: Default::default(),
             inboxes: Default::default(),
+            a2a_tasks: Default::default(),
             cards: Default::default(),
             jobs_due: Default::default(),
             shutdown: Default::default(),

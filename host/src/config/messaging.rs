@@ -28,6 +28,12 @@ pub struct Messaging {
     /// How far an envelope's time may be from this host's: older or newer ones are refused, so a
     /// captured envelope cannot be replayed later.
     pub messaging_federation_window_ms: u64,
+    /// The handle of the agent whose A2A card the host serves at `/.well-known/agent-card.json`;
+    /// empty: none.
+    pub a2a_host_agent: String,
+    /// How long a blocking A2A `SendMessage` waits for the agent's answer before it answers with
+    /// the task still working.
+    pub a2a_wait_ms: u64,
 }
 
 impl Default for Messaging {
@@ -41,6 +47,8 @@ impl Default for Messaging {
             messaging_max_handler_turns: 50,
             messaging_federation_scheme: "https".into(),
             messaging_federation_window_ms: 300_000,
+            a2a_host_agent: String::new(),
+            a2a_wait_ms: 30_000,
         }
     }
 }
@@ -58,6 +66,7 @@ impl Messaging {
             return Err("messaging_federation_scheme must be https or http".into());
         }
         within("messaging_federation_window_ms", self.messaging_federation_window_ms, 1_000, 86_400_000)?;
+        within("a2a_wait_ms", self.a2a_wait_ms, 100, 600_000)?;
         within("messaging_poll_ms", self.messaging_poll_ms, 50, 60_000)
     }
 }

@@ -158,6 +158,7 @@ mod tests {
             ("openai_models", _) => "fast=llama3.2,auto=llama3.2,max=llama3.3".to_string(),
             ("gateway_upstreams_file", _) => "/etc/agora/upstreams.toml".to_string(),
             ("guardrails_default_decision", _) => "deny".to_string(),
+            ("a2a_host_agent", _) => "front-desk".to_string(),
             ("messaging_host", _) => "agents.example:8443".to_string(),
             ("messaging_federation_scheme", _) => "http".to_string(),
             ("license_signing_key" | "secrets_key", _) => "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string(),

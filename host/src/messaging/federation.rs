@@ -97,11 +97,13 @@ pub(super) async fn queue_in(
     to: &Address,
     e: &Shared<'_>,
     body: String,
+    sealed_auth: Option<&str>,
 ) -> Result<MessageRow, MessagingError> {
     let mut row = e.signed(me, to, None, body);
     row.status = "queued".into();
     store::insert_message(&mut *tx, &row).await?;
-    crate::scheduler::enqueue(tx, DELIVER, Some(&row.id), &json!({"message_id": row.id}), None).await?;
+    let payload = json!({"message_id": row.id, "sealed_auth": sealed_auth});
+    crate::scheduler::enqueue(tx, DELIVER, Some(&row.id), &payload, None).await?;
     Ok(row)
 }
 
@@ -126,11 +128,11 @@ async fn deliver(app: &App, payload: &Value, last: bool) -> Result<(), String> {
     let id = payload["message_id"].as_str().ok_or("no message_id in the job")?;
     let row = store::message(&app.db, id).await.map_err(|e| e.to_string())?;
     let Some(row) = row.filter(|r| r.status == "queued") else { return Ok(()) };
-    let Ok(Address::Agent { host, .. }) = Address::parse(&row.to_address) else {
-        set_status(app, id, "failed").await.map_err(|e| e.to_string())?;
-        return Ok(());
+    let outcome = match Address::parse(&row.to_address) {
+        Ok(Address::Agent { host, .. }) => post(app, &host, &Envelope::of(&row)).await,
+        Ok(Address::A2a(_)) => send_a2a(app, &row, payload["sealed_auth"].as_str()).await,
+        Err(_) => Err(Failure::Refused("the address does not parse".into())),
     };
-    let outcome = post(app, &host, &Envelope::of(&row)).await;
     let status = match &outcome {
         Ok(()) => "delivered",
         Err(Failure::Refused(why)) => {
@@ -156,9 +158,63 @@ async fn deliver(app: &App, payload: &Value, last: bool) -> Result<(), String> {
     Ok(())
 }
 
-enum Failure {
-    Refused(String),
-    Retry(String),
+use crate::a2a::outbound::Failure;
+
+/// Sends to an A2A agent; its answer comes back to the sender in the thread.
+async fn send_a2a(app: &App, row: &MessageRow, sealed_auth: Option<&str>) -> Result<(), Failure> {
+    let auth = match sealed_auth {
+        Some(sealed) => {
+            let opened = app.sealer.open(sealed, super::service::A2A_AUTH_CONTEXT);
+            let token = opened.map_err(|e| Failure::Refused(format!("the a2a_auth token cannot be opened: {e}")))?;
+            Some(String::from_utf8_lossy(&token).into_owned())
+        }
+        None => None,
+    };
+    let answer = crate::a2a::outbound::send(app, row, auth.as_deref()).await?;
+    let Some(text) = answer.text else { return Ok(()) };
+    let (Some(sender), at) = (row.sender_agent_id.clone(), now_ms()) else { return Ok(()) };
+    let mut body = json!({"text": text});
+    if let (Some(task), Some(state)) = (&answer.task_id, &answer.state) {
+        body["a2a"] = json!({"task_id": task, "state": state});
+    }
+    let reply = MessageRow {
+        id: crate::db::new_id(),
+        thread_id: row.thread_id.clone(),
+        from_address: row.to_address.clone(),
+        from_key: String::new(),
+        to_address: row.from_address.clone(),
+        sender_agent_id: None,
+        recipient_agent_id: Some(sender.clone()),
+        inbox_seq: None,
+        reply_to: Some(row.id.clone()),
+        content_type: "text/plain".into(),
+        body: body.to_string(),
+        signature: String::new(),
+        status: "delivered".into(),
+        sent_by_handler: None,
+        created_at: at,
+    };
+    let (r, s) = (&reply, &sender);
+    let stored = transaction!(app.db, |c| async move {
+        let mut row = r.clone();
+        row.inbox_seq = Some(store::next_inbox_seq(&mut *c, s).await?);
+        store::insert_message(&mut *c, &row).await?;
+        dispatch::enqueue_in(&mut *c, &row).await
+    });
+    match stored {
+        Ok(handled) => {
+            app.inboxes.wake(&sender);
+            if handled {
+                app.jobs_due.notify_one();
+            }
+            Ok(())
+        }
+        // The agent took the message: sending it again would repeat it, so the answer is logged.
+        Err(e) => {
+            tracing::error!(message = %row.id, "an A2A agent's answer was not stored: {e}");
+            Ok(())
+        }
+    }
 }
 
 async fn post(app: &App, host: &str, envelope: &Envelope) -> Result<(), Failure> {

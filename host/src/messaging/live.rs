@@ -1,12 +1,11 @@
 //! Incoming messages as a live stream (SSE): each event is a message of the agent's inbox, or a
 //! chunk of a stream to it, with its inbox position as the event id, so a client that reconnects with `Last-Event-ID` misses
 //! nothing and sees nothing twice. The stream reads the inbox from the database; this host's
-//! deliveries wake it at once (`Inboxes::wake`), another host's within `messaging_poll_ms`.
+//! deliveries wake it at once (`App::inboxes`), another host's within `messaging_poll_ms`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use dashmap::DashMap;
 use futures::Stream;
 use tokio::sync::watch;
 
@@ -14,34 +13,6 @@ use super::model::MessageRow;
 use super::store;
 use super::streams::ChunkRow;
 use crate::state::App;
-
-/// One watch per agent that has a stream open, bumped when this host delivers to it.
-#[derive(Default)]
-pub struct Inboxes {
-    watching: DashMap<String, watch::Sender<()>>,
-}
-
-impl Inboxes {
-    pub fn wake(&self, agent_id: &str) {
-        let gone = match self.watching.get(agent_id) {
-            Some(sender) => sender.send(()).is_err(),
-            None => false,
-        };
-        if gone {
-            // Nobody watches any more: forget the agent unless a stream started meanwhile.
-            self.watching.remove_if(agent_id, |_, sender| sender.receiver_count() == 0);
-        }
-    }
-
-    /// The agent's streams open on this host.
-    pub fn watchers(&self, agent_id: &str) -> usize {
-        self.watching.get(agent_id).map_or(0, |sender| sender.receiver_count())
-    }
-
-    fn watch(&self, agent_id: &str) -> watch::Receiver<()> {
-        self.watching.entry(agent_id.to_string()).or_insert_with(|| watch::channel(()).0).subscribe()
-    }
-}
 
 /// Which incoming messages a stream shows.
 #[derive(Debug, Clone, Default)]

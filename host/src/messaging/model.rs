@@ -8,7 +8,8 @@ use super::MessagingError;
 use crate::db::rfc3339;
 
 /// Where a message goes: an agent on an Agora host (`toq://<host>/<handle>`), or an A2A agent
-/// by its `https://` URL.
+/// by its `https://` URL (`http://` parses too, and is sent to only where the host allows
+/// insecure URLs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Address {
     Agent { host: String, handle: String },
@@ -32,7 +33,7 @@ impl Address {
             }
             return Ok(Address::Agent { host, handle: handle.to_string() });
         }
-        if text.starts_with("https://") {
+        if text.starts_with("https://") || text.starts_with("http://") {
             let url = url::Url::parse(text).map_err(|e| bad(&format!("is not a URL: {e}")))?;
             if url.host_str().is_none_or(str::is_empty) {
                 return Err(bad("has no host"));
@@ -221,7 +222,10 @@ mod tests {
         assert_eq!(a, Address::agent("example.com:8080", "alice-1"));
         assert_eq!(a.to_string(), "toq://example.com:8080/alice-1");
         assert!(matches!(Address::parse("https://agent.example.com/a2a").unwrap(), Address::A2a(_)));
-        for bad in ["toq://host", "toq:///alice", "toq://host/Alice", "toq://host/a/b", "http://x", "alice", ""] {
+        assert!(matches!(Address::parse("http://127.0.0.1:9/a2a").unwrap(), Address::A2a(_)));
+        for bad in
+            ["toq://host", "toq:///alice", "toq://host/Alice", "toq://host/a/b", "http://", "ftp://x", "alice", ""]
+        {
             assert!(matches!(Address::parse(bad), Err(MessagingError::InvalidAddress(_))), "{bad}");
         }
     }

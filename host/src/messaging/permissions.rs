@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::model::{MessageRow, MESSAGE_COLUMNS};
+use super::model::{Address, MessageRow, MESSAGE_COLUMNS};
 use super::peers::{self, Mode, RuleTarget, RuleView};
 use super::{dispatch, service, store, MessagingError};
 use crate::db::{now_ms, rfc3339};
@@ -283,21 +283,35 @@ pub struct MessagingConfig {
     pub connection_mode: String,
     /// The host's limit on a message body, in bytes.
     pub max_message_size: u64,
+    /// Whether agents on other stacks reach this agent over A2A.
+    pub a2a_enabled: bool,
+    /// Its A2A card, when A2A is on.
+    pub a2a_card_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigChange {
     pub connection_mode: Option<String>,
+    /// Turns the agent's A2A card and endpoint on or off.
+    pub a2a_enabled: Option<bool>,
 }
 
 pub async fn config(app: &App, agent_id: &str) -> Result<MessagingConfig, MessagingError> {
     let me = service::me(app, agent_id).await?;
+    let a2a_enabled = crate::a2a::store::enabled(&app.db, agent_id).await?;
+    let handle = match &me.address {
+        Address::Agent { handle, .. } => handle.as_str(),
+        Address::A2a(_) => "",
+    };
+    let card = format!("{}/a2a/{handle}/.well-known/agent-card.json", app.public_url.get().trim_end_matches('/'));
     Ok(MessagingConfig {
         address: me.address.to_string(),
         public_key: me.public_key,
         connection_mode: me.connection_mode,
         max_message_size: app.config.messaging.messaging_max_message_bytes,
+        a2a_enabled,
+        a2a_card_url: a2a_enabled.then_some(card),
     })
 }
 
@@ -314,6 +328,10 @@ pub async fn change_config(app: &App, agent_id: &str, change: ConfigChange) -> R
                 .execute(c)
                 .await
         })?;
+    }
+    if let Some(on) = change.a2a_enabled {
+        service::me(app, agent_id).await?;
+        transaction!(app.db, |c| async move { crate::a2a::store::set_enabled_in(c, agent_id, on, now_ms()).await })?;
     }
     config(app, agent_id).await
 }

@@ -97,7 +97,12 @@ async fn send_message(
             return Err(ApiError::new(StatusCode::GATEWAY_TIMEOUT, "delivery_timeout", message));
         }
         sent = service::refresh(&app, sent).await?;
-        if sent.messages.iter().any(|m| m.status == "failed") {
+        let failed = |a2a: bool| sent.messages.iter().any(|m| m.status == "failed" && m.to.starts_with("http") == a2a);
+        if failed(true) {
+            let why = "the A2A agent refused the message or could not be reached; see GET /v1/logs";
+            return Err(ApiError::new(StatusCode::BAD_GATEWAY, "a2a_send_failed", why));
+        }
+        if failed(false) {
             return Err(ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "not_reachable",

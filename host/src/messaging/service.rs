@@ -18,6 +18,9 @@ use crate::guardrails::enforce::{enforce, HostAction};
 use crate::state::App;
 use crate::transaction;
 
+/// What a message's sealed `a2a_auth` is sealed under.
+pub(super) const A2A_AUTH_CONTEXT: &str = "messaging:a2a-auth";
+
 /// A recipient on this host: its address, agent and key.
 pub(super) struct Local {
     pub(super) address: Address,
@@ -72,7 +75,7 @@ fn check(app: &App, req: &NewMessage) -> Result<Checked, MessagingError> {
 }
 
 /// Finds the agents the addresses name on this host, and (when `remote` may be reached) the
-/// addresses on other Agora hosts; an A2A agent cannot be reached from here yet.
+/// addresses on other Agora hosts and of A2A agents.
 pub(super) async fn resolve(
     app: &App,
     recipients: Vec<Address>,
@@ -92,10 +95,17 @@ pub(super) async fn resolve(
                     "{address} is on another host: this needs a local agent"
                 )))
             }
-            Address::A2a(url) => {
-                return Err(MessagingError::A2aSendFailed(format!(
-                    "{url}: sending to A2A agents is not available on this host yet"
+            Address::A2a(url) if url.starts_with("http://") && !app.config.access.allow_insecure_urls => {
+                return Err(MessagingError::InvalidAddress(format!(
+                    "{url}: A2A agents are reached over https:// (http:// only where the host allows insecure URLs)"
                 )))
+            }
+            Address::A2a(_) if remote => {
+                others.push(address);
+                continue;
+            }
+            Address::A2a(url) => {
+                return Err(MessagingError::A2aSendFailed(format!("{url} is an A2A agent: this needs a local agent")))
             }
         };
         let agent_id = store::agent_by_handle(&app.db, &handle).await?;
@@ -134,11 +144,13 @@ pub async fn send_from(
         allowed(app, sender_id, to, &checked.content_type).await?;
     }
     let thread_id = checked.thread_id.clone().unwrap_or_else(new_id);
+    let sealed_auth = req.a2a_auth.as_deref().map(|token| app.sealer.seal(token.as_bytes(), A2A_AUTH_CONTEXT));
+    let auth = sealed_auth.as_deref();
     let from = me.address.to_string();
     let at = now_ms();
     let (t, f, m, c, r, far) = (&thread_id, &from, &me, &checked, &recipients, &remote);
     let close = req.close_thread;
-    let (rows, handled) = transaction!(app.db, |tx| async move {
+    let (rows, handled, answered) = transaction!(app.db, |tx| async move {
         enter_thread(&mut *tx, t, f, at).await?;
         let mut rows = Vec::new();
         let envelope =
@@ -147,21 +159,25 @@ pub async fn send_from(
             rows.push(deliver_in(&mut *tx, m, to, &envelope, c.body.clone()).await?);
         }
         for to in far {
-            rows.push(super::federation::queue_in(&mut *tx, m, to, &envelope, c.body.clone()).await?);
+            rows.push(super::federation::queue_in(&mut *tx, m, to, &envelope, c.body.clone(), auth).await?);
         }
-        let mut handled = false;
+        let (mut handled, mut answered) = (false, Vec::new());
         for row in rows.iter().filter(|r| r.inbox_seq.is_some()) {
             handled |= dispatch::enqueue_in(&mut *tx, row).await?;
+            answered.extend(crate::a2a::service::answered_in(&mut *tx, row).await?);
         }
         if close {
             store::close_thread(&mut *tx, t, f, at).await?;
         }
-        Ok::<_, MessagingError>((rows, handled))
+        Ok::<_, MessagingError>((rows, handled, answered))
     })?;
     for row in rows.iter().filter(|r| r.inbox_seq.is_some()) {
         app.inboxes.wake(row.recipient_agent_id.as_deref().unwrap_or_default());
     }
-    if handled || !remote.is_empty() {
+    for task in &answered {
+        app.a2a_tasks.wake(task);
+    }
+    if handled || !remote.is_empty() || !answered.is_empty() {
         app.jobs_due.notify_one();
     }
     let status = if rows.iter().any(|r| r.status == "held") {

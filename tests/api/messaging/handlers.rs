@@ -11,14 +11,14 @@ use super::{agent, send};
 
 const SOON: Duration = Duration::from_secs(15);
 
-async fn funded(s: &Server, name: &str) -> (String, String, String) {
+pub(super) async fn funded(s: &Server, name: &str) -> (String, String, String) {
     let (key, address) = agent(s, name).await;
     let id = s.get("/api/agents/me", Some(&key)).await.body["agent"]["id"].as_str().unwrap().to_string();
     s.fund(&id, 200).await;
     (id, key, address)
 }
 
-async fn handler_component(s: &Server, key: &str) -> String {
+pub(super) async fn handler_component(s: &Server, key: &str) -> String {
     let publisher = s.publisher(key).await;
     let r = s.publish(&publisher, &agora_e2e::guest("auto-reply"), "handler", "auto-reply", json!({})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);

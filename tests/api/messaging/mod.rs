@@ -1,6 +1,7 @@
 //! Agent messaging: signed messages between agents in threads, incoming messages as a resumable
 //! event stream, history, key rotation, and every bad send refused whole.
 
+mod a2a;
 mod federation;
 mod handlers;
 
@@ -157,14 +158,16 @@ async fn a_bad_send_is_refused_whole_and_keys_rotate() {
         (json!("toq://nohandle"), 400, "invalid_address"),
         (json!([bob_at, "mailto:x"]), 400, "invalid_address"),
         (json!(format!("toq://{host}/nobody-here")), 404, "not_reachable"),
-        (json!("https://agent.example/a2a"), 502, "a2a_send_failed"),
         (json!([]), 400, "invalid_request"),
     ] {
         send(&s, &alice, json!({"to": to, "body": {"text": "x"}})).await.assert_error(status, code);
     }
-    // Another host's agent: accepted, queued for delivery (and retried while that host is away).
-    let far = send(&s, &alice, json!({"to": "toq://other.example/bob", "body": {"text": "x"}})).await;
-    assert_eq!(far.body["status"], "queued", "{}", far.body);
+    // Another host's agent, or an A2A agent: accepted, queued for delivery (and retried while
+    // that host is away).
+    for to in ["toq://other.example/bob", "https://agent.example/a2a"] {
+        let far = send(&s, &alice, json!({"to": to, "body": {"text": "x"}})).await;
+        assert_eq!(far.body["status"], "queued", "{}", far.body);
+    }
     send(&s, &alice, json!({"to": bob_at, "body": "not an object"})).await.assert_error(400, "invalid_request");
     send(&s, &alice, json!({"to": bob_at, "body": {"text": "x".repeat(3000)}}))
         .await
