@@ -26,6 +26,9 @@ scripts/with-postgres.sh "$bench" gateway --backend postgres
 # Guardrail checks and enforcement: printed, copied by hand too.
 "$bench" guardrails --backend sqlite
 scripts/with-postgres.sh "$bench" guardrails --backend postgres
+# Messaging: a Wasm handler's reply against `sh -c` per message, and SSE fan-out; printed too.
+"$bench" messaging --backend sqlite
+scripts/with-postgres.sh "$bench" messaging --backend postgres
 # PostgreSQL alone running a deposit's statements (pgbench): printed, copied by hand too.
 scripts/with-postgres.sh bench/pg-floor/run.sh
 "$bench" report --doc docs/benchmarks.md --runtime "$out/runtime.json" "$out/sqlite.json" "$out/postgres.json" \

@@ -15,6 +15,7 @@ mod cpu;
 mod gateway;
 mod guardrails;
 mod hops;
+mod messaging;
 mod runtime;
 mod skills;
 mod social;
@@ -89,6 +90,18 @@ enum Command {
         concurrency: usize,
         #[arg(long, default_value_t = 4000)]
         requests: usize,
+    },
+    /// Messages answered by a Wasm handler against a `sh -c` spawned per message, and one
+    /// message fanned out to many event streams.
+    Messaging {
+        #[arg(long)]
+        backend: String,
+        #[arg(long, default_value_t = 16)]
+        senders: usize,
+        #[arg(long, default_value_t = 50)]
+        rounds: usize,
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
     },
     /// Skill calls from components against running the skill directly, and licence checks
     /// against `/health`.
@@ -453,6 +466,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Guardrails { backend, concurrency, requests } => {
             println!("{:#}", guardrails::measure(&backend, concurrency, requests).await?);
+            Ok(())
+        }
+        Command::Messaging { backend, senders, rounds, subscribers } => {
+            println!("{:#}", messaging::measure(&backend, senders, rounds, subscribers).await?);
             Ok(())
         }
         Command::Gateway { backend, rates, seconds } => {

@@ -14,7 +14,7 @@ use super::peers::{self, Admission};
 use super::store::{self, HistoryFilter};
 use super::{dispatch, MessagingError};
 use crate::db::{new_id, now_ms, Conn};
-use crate::guardrails::enforce::{enforce, HostAction};
+use crate::guardrails::enforce::{clear, Cleared, HostAction};
 use crate::state::App;
 use crate::transaction;
 
@@ -137,20 +137,21 @@ pub async fn send_from(
     let checked = check(app, &req)?;
     let me = me(app, sender_id).await?;
     let (recipients, remote) = resolve(app, checked.recipients.clone(), true).await?;
-    for to in &recipients {
-        allowed(app, sender_id, &to.address, &checked.content_type).await?;
-    }
-    for to in &remote {
-        allowed(app, sender_id, to, &checked.content_type).await?;
+    let mut cleared_all = Vec::new();
+    for to in recipients.iter().map(|r| &r.address).chain(&remote) {
+        cleared_all.push(cleared(app, sender_id, to, &checked.content_type).await?);
     }
     let thread_id = checked.thread_id.clone().unwrap_or_else(new_id);
     let sealed_auth = req.a2a_auth.as_deref().map(|token| app.sealer.seal(token.as_bytes(), A2A_AUTH_CONTEXT));
     let auth = sealed_auth.as_deref();
     let from = me.address.to_string();
     let at = now_ms();
-    let (t, f, m, c, r, far) = (&thread_id, &from, &me, &checked, &recipients, &remote);
+    let (t, f, m, c, r, far, audits) = (&thread_id, &from, &me, &checked, &recipients, &remote, &cleared_all);
     let close = req.close_thread;
-    let (rows, handled, answered) = transaction!(app.db, |tx| async move {
+    let delivered = transaction!(app.db, |tx| async move {
+        for audit in audits {
+            audit.record_in(&mut *tx);
+        }
         enter_thread(&mut *tx, t, f, at).await?;
         let mut rows = Vec::new();
         let envelope =
@@ -170,7 +171,16 @@ pub async fn send_from(
             store::close_thread(&mut *tx, t, f, at).await?;
         }
         Ok::<_, MessagingError>((rows, handled, answered))
-    })?;
+    });
+    let (rows, handled, answered) = match delivered {
+        Ok(done) => done,
+        Err(e) => {
+            for audit in &cleared_all {
+                audit.record_after_failure(app).await;
+            }
+            return Err(e);
+        }
+    };
     for row in rows.iter().filter(|r| r.inbox_seq.is_some()) {
         app.inboxes.wake(row.recipient_agent_id.as_deref().unwrap_or_default());
     }
@@ -210,13 +220,20 @@ pub async fn refresh(app: &App, mut sent: Sent) -> Result<Sent, MessagingError> 
     Ok(sent)
 }
 
-/// The sender's policies on a message to `to`.
+/// The sender's policies on a message to `to`, the decision recorded now.
 pub(super) async fn allowed(
     app: &App,
     sender_id: &str,
     to: &Address,
     content_type: &str,
 ) -> Result<(), MessagingError> {
+    let cleared = cleared(app, sender_id, to, content_type).await?;
+    Ok(cleared.record_alone(app).await?)
+}
+
+/// The sender's policies on a message to `to`; an allowed message's audit event is for the
+/// caller to record in the transaction that delivers it.
+async fn cleared(app: &App, sender_id: &str, to: &Address, content_type: &str) -> Result<Cleared, MessagingError> {
     let action = HostAction {
         tool_ref: "agora.message",
         action_type: "communication",
@@ -226,7 +243,7 @@ pub(super) async fn allowed(
         approval_id: None,
         metadata: Some(json!({"to": to.to_string(), "content_type": content_type})),
     };
-    Ok(enforce(app, sender_id, action).await?)
+    Ok(clear(app, sender_id, action).await?)
 }
 
 /// Checks that `from` may write in thread `t` (a participant, and open), making it when new.

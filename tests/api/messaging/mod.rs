@@ -114,6 +114,11 @@ async fn messages_reach_agents_signed_live_and_in_threads() {
     send(&s, &alice, json!({"to": bob_at, "body": {"text": "wait"}, "thread_id": thread}))
         .await
         .assert_error(409, "thread_closed");
+    // Each check of alice's sends is audited: the one delivered (in its delivery's transaction)
+    // and the one the closed thread refused after its policies allowed it.
+    let audit = s.get("/v1/actions/audit?tool_ref=agora.message", Some(&alice)).await.body;
+    let decisions: Vec<&Value> = audit["data"].as_array().unwrap().iter().map(|e| &e["decision"]).collect();
+    assert_eq!(decisions, [&json!("allow"), &json!("allow")], "{audit}");
     let history = s.get(&format!("/v1/messages/history?thread_id={thread}"), Some(&alice)).await.body;
     let texts: Vec<&str> =
         history["messages"].as_array().unwrap().iter().map(|m| m["body"]["text"].as_str().unwrap()).collect();
