@@ -21,11 +21,14 @@ base=$(sed -n 's/^agora listening on //p' "$dir/stdout")
 key=$(curl -sf -X POST "$base/api/agents/register" -H 'content-type: application/json' \
   -d '{"name":"fuzz-agent","description":"registered for fuzzing"}' | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["agent"]["apiKey"])')
 
+# Left out: the two endless event streams, and GET /v1/discover/local, whose answer is a 501 by
+# design (mDNS discovery is not built in).
 .venv/bin/schemathesis run "$base/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --header "X-API-Key: $key" \
   --exclude-operation-id stream_incoming \
   --exclude-operation-id read_logs \
+  --exclude-operation-id discover_local \
   --max-examples "${FUZZ_EXAMPLES:-40}" \
   --phases examples,coverage,fuzzing \
   --request-timeout 30 \

@@ -28,6 +28,8 @@ pub struct Messaging {
     /// How far an envelope's time may be from this host's: older or newer ones are refused, so a
     /// captured envelope cannot be replayed later.
     pub messaging_federation_window_ms: u64,
+    /// The DNS server `GET /v1/discover` asks (`ip:port`); empty: the system's resolvers.
+    pub messaging_dns_resolver: String,
     /// The handle of the agent whose A2A card the host serves at `/.well-known/agent-card.json`;
     /// empty: none.
     pub a2a_host_agent: String,
@@ -47,6 +49,7 @@ impl Default for Messaging {
             messaging_max_handler_turns: 50,
             messaging_federation_scheme: "https".into(),
             messaging_federation_window_ms: 300_000,
+            messaging_dns_resolver: String::new(),
             a2a_host_agent: String::new(),
             a2a_wait_ms: 30_000,
         }
@@ -66,6 +69,11 @@ impl Messaging {
             return Err("messaging_federation_scheme must be https or http".into());
         }
         within("messaging_federation_window_ms", self.messaging_federation_window_ms, 1_000, 86_400_000)?;
+        if !self.messaging_dns_resolver.is_empty()
+            && self.messaging_dns_resolver.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err("messaging_dns_resolver must be empty or ip:port, such as 127.0.0.1:53".into());
+        }
         within("a2a_wait_ms", self.a2a_wait_ms, 100, 600_000)?;
         within("messaging_poll_ms", self.messaging_poll_ms, 50, 60_000)
     }

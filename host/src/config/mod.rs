@@ -159,6 +159,7 @@ mod tests {
             ("gateway_upstreams_file", _) => "/etc/agora/upstreams.toml".to_string(),
             ("guardrails_default_decision", _) => "deny".to_string(),
             ("a2a_host_agent", _) => "front-desk".to_string(),
+            ("messaging_dns_resolver", _) => "127.0.0.1:5353".to_string(),
             ("messaging_host", _) => "agents.example:8443".to_string(),
             ("messaging_federation_scheme", _) => "http".to_string(),
             ("license_signing_key" | "secrets_key", _) => "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string(),

@@ -9,14 +9,20 @@ use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::discovery::{self, Discovered};
 use super::federation::{self, Envelope};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::http::auth::AgentAuth;
-use crate::http::json::{ApiJson, ApiPath};
+use crate::http::json::{ApiJson, ApiPath, ApiQuery};
 use crate::state::App;
 
 pub fn router() -> OpenApiRouter<Arc<App>> {
-    OpenApiRouter::new().routes(routes!(agent_card)).routes(routes!(receive)).routes(routes!(ping))
+    OpenApiRouter::new()
+        .routes(routes!(agent_card))
+        .routes(routes!(receive))
+        .routes(routes!(ping))
+        .routes(routes!(discover))
+        .routes(routes!(discover_local))
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
@@ -32,6 +38,35 @@ pub struct Ping {
         (status = 502, description = "not_reachable: its host did not answer")))]
 async fn ping(State(app): State<Arc<App>>, _who: AgentAuth, ApiJson(p): ApiJson<Ping>) -> ApiResult<Json<Value>> {
     Ok(Json(federation::ping(&app, &p.address).await?))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DiscoverParams {
+    /// The domain whose agents to find (its `_toq.<host>` TXT records).
+    pub host: String,
+}
+
+/// The agents a domain publishes in DNS TXT records at `_toq.<host>`.
+#[utoipa::path(get, path = "/v1/discover", tag = "messaging", security(("bearer" = [])), params(DiscoverParams),
+    responses((status = 200, body = Discovered), (status = 400, description = "invalid_request: not a domain name"),
+        (status = 502, description = "not_reachable: the DNS lookup failed")))]
+async fn discover(
+    State(app): State<Arc<App>>,
+    _who: AgentAuth,
+    ApiQuery(p): ApiQuery<DiscoverParams>,
+) -> ApiResult<Json<Discovered>> {
+    Ok(Json(discovery::discover(&app, &p.host).await?))
+}
+
+/// Agents on the local network by mDNS: not available on this host (see the answer's message).
+#[utoipa::path(get, path = "/v1/discover/local", tag = "messaging", security(("bearer" = [])),
+    responses((status = 501, description = "not_available: mDNS discovery is not built in")))]
+async fn discover_local(_who: AgentAuth) -> ApiError {
+    let why = "mDNS discovery is not built into this host: it needs multicast UDP on the local network \
+               (224.0.0.251 and ff02::fb, port 5353), which hosts in containers and clouds rarely have; \
+               publish and find agents with DNS TXT records instead (GET /v1/discover?host=)";
+    ApiError::new(axum::http::StatusCode::NOT_IMPLEMENTED, "not_available", why)
 }
 
 /// An agent's public card: its address, key and key rotations, for other hosts to verify its

@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod daemon;
+pub mod discovery;
 pub mod dispatch;
 pub mod federation;
 pub mod federation_routes;

@@ -2,6 +2,7 @@
 //! event stream, history, key rotation, and every bad send refused whole.
 
 mod a2a;
+mod discovery;
 mod federation;
 mod handlers;
 
