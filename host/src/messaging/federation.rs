@@ -107,7 +107,7 @@ pub(super) async fn queue_in(
     Ok(row)
 }
 
-fn base_url(app: &App, host: &str) -> String {
+pub(super) fn base_url(app: &App, host: &str) -> String {
     format!("{}://{host}", app.config.messaging.messaging_federation_scheme)
 }
 
@@ -289,6 +289,20 @@ fn chain_leads(card: &Value, known: &str, current: &str) -> bool {
     key == current
 }
 
+/// The handle an envelope from another host is for: `to` must be on this host, `from` not.
+pub(super) fn arriving(app: &App, to: &str, from: &str) -> Result<String, MessagingError> {
+    let here = identity::host_name(app);
+    let (Address::Agent { host, handle }, Address::Agent { host: from_host, .. }) =
+        (Address::parse(to)?, Address::parse(from)?)
+    else {
+        return Err(MessagingError::InvalidAddress("to and from must be toq:// addresses".into()));
+    };
+    if host != here || from_host == here {
+        return Err(MessagingError::InvalidAddress(format!("{to} is not on this host, or {from} is")));
+    }
+    Ok(handle)
+}
+
 /// Takes an envelope from another host: `delivered`, `held` (waiting for the recipient's
 /// approval) or `duplicate` (already taken).
 pub async fn receive(app: &App, e: Envelope) -> Result<&'static str, MessagingError> {
@@ -304,16 +318,7 @@ pub async fn receive(app: &App, e: Envelope) -> Result<&'static str, MessagingEr
     if e.content_type.is_empty() || e.content_type.len() > 100 || e.signature.len() > 200 {
         return Err(MessagingError::Invalid("content_type and signature must be present and short".into()));
     }
-    let here = identity::host_name(app);
-    let Address::Agent { host, handle } = Address::parse(&e.to)? else {
-        return Err(MessagingError::InvalidAddress("to must be a toq:// address".into()));
-    };
-    let Address::Agent { host: from_host, .. } = Address::parse(&e.from)? else {
-        return Err(MessagingError::InvalidAddress("from must be a toq:// address".into()));
-    };
-    if host != here || from_host == here {
-        return Err(MessagingError::InvalidAddress(format!("{} is not on this host, or {} is", e.to, e.from)));
-    }
+    let handle = arriving(app, &e.to, &e.from)?;
     if e.body.len() as u64 > app.config.messaging.messaging_max_message_bytes
         || !serde_json::from_str::<Value>(&e.body).is_ok_and(|b| b.is_object())
     {
@@ -329,7 +334,9 @@ pub async fn receive(app: &App, e: Envelope) -> Result<&'static str, MessagingEr
     }
     let me = identity::ensure(app, &recipient, &handle).await?;
     let row = e.row(&recipient);
-    verify_sender(app, &e, &row).await?;
+    let bytes = row.signed_bytes();
+    let signed = Signed { from: &e.from, from_key: &e.from_key, bytes: &bytes, signature: &e.signature };
+    verify_sender(app, signed).await?;
     let to = Local { address: Address::parse(&e.to)?, agent_id: recipient.clone(), public_key: me.public_key };
     let (r, t) = (&row, &to);
     let (status, handled) = transaction!(app.db, |c| async move {
@@ -349,34 +356,43 @@ pub async fn receive(app: &App, e: Envelope) -> Result<&'static str, MessagingEr
     Ok(status)
 }
 
+/// What a sender signed, and who says it did: the parts an envelope of any kind is checked by.
+pub(super) struct Signed<'a> {
+    pub(super) from: &'a str,
+    pub(super) from_key: &'a str,
+    pub(super) bytes: &'a [u8],
+    pub(super) signature: &'a str,
+}
+
 /// The envelope's signature, by the key the sender's card names now; a key that changed since
 /// this host last saw the sender must descend from the old one.
-async fn verify_sender(app: &App, e: &Envelope, row: &MessageRow) -> Result<(), MessagingError> {
-    let mut card = fetch_card(app, &e.from, false).await?;
-    if card["public_key"] != e.from_key.as_str() {
-        card = fetch_card(app, &e.from, true).await?; // it may have rotated since
+pub(super) async fn verify_sender(app: &App, signed: Signed<'_>) -> Result<(), MessagingError> {
+    let e = signed;
+    let mut card = fetch_card(app, e.from, false).await?;
+    if card["public_key"] != e.from_key {
+        card = fetch_card(app, e.from, true).await?; // it may have rotated since
     }
-    if card["public_key"] != e.from_key.as_str() {
+    if card["public_key"] != e.from_key {
         return Err(MessagingError::InvalidSignature("the sender's card names another key".into()));
     }
-    if !identity::verify(&e.from_key, &row.signed_bytes(), &e.signature) {
+    if !identity::verify(e.from_key, e.bytes, e.signature) {
         return Err(MessagingError::InvalidSignature("the signature does not verify".into()));
     }
     let known: Vec<String> = crate::db::query_scalar::<String>(
         "SELECT DISTINCT public_key FROM messaging_peers WHERE address = $1 AND public_key <> $2",
     )
-    .bind(e.from.as_str())
-    .bind(e.from_key.as_str())
+    .bind(e.from)
+    .bind(e.from_key)
     .fetch_all(&app.db.read)
     .await?;
     for old in known {
-        if !chain_leads(&card, &old, &e.from_key) {
+        if !chain_leads(&card, &old, e.from_key) {
             return Err(MessagingError::InvalidSignature(format!(
                 "{} changed keys without a rotation statement signed by the key this host knew",
                 e.from
             )));
         }
-        let (o, n) = (&old, &e.from_key);
+        let (o, n) = (&old, e.from_key);
         transaction!(app.db, |c| async move { identity::follow_rotation(c, o, n).await })?;
     }
     Ok(())

@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 
 use super::discovery::{self, Discovered};
 use super::federation::{self, Envelope};
+use super::remote_streams::{self, ChunkEnvelope};
 use crate::error::{ApiError, ApiResult};
 use crate::http::auth::AgentAuth;
 use crate::http::json::{ApiJson, ApiPath, ApiQuery};
@@ -20,6 +21,7 @@ pub fn router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
         .routes(routes!(agent_card))
         .routes(routes!(receive))
+        .routes(routes!(receive_chunk))
         .routes(routes!(ping))
         .routes(routes!(discover))
         .routes(routes!(discover_local))
@@ -67,6 +69,19 @@ async fn discover_local(_who: AgentAuth) -> ApiError {
                (224.0.0.251 and ff02::fb, port 5353), which hosts in containers and clouds rarely have; \
                publish and find agents with DNS TXT records instead (GET /v1/discover?host=)";
     ApiError::new(axum::http::StatusCode::NOT_IMPLEMENTED, "not_available", why)
+}
+
+/// Takes a signed chunk of a stream from another Agora host: `{status: delivered|duplicate}`.
+#[utoipa::path(post, path = "/federation/v1/stream-chunks", tag = "messaging", request_body = ChunkEnvelope,
+    responses((status = 200, body = Object),
+        (status = 400, description = "invalid_request, invalid_address, stale_envelope"),
+        (status = 401, description = "invalid_signature"),
+        (status = 403, description = "blocked, not_accepted"),
+        (status = 404, description = "not_reachable: no such agent here"),
+        (status = 502, description = "The sender's card could not be fetched")))]
+async fn receive_chunk(State(app): State<Arc<App>>, ApiJson(chunk): ApiJson<ChunkEnvelope>) -> ApiResult<Json<Value>> {
+    let status = remote_streams::receive_chunk(&app, chunk).await?;
+    Ok(Json(json!({"status": status})))
 }
 
 /// An agent's public card: its address, key and key rotations, for other hosts to verify its

@@ -16,6 +16,7 @@ pub mod model;
 pub mod peer_routes;
 pub mod peers;
 pub mod permissions;
+pub mod remote_streams;
 pub mod routes;
 pub mod service;
 pub mod store;

@@ -145,7 +145,9 @@ pub async fn thread_state(c: &mut Conn, thread_id: &str, address: &str) -> Resul
         Some(_) => {
             crate::db::query_scalar::<i64>(
                 "SELECT (SELECT COUNT(*) FROM messages WHERE thread_id = $1 AND (from_address = $2 OR to_address = $2)) \
-                 + (SELECT COUNT(*) FROM messaging_streams WHERE thread_id = $1 AND (from_address = $2 OR to_address = $2))",
+                 + (SELECT COUNT(*) FROM messaging_streams WHERE thread_id = $1 AND (from_address = $2 OR to_address = $2)) \
+                 + (SELECT COUNT(*) FROM messaging_outbound_streams WHERE thread_id = $1 \
+                    AND (from_address = $2 OR to_address = $2))",
             )
             .bind(thread_id)
             .bind(address)
@@ -233,9 +235,13 @@ pub async fn chunks_after(
     limit: i64,
 ) -> Result<Vec<super::streams::ChunkRow>, sqlx::Error> {
     crate::db::query_as::<super::streams::ChunkRow>(
-        "SELECT c.stream_id, c.idx, c.inbox_seq, c.text, s.from_address, s.thread_id, c.created_at \
+        "SELECT * FROM (\
+         SELECT c.stream_id, c.idx, c.inbox_seq, c.text, s.from_address, s.thread_id, c.created_at \
          FROM messaging_stream_chunks c JOIN messaging_streams s ON s.id = c.stream_id \
-         WHERE c.recipient_agent_id = $1 AND c.inbox_seq > $2 ORDER BY c.inbox_seq LIMIT $3",
+         WHERE c.recipient_agent_id = $1 AND c.inbox_seq > $2 \
+         UNION ALL \
+         SELECT stream_id, idx, inbox_seq, text, from_address, thread_id, created_at FROM messaging_inbound_chunks \
+         WHERE recipient_agent_id = $1 AND inbox_seq > $2) AS chunks ORDER BY inbox_seq LIMIT $3",
     )
     .bind(agent_id)
     .bind(after)

@@ -2,7 +2,8 @@
 //! checks (the address, the sender's policies, the thread, the recipient's rules, which must
 //! deliver: a first contact waiting for approval cannot stream). Each chunk takes the next
 //! position in the recipient's inbox, so its event stream shows the chunks live (and resumes
-//! over them); ending the stream delivers the assembled text as one message.
+//! over them); ending the stream delivers the assembled text as one message. A stream to an
+//! agent on another host is `remote_streams`'.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -109,6 +110,10 @@ pub async fn start(app: &App, agent_id: &str, req: StartStream) -> Result<Stream
         return Err(MessagingError::Invalid("thread_id must be 1 to 100 characters".into()));
     }
     let me = service::me(app, agent_id).await?;
+    if matches!(&address, Address::Agent { host, .. } if *host != super::identity::host_name(app)) {
+        let thread_id = req.thread_id.unwrap_or_else(new_id);
+        return super::remote_streams::start(app, &me, &address, thread_id, &content_type).await;
+    }
     let to = service::resolve(app, vec![address], false).await?.0.remove(0);
     service::allowed(app, agent_id, &to.address, &content_type).await?;
     let thread_id = req.thread_id.unwrap_or_else(new_id);
@@ -190,6 +195,9 @@ pub async fn chunk(app: &App, agent_id: &str, req: Chunk) -> Result<serde_json::
     if req.text.is_empty() {
         return Err(MessagingError::Invalid("text must not be empty".into()));
     }
+    if let Some(sent) = super::remote_streams::chunk(app, agent_id, &req).await? {
+        return Ok(sent);
+    }
     let limit = app.config.messaging.messaging_max_message_bytes;
     let (r, at) = (&req, now_ms());
     let (recipient, index) = transaction!(app.db, |c| async move {
@@ -224,6 +232,9 @@ pub async fn chunk(app: &App, agent_id: &str, req: Chunk) -> Result<serde_json::
 }
 
 pub async fn end(app: &App, agent_id: &str, req: EndStream) -> Result<MessageView, MessagingError> {
+    if let Some(sent) = super::remote_streams::end(app, agent_id, &req).await? {
+        return Ok(sent);
+    }
     let me = service::me(app, agent_id).await?;
     let (r, m, at) = (&req, &me, now_ms());
     let (row, handled) = transaction!(app.db, |c| async move {

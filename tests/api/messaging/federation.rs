@@ -96,3 +96,50 @@ async fn two_hosts_exchange_signed_messages() {
     let bobs = b.get("/v1/messages/history?limit=1", Some(&bob)).await.body;
     assert_eq!(bobs["messages"][0]["body"]["text"], "are you back?", "{bobs}");
 }
+
+#[tokio::test]
+async fn a_stream_to_another_host_arrives_chunk_by_chunk_and_whole() {
+    let a = Server::start_with(federating()).await;
+    let b = Server::start_with(federating()).await;
+    let (alice, alice_at) = agent(&a, "Alice Streams").await;
+    let (bob, bob_at) = agent(&b, "Bob Watches").await;
+    let mut live = b.sse("/v1/messages", &bob, &[]).await;
+
+    let started = a.post("/v1/stream/start", Some(&alice), json!({"to": bob_at})).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let stream = started.body["stream_id"].as_str().unwrap().to_string();
+    for (i, text) in ["Hel", "lo"].iter().enumerate() {
+        let sent = a.post("/v1/stream/chunk", Some(&alice), json!({"stream_id": stream, "text": text})).await;
+        assert_eq!(sent.body, json!({"stream_id": stream, "index": i}), "{}", sent.body);
+        let event = live.next(Duration::from_secs(10)).await.expect("the chunk, live");
+        assert_eq!(event.event, "stream.chunk", "{event:?}");
+        let chunk = event.json();
+        assert_eq!((chunk["text"].clone(), chunk["index"].clone()), (json!(text), json!(i)));
+        assert_eq!((chunk["from"].clone(), chunk["stream_id"].clone()), (json!(alice_at), json!(stream)));
+    }
+
+    // A chunk that is not alice's (its signature does not verify) is refused by bob's host.
+    let forged = json!({"stream_id": stream, "index": 2, "thread_id": started.body["thread_id"], "from": alice_at,
+        "from_key": a.get("/v1/card", Some(&alice)).await.body["public_key"], "to": bob_at, "text": "evil",
+        "created_ms": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64,
+        "signature": "AAAA"});
+    b.post("/federation/v1/stream-chunks", None, forged).await.assert_error(401, "invalid_signature");
+
+    let ended = a.post("/v1/stream/end", Some(&alice), json!({"stream_id": stream})).await;
+    assert_eq!(ended.status, StatusCode::OK, "{}", ended.body);
+    let (_, whole) = next_message(&mut live).await;
+    assert_eq!(whole["body"], json!({"text": "Hello", "stream_id": stream, "chunks": 2}), "{whole}");
+    assert_eq!(whole["from"], json!(alice_at));
+    a.post("/v1/stream/chunk", Some(&alice), json!({"stream_id": stream, "text": "late"}))
+        .await
+        .assert_error(409, "conflict");
+
+    // Once bob blocks alice, her host hears the refusal at her next chunk, which is not added.
+    let alice_key = a.get("/v1/card", Some(&alice)).await.body["public_key"].clone();
+    b.post("/v1/block", Some(&bob), json!({"key": alice_key})).await;
+    let again = a.post("/v1/stream/start", Some(&alice), json!({"to": bob_at})).await.body;
+    let refused = a.post("/v1/stream/chunk", Some(&alice), json!({"stream_id": again["stream_id"], "text": "x"})).await;
+    refused.assert_error(502, "not_reachable");
+    let history = b.get("/v1/messages/history", Some(&bob)).await.body;
+    assert_eq!(history["messages"].as_array().unwrap().len(), 1, "only the whole message: {history}");
+}
